@@ -1,0 +1,133 @@
+#include "framework/app_impl.h"
+
+#include <algorithm>
+
+#include "framework/frame_builder.h"
+#include "framework/server.h"
+#include "framework/store_hub.h"
+#include "library/log.h"
+
+namespace msw {
+namespace {
+
+// Adds `item` to `list` unless there (close keys and controllers are sets).
+void addOnce(std::vector<std::string>& list, std::string item) {
+  if (std::find(list.begin(), list.end(), item) == list.end()) list.push_back(std::move(item));
+}
+
+void removeFrom(std::vector<std::string>& list, std::string_view item) {
+  list.erase(std::remove(list.begin(), list.end(), item), list.end());
+}
+
+}  // namespace
+
+template <class F>
+void AppImpl::onOwner(Fd fd, F&& task) {
+  Worker* w = server_.workerFor(fd);
+  if (!w) return;
+  if (Worker::current() == w) {
+    task(*w);
+    return;
+  }
+  w->post([w, task = std::forward<F>(task)]() mutable { task(*w); });
+}
+
+template <class F>
+void AppImpl::onEach(F&& task) {
+  Worker* self = Worker::current();
+  for (int i = 0; i < server_.workerCount(); ++i) {
+    Worker* w = &server_.worker(i);
+    if (w == self) continue;
+    w->post([w, task]() mutable { task(*w); });
+  }
+  // Own worker last: the others are already on their way.
+  if (self) task(*self);
+}
+
+Payload AppImpl::message(int status, std::string_view event, std::string_view info, JsonRef param, JsonRef rid) {
+  return buildMessage(status, event, info, param, rid);
+}
+
+void AppImpl::sendToFd(Fd fd, const Payload& p) {
+  onOwner(fd, [fd, p](Worker& w) {
+    if (Connection* c = w.find(fd)) w.send(c, p);
+  });
+}
+
+void AppImpl::sendToFds(std::span<const Fd> fds, const Payload& p) {
+  for (Fd fd : fds) sendToFd(fd, p);
+}
+
+void AppImpl::sendToUser(std::string_view userId, const Payload& p) {
+  onEach([id = std::string(userId), p](Worker& w) { w.sendToUser(id, p); });
+}
+
+void AppImpl::sendToRoom(std::string_view room, const Payload& p, std::span<const Fd> exclude) {
+  onEach([room = std::string(room), p, ex = std::vector<Fd>(exclude.begin(), exclude.end())](Worker& w) {
+    w.sendToRoom(room, p, ex);
+  });
+}
+
+void AppImpl::sendToAll(const Payload& p, std::span<const Fd> exclude) {
+  onEach([p, ex = std::vector<Fd>(exclude.begin(), exclude.end())](Worker& w) { w.sendToAll(p, ex); });
+}
+
+void AppImpl::join(Fd fd, std::string_view room) {
+  onOwner(fd, [fd, room = std::string(room)](Worker& w) {
+    if (Connection* c = w.find(fd)) w.join(c, room);
+  });
+}
+
+void AppImpl::leave(Fd fd, std::string_view room) {
+  onOwner(fd, [fd, room = std::string(room)](Worker& w) {
+    if (Connection* c = w.find(fd)) w.leave(c, room);
+  });
+}
+
+void AppImpl::fdAddCloseKey(Fd fd, std::string_view key) {
+  onOwner(fd, [fd, key = std::string(key)](Worker& w) {
+    if (Connection* c = w.find(fd); c && !c->gone) addOnce(c->ex().closeKeys, key);
+  });
+}
+
+void AppImpl::fdRemoveCloseKey(Fd fd, std::string_view key) {
+  onOwner(fd, [fd, key = std::string(key)](Worker& w) {
+    if (Connection* c = w.find(fd); c && c->extras) removeFrom(c->extras->closeKeys, key);
+  });
+}
+
+void AppImpl::fdAddController(Fd fd, std::string_view controller) {
+  onOwner(fd, [fd, name = Controller::lower(controller)](Worker& w) {
+    if (Connection* c = w.find(fd); c && !c->gone) addOnce(c->ex().controllers, name);
+  });
+}
+
+void AppImpl::fdRemoveController(Fd fd, std::string_view controller) {
+  onOwner(fd, [fd, name = Controller::lower(controller)](Worker& w) {
+    if (Connection* c = w.find(fd); c && c->extras) removeFrom(c->extras->controllers, name);
+  });
+}
+
+void AppImpl::close(Fd fd, int code, std::string_view reason) {
+  onOwner(fd, [fd, code, reason = std::string(reason)](Worker& w) {
+    if (Connection* c = w.find(fd)) w.close(c, code, reason);
+  });
+}
+
+Store& AppImpl::store() { return server_.stores().current(); }
+
+std::string AppImpl::member(Fd fd) const { return server_.config().nodeId + ":" + std::to_string(fd); }
+
+std::string_view AppImpl::nodeId() const { return server_.config().nodeId; }
+
+void AppImpl::log(LogLevel level, std::string_view text) {
+  int n = static_cast<int>(text.size());
+  switch (level) {
+    case LogLevel::kDebug: LOG_DEBUG("%.*s", n, text.data()); break;
+    case LogLevel::kInfo: LOG_INFO("%.*s", n, text.data()); break;
+    case LogLevel::kWarn: LOG_WARN("%.*s", n, text.data()); break;
+    case LogLevel::kError: LOG_ERROR("%.*s", n, text.data()); break;
+  }
+}
+
+}  // namespace msw

@@ -1,0 +1,49 @@
+// framework/app_impl.h: the App that modules see (msw/app.h), backed by the
+// workers. Calls for a connection owned by the calling worker act at once;
+// others are posted to the owning worker, so per-thread ordering holds.
+#pragma once
+
+#include <string>
+
+#include "msw/app.h"
+
+namespace msw {
+
+class Server;
+class Worker;
+
+class AppImpl : public App {
+ public:
+  explicit AppImpl(Server& server) : server_(server) {}
+
+  Payload message(int status, std::string_view event, std::string_view info, JsonRef param = JsonRef(),
+                  JsonRef rid = JsonRef()) override;
+  void sendToFd(Fd fd, const Payload& p) override;
+  void sendToFds(std::span<const Fd> fds, const Payload& p) override;
+  void sendToUser(std::string_view userId, const Payload& p) override;
+  void sendToRoom(std::string_view room, const Payload& p, std::span<const Fd> exclude = {}) override;
+  void sendToAll(const Payload& p, std::span<const Fd> exclude = {}) override;
+  void join(Fd fd, std::string_view room) override;
+  void leave(Fd fd, std::string_view room) override;
+  void fdAddCloseKey(Fd fd, std::string_view key) override;
+  void fdRemoveCloseKey(Fd fd, std::string_view key) override;
+  void fdAddController(Fd fd, std::string_view controller) override;
+  void fdRemoveController(Fd fd, std::string_view controller) override;
+  void close(Fd fd, int code = kCloseKicked, std::string_view reason = {}) override;
+  Store& store() override;
+  std::string member(Fd fd) const override;
+  std::string_view nodeId() const override;
+  void log(LogLevel level, std::string_view text) override;
+
+ private:
+  // Runs task(worker) on the worker that owns fd: now if that is this thread.
+  template <class F>
+  void onOwner(Fd fd, F&& task);
+  // Runs task(worker) on every worker.
+  template <class F>
+  void onEach(F&& task);
+
+  Server& server_;
+};
+
+}  // namespace msw

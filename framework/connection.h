@@ -1,0 +1,108 @@
+// framework/connection.h: one WebSocket client, as its worker sees it.
+//
+// Lifetime: created when lws accepts the upgrade (after the auth check),
+// owned by its worker's table from ESTABLISHED, destroyed on lws's CLOSED
+// (or WSI_DESTROY when the handshake never completed). Only the owning
+// worker thread touches it. Kept small: 19,000 idle ones must fit in a few
+// tens of MB (bench/), so rarely used parts live in `extras`.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "framework/timer_wheel.h"
+#include "msw/app.h"
+
+struct lws;
+
+namespace msw {
+
+// A FIFO of shared frames that allocates nothing while empty.
+class PayloadQueue {
+ public:
+  bool empty() const { return head_ == items_.size(); }
+  size_t size() const { return items_.size() - head_; }
+  const Payload& front() const { return items_[head_]; }
+  const Payload& at(size_t i) const { return items_[head_ + i]; }
+  void push(const Payload& p) { items_.push_back(p); }
+  void pop(size_t n = 1) {
+    for (size_t i = 0; i < n; ++i) items_[head_ + i] = Payload();
+    head_ += n;
+    if (head_ == items_.size()) {
+      items_.clear();
+      head_ = 0;
+    } else if (head_ > 64 && head_ * 2 > items_.size()) {
+      items_.erase(items_.begin(), items_.begin() + static_cast<long>(head_));
+      head_ = 0;
+    }
+  }
+  void clear() {
+    std::vector<Payload>().swap(items_);
+    head_ = 0;
+  }
+
+ private:
+  std::vector<Payload> items_;
+  size_t head_ = 0;
+};
+
+// The decrypted token, in one allocation: the JSON text, then id, type,
+// code and nickname.
+class AuthData {
+ public:
+  AuthData() = default;
+  AuthData(std::string_view json, std::string_view id, std::string_view type, std::string_view code,
+           std::string_view nickname);
+  Auth view() const;
+  std::string_view id() const { return part(1); }
+  std::string_view code() const { return part(3); }
+
+ private:
+  std::string_view part(int i) const;
+  std::string blob_;
+  uint32_t len_[5] = {0, 0, 0, 0, 0};
+};
+
+struct Connection {
+  // Rare state: allocated on first use.
+  struct Extras {
+    std::vector<std::string> rooms;
+    std::vector<std::string> closeKeys;
+    std::vector<std::string> controllers;  // "module.controller", lower case
+    std::string rx;                         // a message arriving in several chunks
+    std::string closeReason;                // when not the code's usual text
+  };
+
+  lws* wsi = nullptr;
+  Fd fd = 0;
+  AuthData auth;
+  PayloadQueue queue;
+  size_t queuedBytes = 0;
+  TimerNode idle;
+  // Token bucket for rate_limit, and the rejections in the current second.
+  double tokens = 0;
+  double refillAt = 0;
+  double abuseWindow = 0;
+  uint32_t rejected = 0;
+  uint32_t rxBytes = 0;        // bytes of the message being received
+  uint16_t closeCode = 0;      // close requested by us, sent after the queue drains
+  uint16_t peerCloseCode = 0;  // from the client's close frame
+  bool established = false;
+  bool dirty = false;          // on the worker's flush list
+  bool rxDiscard = false;      // rest of an oversized message is ignored
+  bool rxBinary = false;       // the message being received is binary
+  bool gone = false;           // closed or broken: nothing more is sent
+  bool dropQueue = false;      // close without sending what is queued (4009)
+  std::unique_ptr<Extras> extras;
+
+  Extras& ex() {
+    if (!extras) extras = std::make_unique<Extras>();
+    return *extras;
+  }
+  bool closing() const { return closeCode != 0; }
+};
+
+}  // namespace msw

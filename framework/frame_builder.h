@@ -1,0 +1,35 @@
+// framework/frame_builder.h: turning text into shared WebSocket frames.
+//
+// A frame is built once, header included (server frames are unmasked, so
+// the same bytes go to every recipient), into a Payload block with LWS_PRE
+// bytes of headroom in front, as lws_write() wants.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "msw/json.h"
+#include "msw/payload.h"
+
+namespace msw {
+
+// A text frame carrying `text`.
+Payload buildTextFrame(std::string_view text);
+
+// The SPEC §4 envelope {"status","event","info","param","rid"}; param and
+// rid are left out when they are null views.
+Payload buildMessage(int status, std::string_view event, std::string_view info, JsonRef param, JsonRef rid);
+
+// Appends `s` as a JSON string literal (quotes included) to `out`.
+void appendJsonString(std::string& out, std::string_view s);
+
+// Appends the compact JSON text of `node` to `out`.
+void appendJson(std::string& out, const cJSON* node);
+
+// HTML-escapes every string value in the tree, in place (& < > " ').
+void escapeHtmlStrings(cJSON* node);
+
+// Size of the header of a server frame with `payloadLen` bytes of payload.
+size_t frameHeaderSize(size_t payloadLen);
+
+}  // namespace msw

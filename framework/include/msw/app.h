@@ -1,0 +1,146 @@
+// msw/app.h: what a controller can do (SPEC §5), and what it is handed.
+//
+// App is the framework seen from a module: every method may be called from
+// any worker thread, for any connection of this node or (with the Redis
+// driver) of the cluster; work for a connection owned by another thread is
+// handed to that thread. An Fd names one connection for the node's lifetime.
+#pragma once
+
+#include <cstdint>
+#include <initializer_list>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "msw/json.h"
+#include "msw/payload.h"
+#include "msw/store.h"
+
+namespace msw {
+
+using Fd = uint64_t;
+
+// Close codes of SPEC §4.
+enum CloseCode : int {
+  kCloseNormal = 1000,
+  kCloseGoingAway = 1001,
+  kCloseTooLarge = 1009,
+  kCloseInternalError = 1011,
+  kCloseIdle = 4008,
+  kCloseSlowConsumer = 4009,
+  kCloseKicked = 4010,
+  kCloseRateAbuse = 4029,
+};
+
+enum class LogLevel { kDebug, kInfo, kWarn, kError };
+
+// The decrypted auth token of a connection. The views stay valid while the
+// connection lives; json() has every field of the token, the others are the
+// common ones already picked out (ids given as numbers appear as text).
+struct Auth {
+  std::string_view id;
+  std::string_view type;
+  std::string_view code;
+  std::string_view nickname;
+  std::string_view json;  // the token's plaintext JSON object
+};
+
+class App {
+ public:
+  virtual ~App() = default;
+
+  // A message, serialised once: {"status","event","info","param","rid"}
+  // with `param` and `rid` left out when they are null views.
+  virtual Payload message(int status, std::string_view event, std::string_view info,
+                          JsonRef param = JsonRef(), JsonRef rid = JsonRef()) = 0;
+
+  // Sending. Each queues the same payload on every recipient; a recipient
+  // that is gone is skipped.
+  virtual void sendToFd(Fd fd, const Payload& p) = 0;
+  virtual void sendToFds(std::span<const Fd> fds, const Payload& p) = 0;
+  virtual void sendToUser(std::string_view userId, const Payload& p) = 0;
+  virtual void sendToRoom(std::string_view room, const Payload& p, std::span<const Fd> exclude = {}) = 0;
+  virtual void sendToAll(const Payload& p, std::span<const Fd> exclude = {}) = 0;
+
+  // MSwoole's helpers: one message to one connection.
+  void sendSuccessMessage(Fd fd, std::string_view event, std::string_view info, JsonRef param = JsonRef()) {
+    sendToFd(fd, message(200, event, info, param));
+  }
+  void sendErrorMessage(Fd fd, int status, std::string_view event, std::string_view info,
+                        JsonRef param = JsonRef()) {
+    sendToFd(fd, message(status, event, info, param));
+  }
+
+  // Rooms. Membership ends by itself when the connection closes, however it closes.
+  virtual void join(Fd fd, std::string_view room) = 0;
+  virtual void leave(Fd fd, std::string_view room) = 0;
+
+  // Close hooks, with MSwoole's names. On close, the connection's member
+  // name (see member()) is removed from the store set at each close key, and
+  // the onClose of each controller ("Module.Controller") runs once.
+  virtual void fdAddCloseKey(Fd fd, std::string_view key) = 0;
+  virtual void fdRemoveCloseKey(Fd fd, std::string_view key) = 0;
+  virtual void fdAddController(Fd fd, std::string_view controller) = 0;
+  virtual void fdRemoveController(Fd fd, std::string_view controller) = 0;
+
+  // Closes a connection with a close code (4010 for a kick) after what is
+  // already queued for it.
+  virtual void close(Fd fd, int code = kCloseKicked, std::string_view reason = {}) = 0;
+
+  // The store of this node (memory or Redis, per [cache] driver).
+  virtual Store& store() = 0;
+
+  // "node_id:fd": how a connection is named in the store, unique in the cluster.
+  virtual std::string member(Fd fd) const = 0;
+  virtual std::string_view nodeId() const = 0;
+
+  virtual void log(LogLevel level, std::string_view text) = 0;
+};
+
+// One message routed to an action. Valid for the duration of the call only:
+// copy what a callback needs.
+class Request {
+ public:
+  Request(App& app, Fd fd, const Auth& auth, JsonRef data, std::string_view method, JsonRef rid)
+      : app(app), fd(fd), auth(auth), code(auth.code), data(data), method(method), rid_(rid) {}
+
+  App& app;
+  const Fd fd;
+  const Auth& auth;
+  const std::string_view code;     // auth.code: the room named by the token
+  const JsonRef data;              // the message's fields but method and rid, HTML-escaped
+  const std::string_view method;   // normalised "module.controller.action"
+
+  // The direct reply: carries the request's rid when it had one.
+  void reply(int status, std::string_view event, std::string_view info, JsonRef param = JsonRef()) {
+    replied_ = true;
+    app.sendToFd(fd, replyPayload(status, event, info, param));
+  }
+  void success(std::string_view event, std::string_view info = "", JsonRef param = JsonRef()) {
+    reply(200, event, info, param);
+  }
+  void error(int status, std::string_view event, std::string_view info, JsonRef param = JsonRef()) {
+    reply(status, event, info, param);
+  }
+  bool replied() const { return replied_; }
+  JsonRef rid() const { return rid_; }
+
+  // The payload reply() would send, for a caller that sends it itself.
+  Payload replyPayload(int status, std::string_view event, std::string_view info, JsonRef param) {
+    return app.message(status, event, info, param, rid_);
+  }
+
+ private:
+  JsonRef rid_;
+  bool replied_ = false;
+};
+
+// What a controller's onClose is told.
+struct CloseInfo {
+  Fd fd;
+  const Auth& auth;
+  std::string_view code;  // auth.code
+  int closeCode;          // the WebSocket close code (1006 when the peer vanished)
+};
+
+}  // namespace msw

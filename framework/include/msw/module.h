@@ -1,0 +1,101 @@
+// msw/module.h: how a module plugin declares its controllers.
+//
+// A module is a shared library under app/ that exports one descriptor made
+// with MSW_MODULE. At load (start and every reload) the framework calls its
+// init with a Module, where the plugin registers each controller and its
+// actions; no static initialisers are needed or run for it. Controllers keep
+// no per-connection state in their own memory: a reload replaces their code.
+//
+//   static void hello(msw::Request& r) { r.success("hello", "hi " + std::string(r.auth.nickname)); }
+//   static int init(msw::Module& m) {
+//     m.controller("index").action("hello", hello);
+//     return 0;
+//   }
+//   MSW_MODULE("greet", init, nullptr)
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "msw/app.h"
+
+// Bumped whenever a type in msw/*.h changes layout or a virtual is added:
+// the loader refuses a module built against another version.
+#define MSW_API_VERSION 1u
+
+namespace msw {
+
+using ActionFn = std::function<void(Request&)>;
+using CloseFn = std::function<void(App&, const CloseInfo&)>;
+using HookFn = std::function<void(App&)>;
+
+// A controller: a name, its actions (names are case-insensitive), and the
+// optional hooks. Built by the plugin, then read-only.
+class Controller {
+ public:
+  Controller& action(std::string_view name, ActionFn fn) {
+    actions_[lower(name)] = std::move(fn);
+    return *this;
+  }
+  // Runs for any action this controller does not have (else 405 methodNotFound).
+  Controller& onMessage(ActionFn fn) { onMessage_ = std::move(fn); return *this; }
+  // Runs when a connection this controller was attached to (fdAddController) closes.
+  Controller& onClose(CloseFn fn) { onClose_ = std::move(fn); return *this; }
+  // Runs on the old code just before a reload replaces it.
+  Controller& onReload(HookFn fn) { onReload_ = std::move(fn); return *this; }
+  // Runs once when the server stops, after every connection is closed.
+  Controller& onShutdown(HookFn fn) { onShutdown_ = std::move(fn); return *this; }
+
+  const ActionFn* find(std::string_view name) const {
+    auto it = actions_.find(std::string(name));
+    if (it != actions_.end()) return &it->second;
+    return onMessage_ ? &onMessage_ : nullptr;
+  }
+  const std::unordered_map<std::string, ActionFn>& actions() const { return actions_; }
+  const CloseFn& closeHook() const { return onClose_; }
+  const HookFn& reloadHook() const { return onReload_; }
+  const HookFn& shutdownHook() const { return onShutdown_; }
+
+  static std::string lower(std::string_view s) {
+    std::string out(s);
+    for (char& c : out)
+      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    return out;
+  }
+
+ private:
+  std::unordered_map<std::string, ActionFn> actions_;
+  ActionFn onMessage_;
+  CloseFn onClose_;
+  HookFn onReload_;
+  HookFn onShutdown_;
+};
+
+// What init is given.
+class Module {
+ public:
+  virtual ~Module() = default;
+  // The controller of that name in this module, created on first use.
+  virtual Controller& controller(std::string_view name) = 0;
+  virtual App& app() = 0;
+};
+
+}  // namespace msw
+
+extern "C" {
+struct msw_module_descriptor {
+  uint32_t api_version;  // MSW_API_VERSION at build time
+  const char* name;      // the module's name: the first segment of a method
+  // Registers the controllers; nonzero (or an exception) = the module is not loaded.
+  int (*init)(msw::Module& module);
+  // Optional: runs when this copy of the module is unloaded (reload or stop).
+  void (*shutdown)();
+};
+}
+
+#define MSW_MODULE(NAME, INIT, SHUTDOWN)                                              \
+  extern "C" __attribute__((visibility("default"))) const msw_module_descriptor     \
+      msw_module = {MSW_API_VERSION, NAME, INIT, SHUTDOWN}

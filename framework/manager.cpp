@@ -1,0 +1,699 @@
+#include "framework/manager.h"
+
+#include <libwebsockets.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <future>
+#include <map>
+#include <set>
+
+#include "framework/app_impl.h"
+#include "framework/frame_builder.h"
+#include "framework/gather.h"
+#include "framework/server.h"
+#include "framework/store_hub.h"
+#include "library/log.h"
+
+namespace msw {
+
+struct Manager::Session {
+  lws* wsi = nullptr;
+  uint64_t id = 0;  // key in pending_ while an answer is awaited
+  bool console = false;  // a WebSocket of the MSwoole console
+  bool post = false;
+  std::string path;
+  std::string body;
+  size_t expected = 0;
+  int status = 0;  // set when the answer is ready
+  std::string answer;
+  std::deque<std::string> wsOut;  // console WebSocket replies
+};
+
+namespace {
+
+constexpr size_t kMaxBody = 1 << 20;
+
+int managerCallback(lws* wsi, lws_callback_reasons reason, void* user, void* in, size_t len) {
+  auto* m = static_cast<Manager*>(lws_context_user(lws_get_context(wsi)));
+  return m->onLwsEvent(wsi, reason, user, in, len);
+}
+
+std::string errorBody(std::string_view reason) {
+  std::string s = "{\"error\":";
+  appendJsonString(s, reason);
+  return s + "}";
+}
+
+// A query argument, URL-decoded by lws; empty when absent.
+std::string queryArg(lws* wsi, const char* nameEq) {
+  char buf[1024];
+  const char* v = lws_get_urlarg_by_name(wsi, nameEq, buf, sizeof buf);
+  return v ? std::string(v) : std::string();
+}
+
+// Resident and peak memory of this process, from /proc.
+void readMemory(int64_t& rss, int64_t& peak) {
+  rss = peak = 0;
+  std::ifstream f("/proc/self/status");
+  std::string line;
+  while (std::getline(f, line)) {
+    long long kb = 0;
+    if (std::sscanf(line.c_str(), "VmRSS: %lld kB", &kb) == 1) rss = kb * 1024;
+    if (std::sscanf(line.c_str(), "VmHWM: %lld kB", &kb) == 1) peak = kb * 1024;
+  }
+}
+
+// A positive integer fd from a JSON number or a numeric string.
+bool fdFrom(JsonRef v, Fd& out) {
+  if (v.isNumber() && v.num() >= 1 && v.num() == static_cast<double>(static_cast<Fd>(v.num()))) {
+    out = static_cast<Fd>(v.num());
+    return true;
+  }
+  if (v.isString()) {
+    std::string s(v.str());
+    char* end = nullptr;
+    unsigned long long n = std::strtoull(s.c_str(), &end, 10);
+    if (!s.empty() && *end == 0 && n > 0) {
+      out = n;
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+Manager::Manager(Server& server) : server_(server) {}
+
+Manager::~Manager() { stop(); }
+
+bool Manager::start(std::string& error) {
+  std::promise<std::string> ready;
+  auto result = ready.get_future();
+  thread_ = std::thread([this, &ready] {
+    log::setThreadName("mgr");
+    std::string err;
+    if (!setUp(err)) {
+      tearDown();
+      ready.set_value(err);
+      return;
+    }
+    ready.set_value("");
+    loop_->run();
+    tearDown();
+  });
+  error = result.get();
+  if (!error.empty()) {
+    thread_.join();
+    return false;
+  }
+  return true;
+}
+
+void Manager::stop() {
+  if (!thread_.joinable()) return;
+  loop_->post([this] { loop_->stop(); });
+  thread_.join();
+}
+
+bool Manager::setUp(std::string& error) {
+  const Config& cfg = server_.config();
+  loop_ = std::make_unique<EventLoop>();
+  static lws_protocols protocols[2];
+  protocols[0] = {};
+  protocols[0].name = "msw-manager";
+  protocols[0].callback = managerCallback;
+  protocols[0].per_session_data_size = sizeof(void*);
+  protocols[0].rx_buffer_size = 4096;
+  protocols[1] = {};
+  static const lws_retry_bo_t kNoKeepAlive = {};
+  void* loops[1] = {loop_->loop()};
+  lws_context_creation_info info = {};
+  info.port = cfg.managerPort;
+  info.iface = cfg.managerHost.c_str();
+  info.protocols = protocols;
+  info.options = LWS_SERVER_OPTION_LIBEV | LWS_SERVER_OPTION_VALIDATE_UTF8;
+  // iface=127.0.0.1 alone still listens on [::], every interface (DESIGN §2).
+  if (cfg.managerHost.find(':') == std::string::npos) info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
+  info.foreign_loops = loops;
+  info.user = this;
+  info.vhost_name = "manager";
+  info.retry_and_idle_policy = &kNoKeepAlive;
+  info.timeout_secs = 10;
+  info.server_string = "msw";
+  context_ = lws_create_context(&info);
+  if (!context_ || !lws_get_vhost_by_name(context_, "manager")) {
+    error = "cannot listen on manager port " + cfg.managerHost + ":" + std::to_string(cfg.managerPort) +
+            " (in use, or not an address of this machine)";
+    return false;
+  }
+  return true;
+}
+
+void Manager::tearDown() {
+  if (loop_) loop_->close();
+  if (context_) lws_context_destroy(context_);
+  context_ = nullptr;
+  pending_.clear();
+  loop_.reset();
+}
+
+bool Manager::authorized(lws* wsi) const {
+  const std::string& token = server_.config().managerToken;
+  if (token.empty()) return true;
+  char buf[512];
+  int n = lws_hdr_copy(wsi, buf, sizeof buf, WSI_TOKEN_HTTP_AUTHORIZATION);
+  std::string_view given = n > 0 ? std::string_view(buf, static_cast<size_t>(n)) : std::string_view();
+  if (given.rfind("Bearer ", 0) == 0) given.remove_prefix(7);
+  else if (lws_get_urlarg_by_name(wsi, "token=", buf, sizeof buf)) given = buf;  // console WebSocket clients
+  else given = {};
+  return constantTimeEquals(given, token);
+}
+
+int Manager::onLwsEvent(lws* wsi, int reason, void* user, void* in, size_t len) {
+  auto** slot = static_cast<Session**>(user);
+  Session* s = slot ? *slot : nullptr;
+  auto session = [&] {
+    if (!s) {
+      *slot = s = new Session();
+      s->wsi = wsi;
+    }
+    return s;
+  };
+  switch (reason) {
+    case LWS_CALLBACK_HTTP:
+      return httpStart(wsi, *session(), static_cast<const char*>(in));
+    case LWS_CALLBACK_HTTP_BODY:
+      return s ? httpBody(*s, static_cast<const char*>(in), len) : -1;
+    case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+      if (!s) return -1;
+      if (!s->status) route(*s);
+      return 0;
+    case LWS_CALLBACK_HTTP_WRITEABLE:
+      return s ? httpWriteable(wsi, *s) : 0;
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+      return authorized(wsi) ? 0 : 1;
+    case LWS_CALLBACK_ESTABLISHED:
+      session()->console = true;
+      return 0;
+    case LWS_CALLBACK_RECEIVE:
+      if (!s) return -1;
+      s->body.append(static_cast<const char*>(in), len);
+      if (s->body.size() > kMaxBody) return -1;
+      if (lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi)) {
+        std::string text;
+        text.swap(s->body);
+        consoleCommand(*s, text);
+      }
+      return 0;
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+      if (s && !s->wsOut.empty()) {
+        std::string frame(LWS_PRE, '\0');
+        frame += s->wsOut.front();
+        s->wsOut.pop_front();
+        if (lws_write(wsi, reinterpret_cast<unsigned char*>(frame.data()) + LWS_PRE, frame.size() - LWS_PRE,
+                      LWS_WRITE_TEXT) < 0)
+          return -1;
+        if (!s->wsOut.empty()) lws_callback_on_writable(wsi);
+      }
+      return 0;
+    case LWS_CALLBACK_WSI_DESTROY:
+      if (s) {
+        // A console may have several commands in flight.
+        std::erase_if(pending_, [s](const auto& kv) { return kv.second == s; });
+        delete s;
+        *slot = nullptr;
+      }
+      return 0;
+    default:
+      return lws_callback_http_dummy(wsi, static_cast<lws_callback_reasons>(reason), user, in, len);
+  }
+}
+
+int Manager::httpStart(lws* wsi, Session& s, const char* path) {
+  pending_.erase(s.id);
+  s.id = 0;
+  s.post = false;
+  s.body.clear();
+  s.expected = 0;
+  s.status = 0;
+  s.answer.clear();
+  s.path = path ? path : "/";
+  s.post = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0;
+  bool get = lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) > 0;
+  auto fail = [&](int status, const char* why) {
+    s.status = status;
+    s.answer = errorBody(why);
+    lws_callback_on_writable(wsi);
+    return 0;
+  };
+  // lws hands the path without the query; the query is read by name later.
+  if (!authorized(wsi)) return fail(401, "missing or wrong bearer token");
+  if (!get && !s.post) return fail(405, "only GET and POST");
+  if (!s.post) {
+    route(s);
+    return 0;
+  }
+  char len[24];
+  // lws takes a chunked body for 100 MB and waits for it (DESIGN §2).
+  if (lws_hdr_copy(wsi, len, sizeof len, WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0)
+    return fail(411, "POST needs a Content-Length");
+  s.expected = std::strtoull(len, nullptr, 10);
+  if (s.expected > kMaxBody) return fail(413, "body over 1 MiB");
+  if (s.expected == 0) route(s);
+  return 0;
+}
+
+int Manager::httpBody(Session& s, const char* in, size_t len) {
+  if (s.status) return 0;  // already answered (an error): ignore the rest
+  s.body.append(in, len);
+  return s.body.size() > kMaxBody ? -1 : 0;
+}
+
+int Manager::httpWriteable(lws* wsi, Session& s) {
+  if (!s.status) return 0;
+  std::string out(LWS_PRE + 512, '\0');
+  auto* start = reinterpret_cast<unsigned char*>(out.data()) + LWS_PRE;
+  unsigned char* p = start;
+  unsigned char* end = start + 511;
+  bool text = s.path == "/metrics" && s.status == 200;
+  const char* type = text ? "text/plain; version=0.0.4" : "application/json";
+  if (lws_add_http_common_headers(wsi, static_cast<unsigned>(s.status), type, s.answer.size(), &p, end)) return -1;
+  if (s.status == 401 &&
+      lws_add_http_header_by_name(wsi, reinterpret_cast<const unsigned char*>("www-authenticate:"),
+                                  reinterpret_cast<const unsigned char*>("Bearer"), 6, &p, end))
+    return -1;
+  if (lws_finalize_http_header(wsi, &p, end)) return -1;
+  size_t headLen = static_cast<size_t>(p - start);
+  out.resize(LWS_PRE + headLen);
+  out += s.answer;
+  s.status = 0;
+  s.answer.clear();
+  if (lws_write(wsi, reinterpret_cast<unsigned char*>(out.data()) + LWS_PRE, out.size() - LWS_PRE,
+                LWS_WRITE_HTTP_FINAL) < 0)
+    return -1;
+  return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+Manager::Reply Manager::replyTo(Session& s) {
+  s.id = nextId_++;
+  pending_[s.id] = &s;
+  uint64_t id = s.id;
+  return [this, id](int status, std::string body) {
+    // Workers answer on their threads: hop back to the manager's.
+    loop_->post([this, id, status, body = std::move(body)]() mutable { complete(id, status, std::move(body)); });
+  };
+}
+
+void Manager::complete(uint64_t id, int status, std::string body) {
+  auto it = pending_.find(id);
+  if (it == pending_.end()) return;  // the client went away meanwhile
+  Session* s = it->second;
+  pending_.erase(it);
+  s->id = 0;
+  if (s->console) {
+    s->wsOut.push_back(std::move(body));
+  } else {
+    s->status = status;
+    s->answer = std::move(body);
+  }
+  lws_callback_on_writable(s->wsi);
+}
+
+void Manager::route(Session& s) {
+  Reply reply = replyTo(s);
+  const std::string& path = s.path;
+  Json body;
+  if (s.post) {
+    body = Json::parse(s.body);
+    if (!body.isObject() && path != "/reload" && path != "/stop") {
+      reply(400, errorBody("body is not a JSON object"));
+      return;
+    }
+  }
+  if (path == "/status" && !s.post) return status(reply);
+  if (path == "/metrics" && !s.post) return metrics(reply);
+  if (path == "/push" && s.post) return push(body, reply);
+  if (path == "/kick" && s.post) return kick(body, reply);
+  if (path == "/reload" && s.post) return reload(reply);
+  if (path == "/stop" && s.post) return stopServer(reply);
+  if (path == "/online" && !s.post) return online(queryArg(s.wsi, "room="), reply);
+  if (path == "/online/user" && !s.post) return onlineUser(queryArg(s.wsi, "id="), reply);
+  bool known = path == "/status" || path == "/metrics" || path == "/push" || path == "/kick" || path == "/reload" ||
+               path == "/stop" || path == "/online" || path == "/online/user";
+  reply(known ? 405 : 404, errorBody(known ? "wrong method for " + path : "no such endpoint " + path));
+}
+
+}  // namespace msw
+
+namespace msw {
+
+// ---- endpoints ----
+
+void Manager::status(const Reply& reply) {
+  Server& srv = server_;
+  gather<std::vector<std::string>>(
+      srv, [](Worker& w) { return w.roomNames(); },
+      [&srv, reply](std::vector<std::vector<std::string>>& parts) {
+        std::set<std::string> rooms;
+        for (auto& p : parts) rooms.insert(p.begin(), p.end());
+        Json j = Json::object();
+        const Config& cfg = srv.config();
+        time_t now = time(nullptr);
+        j.set("version", srv.version());
+        j.set("node_id", cfg.nodeId);
+        j.set("pid", static_cast<int64_t>(getpid()));
+        j.set("start_time", static_cast<int64_t>(srv.startTime()));
+        j.set("uptime", static_cast<int64_t>(now - srv.startTime()));
+        double load[3] = {0, 0, 0};
+        if (getloadavg(load, 3) == 3) {
+          JsonRef l = j.addArray("load");
+          for (double d : load) l.push(d);
+        }
+        JsonRef workers = j.addArray("workers");
+        int64_t conns = 0, in = 0, out = 0;
+        for (int i = 0; i < srv.workerCount(); ++i) {
+          WorkerStats& st = srv.worker(i).stats();
+          JsonRef w = workers.pushObject();
+          w.set("id", i);
+          w.set("connections", st.connections.get());
+          w.set("messages_in", st.messagesIn.get());
+          w.set("messages_out", st.messagesOut.get());
+          w.set("queued_bytes", st.queuedBytes.get());
+          conns += st.connections.get();
+          in += st.messagesIn.get();
+          out += st.messagesOut.get();
+        }
+        j.set("connections", conns);
+        j.set("max_connections", srv.maxConnections());
+        j.set("rooms", static_cast<int64_t>(rooms.size()));
+        j.set("messages_in", in);
+        j.set("messages_out", out);
+        int64_t rss, peak;
+        readMemory(rss, peak);
+        JsonRef mem = j.addObject("memory");
+        mem.set("rss_bytes", rss);
+        mem.set("peak_rss_bytes", peak);
+        JsonRef store = j.addObject("store");
+        store.set("driver", srv.stores().driver());
+        store.set("health", srv.stores().health());
+        JsonRef mods = j.addArray("modules");
+        if (auto routes = srv.routes())
+          for (auto& [name, m] : routes->modules) mods.push(name);
+        reply(200, j.dump());
+      });
+}
+
+void Manager::metrics(const Reply& reply) {
+  Server& srv = server_;
+  std::string out;
+  auto family = [&out](const char* name, const char* type, const char* help) {
+    out += "# HELP msw_";
+    out += name;
+    out += " ";
+    out += help;
+    out += "\n# TYPE msw_";
+    out += name;
+    out += " ";
+    out += type;
+    out += "\n";
+  };
+  auto sample = [&out](const char* name, const std::string& labels, int64_t v) {
+    out += "msw_";
+    out += name;
+    if (!labels.empty()) out += "{" + labels + "}";
+    out += " " + std::to_string(v) + "\n";
+  };
+  auto perWorker = [&](const char* name, const char* type, const char* help, Counter WorkerStats::*field) {
+    family(name, type, help);
+    for (int i = 0; i < srv.workerCount(); ++i)
+      sample(name, "worker=\"" + std::to_string(i) + "\"", (srv.worker(i).stats().*field).get());
+  };
+  perWorker("connections", "gauge", "Open WebSocket connections.", &WorkerStats::connections);
+  perWorker("handshakes_accepted_total", "counter", "WebSocket upgrades accepted.", &WorkerStats::handshakes);
+  family("handshakes_rejected_total", "counter", "Upgrades refused, by reason.");
+  for (int i = 0; i < srv.workerCount(); ++i)
+    for (int r = 0; r < static_cast<int>(Reject::kCount); ++r)
+      sample("handshakes_rejected_total",
+             "worker=\"" + std::to_string(i) + "\",reason=\"" + rejectName(static_cast<Reject>(r)) + "\"",
+             srv.worker(i).stats().rejected[r].get());
+  perWorker("messages_in_total", "counter", "Messages received from clients.", &WorkerStats::messagesIn);
+  perWorker("messages_out_total", "counter", "Messages queued to clients.", &WorkerStats::messagesOut);
+  perWorker("bytes_in_total", "counter", "Payload bytes received from clients.", &WorkerStats::bytesIn);
+  perWorker("bytes_out_total", "counter", "Bytes written to client sockets.", &WorkerStats::bytesOut);
+  perWorker("queued_bytes", "gauge", "Bytes waiting in send queues.", &WorkerStats::queuedBytes);
+  perWorker("rooms", "gauge", "Rooms with a member on this worker.", &WorkerStats::rooms);
+  perWorker("rate_limited_total", "counter", "Messages refused with 429.", &WorkerStats::rateLimited);
+  perWorker("action_errors_total", "counter", "Actions that threw (500).", &WorkerStats::actionErrors);
+  family("closes_total", "counter", "Connections closed, by close code.");
+  for (int i = 0; i < srv.workerCount(); ++i)
+    for (int k = 0; k < kCloseSlots; ++k) {
+      std::string code = k < kCloseSlots - 1 ? std::to_string(kCountedCloseCodes[k]) : "other";
+      sample("closes_total", "worker=\"" + std::to_string(i) + "\",code=\"" + code + "\"",
+             srv.worker(i).stats().closes[k].get());
+    }
+  int64_t rss, peak;
+  readMemory(rss, peak);
+  family("resident_memory_bytes", "gauge", "Resident memory of the process.");
+  sample("resident_memory_bytes", "", rss);
+  family("uptime_seconds", "gauge", "Seconds since start.");
+  sample("uptime_seconds", "", static_cast<int64_t>(time(nullptr) - srv.startTime()));
+  family("store_up", "gauge", "1 when the store answers.");
+  sample("store_up", "driver=\"" + std::string(srv.stores().driver()) + "\"", srv.stores().health() == "ok");
+  reply(200, std::move(out));
+}
+
+namespace {
+
+// What /push and /kick are aimed at.
+struct Target {
+  enum Kind { kFds, kUsers, kRoom, kAll } kind = kAll;
+  std::vector<Fd> fds;
+  std::vector<std::string> users;
+  std::string room;
+  std::vector<Fd> exclude;
+};
+
+bool parseTarget(JsonRef to, JsonRef exclude, Target& t, std::string& error) {
+  if (!to.isObject() || to.size() != 1) {
+    error = "\"to\" must be an object with one of fd, fds, user, users, room, all";
+    return false;
+  }
+  JsonRef v = *to.begin();
+  std::string_view key = v.key();
+  Fd fd;
+  if (key == "fd" || key == "fds") {
+    t.kind = Target::kFds;
+    if (key == "fd") {
+      if (!fdFrom(v, fd)) return error = "\"fd\" must be a positive integer", false;
+      t.fds.push_back(fd);
+    } else {
+      if (!v.isArray()) return error = "\"fds\" must be an array", false;
+      for (JsonRef e : v) {
+        if (!fdFrom(e, fd)) return error = "\"fds\" must hold positive integers", false;
+        t.fds.push_back(fd);
+      }
+    }
+  } else if (key == "user" || key == "users") {
+    t.kind = Target::kUsers;
+    if (key == "user") {
+      if (v.text().empty()) return error = "\"user\" must be a string or number", false;
+      t.users.push_back(v.text());
+    } else {
+      if (!v.isArray()) return error = "\"users\" must be an array", false;
+      for (JsonRef e : v) {
+        if (e.text().empty()) return error = "\"users\" must hold strings or numbers", false;
+        t.users.push_back(e.text());
+      }
+    }
+  } else if (key == "room") {
+    t.kind = Target::kRoom;
+    t.room = v.text();
+    if (t.room.empty()) return error = "\"room\" must be a non-empty string", false;
+  } else if (key == "all") {
+    if (!v.boolean()) return error = "\"all\" must be true", false;
+    t.kind = Target::kAll;
+  } else {
+    error = "unknown target \"" + std::string(key) + "\"";
+    return false;
+  }
+  if (exclude) {
+    if (!exclude.isArray()) return error = "\"exclude\" must be an array of fds", false;
+    for (JsonRef e : exclude) {
+      if (!fdFrom(e, fd)) return error = "\"exclude\" must hold positive integers", false;
+      t.exclude.push_back(fd);
+    }
+  }
+  return true;
+}
+
+// Runs `each` on every connection of this worker that the target names; returns how many.
+size_t forTarget(Worker& w, const Target& t, const std::function<void(Connection*)>& each,
+                 const std::function<size_t(Worker&)>& bulk) {
+  size_t n = 0;
+  switch (t.kind) {
+    case Target::kFds:
+      for (Fd fd : t.fds)
+        if (Connection* c = w.find(fd); c && !c->gone) {
+          each(c);
+          ++n;
+        }
+      return n;
+    case Target::kUsers:
+      for (const std::string& id : t.users)
+        for (Fd fd : w.userFds(id))
+          if (Connection* c = w.find(fd)) {
+            each(c);
+            ++n;
+          }
+      return n;
+    default:
+      return bulk(w);
+  }
+}
+
+}  // namespace
+
+void Manager::push(JsonRef body, const Reply& reply) {
+  auto t = std::make_shared<Target>();
+  std::string error;
+  if (!parseTarget(body["to"], body["exclude"], *t, error)) return reply(400, errorBody(error));
+  JsonRef event = body["event"];
+  if (!event.isString() || event.str().empty()) return reply(400, errorBody("\"event\" must be a non-empty string"));
+  JsonRef info = body["info"];
+  if (info && !info.isString()) return reply(400, errorBody("\"info\" must be a string"));
+  JsonRef status = body["status"];
+  if (status && !(status.isNumber() && status.num() >= 100 && status.num() < 1000))
+    return reply(400, errorBody("\"status\" must be a number from 100 to 999"));
+  Payload p = buildMessage(static_cast<int>(status.num(200)), event.str(), info.str(), body["param"], {});
+  gather<size_t>(
+      server_,
+      [t, p](Worker& w) {
+        return forTarget(w, *t, [&w, &p](Connection* c) { w.send(c, p); },
+                         [&](Worker& wk) {
+                           return t->kind == Target::kRoom ? wk.sendToRoom(t->room, p, t->exclude)
+                                                           : wk.sendToAll(p, t->exclude);
+                         });
+      },
+      [reply](std::vector<size_t>& parts) {
+        size_t n = 0;
+        for (size_t k : parts) n += k;
+        reply(200, "{\"delivered\":" + std::to_string(n) + "}");
+      });
+}
+
+void Manager::kick(JsonRef body, const Reply& reply) {
+  auto t = std::make_shared<Target>();
+  Fd fd;
+  if (JsonRef f = body["fd"]) {
+    if (!fdFrom(f, fd)) return reply(400, errorBody("\"fd\" must be a positive integer"));
+    t->kind = Target::kFds;
+    t->fds.push_back(fd);
+  } else if (JsonRef u = body["user"]; u && !u.text().empty()) {
+    t->kind = Target::kUsers;
+    t->users.push_back(u.text());
+  } else {
+    return reply(400, errorBody("give \"fd\" or \"user\""));
+  }
+  std::string reason(body["reason"].str("kicked"));
+  gather<size_t>(
+      server_,
+      [t, reason](Worker& w) {
+        return forTarget(w, *t, [&](Connection* c) { w.close(c, kCloseKicked, reason); },
+                         [](Worker&) { return size_t{0}; });
+      },
+      [reply](std::vector<size_t>& parts) {
+        size_t n = 0;
+        for (size_t k : parts) n += k;
+        reply(200, "{\"kicked\":" + std::to_string(n) + "}");
+      });
+}
+
+void Manager::online(const std::string& room, const Reply& reply) {
+  if (room.empty()) return reply(400, errorBody("give ?room=CODE"));
+  gather<std::vector<MemberInfo>>(
+      server_, [room](Worker& w) { return w.roomMembers(room); },
+      [reply](std::vector<std::vector<MemberInfo>>& parts) {
+        Json j = Json::object();
+        JsonRef members = j.addArray("members");
+        int64_t n = 0;
+        for (auto& part : parts)
+          for (MemberInfo& m : part) {
+            JsonRef o = members.pushObject();
+            o.set("fd", static_cast<uint64_t>(m.fd));
+            o.set("id", m.id);
+            o.set("nickname", m.nickname);
+            o.set("type", m.type);
+            ++n;
+          }
+        j.set("count", n);
+        reply(200, j.dump());
+      });
+}
+
+void Manager::onlineUser(const std::string& id, const Reply& reply) {
+  if (id.empty()) return reply(400, errorBody("give ?id=USER"));
+  gather<std::vector<Fd>>(
+      server_, [id](Worker& w) { return w.userFds(id); },
+      [reply](std::vector<std::vector<Fd>>& parts) {
+        Json j = Json::object();
+        JsonRef fds = j.addArray("fds");
+        bool any = false;
+        for (auto& part : parts)
+          for (Fd fd : part) {
+            fds.push(static_cast<uint64_t>(fd));
+            any = true;
+          }
+        j.set("online", any);
+        reply(200, j.dump());
+      });
+}
+
+void Manager::reload(const Reply& reply) {
+  // Loading modules takes file I/O and dlopen: fine here, never on a worker.
+  ReloadResult r = server_.reload();
+  Json j = Json::object();
+  j.set("reloaded", r.ok);
+  JsonRef mods = j.addArray("modules");
+  for (auto& m : r.modules) mods.push(m);
+  JsonRef errs = j.addArray("errors");
+  for (auto& e : r.errors) errs.push(e);
+  reply(r.ok ? 200 : 500, j.dump());
+}
+
+void Manager::stopServer(const Reply& reply) {
+  reply(200, "{\"stopping\":true}");
+  server_.requestStop();
+}
+
+// MSwoole's console speaks WebSocket: {"method": "reload"|"stop"|"status"|"say", "say": TEXT}.
+void Manager::consoleCommand(Session& s, std::string_view text) {
+  Json cmd = Json::parse(text);
+  std::string method(cmd["method"].str());
+  Reply inner = replyTo(s);
+  auto wrap = [inner, method](int status, std::string body) {
+    std::string out = "{\"status\":" + std::to_string(status) + ",\"event\":";
+    appendJsonString(out, method.empty() ? "error" : method);
+    out += ",\"info\":";
+    appendJsonString(out, status == 200 ? "done" : "failed");
+    out += ",\"param\":" + (body.empty() ? std::string("null") : body) + "}";
+    inner(status, std::move(out));
+  };
+  if (method == "status") return status(wrap);
+  if (method == "reload") return reload(wrap);
+  if (method == "stop") return stopServer(wrap);
+  if (method == "say") {
+    Json body = Json::object();
+    body.addObject("to").set("all", true);
+    body.set("event", "serverBroadcast");
+    body.set("info", cmd["say"].text());
+    return push(body, wrap);
+  }
+  wrap(400, errorBody("method must be reload, stop, status or say"));
+}
+
+}  // namespace msw

@@ -1,0 +1,255 @@
+#include "framework/server.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <libwebsockets.h>
+#include <netdb.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include "framework/app_impl.h"
+#include "framework/auth_key.h"
+#include "framework/manager.h"
+#include "framework/store_hub.h"
+#include "library/log.h"
+
+namespace msw {
+namespace {
+
+const std::string kVersion = "0.1.0";
+
+// Descriptors kept back from max_connections: listeners, log, store
+// connections, plugin files, the manager's clients.
+constexpr int kFdReserve = 64;
+
+void lwsLog(int level, const char* line) {
+  std::string_view l(line);
+  while (!l.empty() && (l.back() == '\n' || l.back() == '\r')) l.remove_suffix(1);
+  if (level & LLL_ERR) LOG_ERROR("lws: %.*s", static_cast<int>(l.size()), l.data());
+  else LOG_WARN("lws: %.*s", static_cast<int>(l.size()), l.data());
+}
+
+log::Level toLogLevel(LogLevelSetting l) {
+  switch (l) {
+    case LogLevelSetting::kDebug: return log::Level::kDebug;
+    case LogLevelSetting::kInfo: return log::Level::kInfo;
+    case LogLevelSetting::kWarn: return log::Level::kWarn;
+    case LogLevelSetting::kError: return log::Level::kError;
+  }
+  return log::Level::kInfo;
+}
+
+// Raises the soft descriptor limit to the hard one: each client is one fd.
+int raiseFdLimit() {
+  rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return 1024;
+  if (rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+    getrlimit(RLIMIT_NOFILE, &rl);
+  }
+  return rl.rlim_cur > 1 << 30 ? 1 << 30 : static_cast<int>(rl.rlim_cur);
+}
+
+}  // namespace
+
+Server::Server(Config config) : config_(std::move(config)) {}
+
+Server::~Server() = default;
+
+const std::string& Server::version() const { return kVersion; }
+
+std::shared_ptr<const RouteTable> Server::routes() const {
+  std::lock_guard<std::mutex> lock(routesMutex_);
+  return routes_;
+}
+
+LiveSettings Server::liveSettings() const {
+  LiveSettings s;
+  s.maxMessageSize = config_.maxMessageSize;
+  s.sendQueueLimit = config_.sendQueueLimit;
+  s.heartbeatIdleTime = config_.heartbeatIdleTime;
+  s.rateLimit = config_.rateLimit;
+  s.rateBurst = config_.rateBurst;
+  s.escapeHtml = config_.escapeHtml;
+  return s;
+}
+
+// Workers bind with SO_REUSEPORT, which would quietly share the port with
+// another msw of the same user. A plain bind first tells us it is taken.
+bool Server::checkPortsFree(std::string& error) {
+  addrinfo hints = {};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE;
+  addrinfo* res = nullptr;
+  std::string port = std::to_string(config_.port);
+  if (getaddrinfo(config_.host.empty() ? nullptr : config_.host.c_str(), port.c_str(), &hints, &res) != 0) {
+    error = "[outside] host " + config_.host + " does not resolve";
+    return false;
+  }
+  int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  bool ok = fd >= 0 && bind(fd, res->ai_addr, res->ai_addrlen) == 0;
+  int err = errno;
+  if (fd >= 0) ::close(fd);
+  freeaddrinfo(res);
+  if (!ok) error = "cannot listen on " + config_.host + ":" + port + ": " + std::strerror(err);
+  return ok;
+}
+
+void Server::writePidFile() {
+  std::filesystem::create_directories(std::filesystem::path(config_.pidFile).parent_path());
+  std::ofstream out(config_.pidFile, std::ios::trunc);
+  out << getpid() << "\n";
+  pidWritten_ = static_cast<bool>(out);
+}
+
+bool Server::startAll(std::string& error) {
+  log::setLevel(toLogLevel(config_.logLevel));
+  lws_set_log_level(LLL_ERR | LLL_WARN, lwsLog);
+  int fdLimit = raiseFdLimit();
+  maxConnections_ = config_.maxConnections > 0 ? config_.maxConnections : std::max(16, fdLimit - kFdReserve);
+  if (maxConnections_ > fdLimit - 16)
+    LOG_WARN("max_connections %d is near the descriptor limit %d: raise ulimit -n", maxConnections_, fdLimit);
+  std::string key;
+  if (!loadOrCreateAuthKey(config_, key, error)) return false;
+  codec_ = TokenCodec::create(config_.cipher, key, &error);
+  if (!codec_) return false;
+  if (!checkPortsFree(error)) return false;
+  stores_ = StoreHub::create(config_, error);
+  if (!stores_) return false;
+  app_ = std::make_unique<AppImpl>(*this);
+  std::string pluginDir = config_.pluginDir;
+  loader_ = std::make_unique<ModuleLoader>(pluginDir, config_.root + "/runtime/plugins", *app_);
+  std::vector<std::string> errors;
+  routes_ = loader_->load(config_.modules, nullptr, errors);
+  manager_ = std::make_unique<Manager>(*this);
+  if (!manager_->start(error)) return false;
+  for (int i = 0; i < config_.workerNum; ++i) {
+    workers_.push_back(std::make_unique<Worker>(*this, i));
+  }
+  for (auto& w : workers_) {
+    if (!w->start(error)) return false;
+    w->post([w = w.get(), s = liveSettings()] { w->setSettings(s); });
+  }
+  writePidFile();
+  startTime_ = time(nullptr);
+  LOG_INFO("msw %s node %s: %d workers on %s:%d, manager on %s:%d, store %s, modules loaded: %zu of %zu",
+           kVersion.c_str(), config_.nodeId.c_str(), config_.workerNum, config_.host.c_str(), config_.port,
+           config_.managerHost.c_str(), config_.managerPort, stores_->driver(), routes_->modules.size(),
+           config_.modules.size());
+  return true;
+}
+
+int Server::run(const std::function<void(const std::string&)>& ready) {
+  startTime_ = time(nullptr);
+  std::string error;
+  if (!startAll(error)) {
+    LOG_ERROR("start failed: %s", error.c_str());
+    ready(error);
+    stopAll();
+    return 1;
+  }
+  ready("");
+  waitForSignals();
+  stopAll();
+  LOG_INFO("stopped");
+  return 0;
+}
+
+void Server::waitForSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int s : {SIGINT, SIGTERM, SIGUSR1, SIGHUP}) sigaddset(&set, s);
+  for (;;) {
+    int sig = 0;
+    if (sigwait(&set, &sig) != 0) continue;
+    if (sig == SIGUSR1 || sig == SIGHUP) {
+      LOG_INFO("signal %d: reloading", sig);
+      reload();
+      continue;
+    }
+    LOG_INFO("signal %d: stopping (up to %d s for clients to close)", sig, config_.stopTimeout);
+    return;
+  }
+}
+
+void Server::requestStop() { kill(getpid(), SIGTERM); }
+
+void Server::stopAll() {
+  for (auto& w : workers_) w->requestStop();
+  for (auto& w : workers_) w->join();
+  if (manager_) manager_->stop();
+  std::shared_ptr<const RouteTable> routes;
+  {
+    std::lock_guard<std::mutex> lock(routesMutex_);
+    routes.swap(routes_);
+  }
+  if (routes && app_) {
+    for (auto& [name, m] : routes->modules)
+      for (auto& [cname, ctl] : m->controllers())
+        if (ctl.shutdownHook()) {
+          try {
+            ctl.shutdownHook()(*app_);
+          } catch (const std::exception& e) {
+            LOG_ERROR("%s.%s onShutdown threw: %s", name.c_str(), cname.c_str(), e.what());
+          }
+        }
+  }
+  routes.reset();  // unloads the modules
+  workers_.clear();
+  if (pidWritten_) ::unlink(config_.pidFile.c_str());
+}
+
+ReloadResult Server::reload() {
+  std::lock_guard<std::mutex> lock(reloadMutex_);
+  ReloadResult r;
+  Config fresh;
+  ConfigLoad load = loadConfig(config_.file, config_.root, fresh);
+  for (const std::string& w : load.warnings) LOG_WARN("%s", w.c_str());
+  if (!load.ok) {
+    for (const std::string& e : load.errors) LOG_ERROR("reload: %s", e.c_str());
+    r.errors = load.errors;
+    return r;
+  }
+  std::shared_ptr<const RouteTable> old = routes();
+  // The old code hears of the reload while it is still the code in force.
+  if (old)
+    for (auto& [name, m] : old->modules)
+      for (auto& [cname, ctl] : m->controllers())
+        if (ctl.reloadHook()) {
+          try {
+            ctl.reloadHook()(*app_);
+          } catch (const std::exception& e) {
+            LOG_ERROR("%s.%s onReload threw: %s", name.c_str(), cname.c_str(), e.what());
+          }
+        }
+  std::shared_ptr<const RouteTable> table = loader_->load(config_.modules, old.get(), r.errors);
+  applyReloadable(fresh, config_);
+  log::setLevel(toLogLevel(config_.logLevel));
+  {
+    std::lock_guard<std::mutex> l(routesMutex_);
+    routes_ = table;
+  }
+  LiveSettings s = liveSettings();
+  for (auto& w : workers_) w->post([w = w.get(), table, s] {
+      w->setRoutes(table);
+      w->setSettings(s);
+    });
+  for (auto& [name, m] : table->modules) r.modules.push_back(name);
+  r.ok = r.errors.empty();
+  LOG_INFO("reload: %zu modules in force%s", r.modules.size(), r.ok ? "" : ", with errors");
+  return r;
+}
+
+}  // namespace msw

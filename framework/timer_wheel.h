@@ -1,0 +1,88 @@
+// framework/timer_wheel.h: many coarse timers for one thread, O(1) each.
+//
+// Each worker keeps one wheel of one-second slots for its connections' idle
+// deadlines and ticks it from one libev timer, instead of one lws timer per
+// connection (lws keeps those in one sorted list: O(n) per insert, DESIGN
+// §3). A node lives inside the object it times (intrusive), so scheduling
+// never allocates. Not thread-safe: one owner thread.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace msw {
+
+struct TimerNode {
+  TimerNode* prev = nullptr;
+  TimerNode* next = nullptr;
+  uint64_t deadline = 0;  // in wheel ticks (seconds)
+  bool linked() const { return next != nullptr; }
+};
+
+class TimerWheel {
+ public:
+  explicit TimerWheel(size_t slots = 512, uint64_t now = 0) : slots_(slots), current_(now) {
+    for (TimerNode& h : slots_) h.prev = h.next = &h;
+  }
+  TimerWheel(const TimerWheel&) = delete;
+  TimerWheel& operator=(const TimerWheel&) = delete;
+
+  uint64_t now() const { return current_; }
+  size_t size() const { return size_; }
+
+  // (Re)schedules `n` to expire at `deadline`; a deadline already past
+  // expires at the next advance.
+  void schedule(TimerNode* n, uint64_t deadline) {
+    cancel(n);
+    n->deadline = deadline;
+    uint64_t at = deadline > current_ ? deadline : current_ + 1;
+    TimerNode& head = slots_[at % slots_.size()];
+    n->prev = head.prev;
+    n->next = &head;
+    head.prev->next = n;
+    head.prev = n;
+    ++size_;
+  }
+
+  void cancel(TimerNode* n) {
+    if (!n->linked()) return;
+    n->prev->next = n->next;
+    n->next->prev = n->prev;
+    n->prev = n->next = nullptr;
+    --size_;
+  }
+
+  // Moves time to `now` and calls fire(node) for every node whose deadline
+  // is <= now, each already unlinked (so fire may schedule it again).
+  template <class F>
+  void advance(uint64_t now, F&& fire) {
+    if (now <= current_) return;
+    uint64_t from = current_ + 1;
+    uint64_t steps = now - current_;
+    current_ = now;
+    if (steps > slots_.size()) steps = slots_.size();  // every slot once is enough
+    for (uint64_t t = from; t < from + steps; ++t) collect(slots_[t % slots_.size()]);
+    for (TimerNode* n : due_) fire(n);
+    due_.clear();
+  }
+
+ private:
+  void collect(TimerNode& head) {
+    for (TimerNode* n = head.next; n != &head;) {
+      TimerNode* next = n->next;
+      if (n->deadline <= current_) {
+        cancel(n);
+        due_.push_back(n);
+      }
+      n = next;
+    }
+  }
+
+  std::vector<TimerNode> slots_;  // list heads (sentinels)
+  std::vector<TimerNode*> due_;
+  uint64_t current_;
+  size_t size_ = 0;
+};
+
+}  // namespace msw

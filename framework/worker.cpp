@@ -1,0 +1,878 @@
+#include "framework/worker.h"
+
+#include <arpa/inet.h>
+#include <libwebsockets.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <future>
+
+#include "framework/app_impl.h"
+#include "framework/auth.h"
+#include "framework/frame_builder.h"
+#include "framework/method.h"
+#include "framework/server.h"
+#include "library/log.h"
+
+namespace msw {
+namespace {
+
+// Per-session data lws allocates (zeroed) for every wsi of the outside vhost.
+struct Session {
+  Connection* conn;  // from the handshake check until CLOSED / WSI_DESTROY
+};
+
+// All-zero: no lws keep-alive or validity timers (DESIGN §3: they share one
+// sorted list, O(n) per insert); idle clients are the timer wheel's job.
+const lws_retry_bo_t kNoKeepAlive = {};
+
+constexpr int kAcceptBatch = 64;
+constexpr size_t kCoalesceLimit = 64 * 1024;
+
+int outsideCallback(lws* wsi, lws_callback_reasons reason, void* user, void* in, size_t len) {
+  auto* w = static_cast<Worker*>(lws_context_user(lws_get_context(wsi)));
+  return w->onLwsEvent(wsi, reason, user, in, len);
+}
+
+thread_local Worker* tCurrentWorker = nullptr;
+
+unsigned long long ull(Fd fd) { return static_cast<unsigned long long>(fd); }
+
+const char* closeReasonText(int code) {
+  switch (code) {
+    case kCloseGoingAway: return "server stopping";
+    case kCloseTooLarge: return "message too large";
+    case kCloseIdle: return "idle timeout";
+    case kCloseSlowConsumer: return "send queue overflow";
+    case kCloseKicked: return "kicked";
+    case kCloseRateAbuse: return "rate limit abuse";
+    default: return "";
+  }
+}
+
+}  // namespace
+
+Worker::Worker(Server& server, int index) : server_(server), index_(index), idle_(512) {}
+
+Worker* Worker::current() { return tCurrentWorker; }
+
+Worker::~Worker() {
+  if (thread_.joinable()) thread_.join();
+}
+
+bool Worker::start(std::string& error) {
+  std::promise<std::string> ready;
+  auto result = ready.get_future();
+  thread_ = std::thread([this, &ready] {
+    char name[8];
+    std::snprintf(name, sizeof name, "w%d", index_);
+    log::setThreadName(name);
+    std::string err;
+    if (!setUp(err)) {
+      tearDown();
+      ready.set_value(err);
+      return;
+    }
+    ready.set_value("");
+    tCurrentWorker = this;
+    loop_->run();
+    tearDown();
+    tCurrentWorker = nullptr;
+  });
+  error = result.get();
+  if (!error.empty()) {
+    thread_.join();
+    return false;
+  }
+  return true;
+}
+
+void Worker::requestStop() {
+  post([this] { beginStop(); });
+}
+
+void Worker::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+bool Worker::setUp(std::string& error) {
+  const Config& cfg = server_.config();
+  loop_ = std::make_unique<EventLoop>();
+  settings_ = LiveSettings{};
+  routes_ = server_.routes();
+
+  static lws_protocols protocols[2];  // identical for every worker
+  protocols[0] = {};
+  protocols[0].name = "msw";
+  protocols[0].callback = outsideCallback;
+  protocols[0].per_session_data_size = sizeof(Session);
+  protocols[0].rx_buffer_size = static_cast<size_t>(cfg.rxBufferSize);
+  // One send() per coalesced batch, not 4 KB slices (DESIGN §3).
+  protocols[0].tx_packet_size = kCoalesceLimit;
+  protocols[1] = {};
+
+  static lws_http_mount mount;
+  mount = {};
+  mount.mountpoint = "/";
+  mount.mountpoint_len = 1;
+  mount.origin = cfg.staticDir.c_str();
+  mount.def = "index.html";
+  mount.origin_protocol = LWSMPRO_FILE;
+
+  static const lws_extension kDeflate[] = {
+      {"permessage-deflate", lws_extension_callback_pm_deflate, "permessage-deflate; client_max_window_bits"},
+      {nullptr, nullptr, nullptr}};
+
+  void* loops[1] = {loop_->loop()};
+  lws_context_creation_info info = {};
+  info.port = CONTEXT_PORT_NO_LISTEN_SERVER;  // we accept, lws adopts
+  info.protocols = protocols;
+  info.mounts = cfg.staticDir.empty() ? nullptr : &mount;
+  info.options = LWS_SERVER_OPTION_LIBEV | LWS_SERVER_OPTION_VALIDATE_UTF8;
+  info.foreign_loops = loops;
+  info.user = this;
+  info.vhost_name = "outside";
+  info.max_http_header_data = 8192;  // long tokens fit
+  info.retry_and_idle_policy = &kNoKeepAlive;
+  info.timeout_secs = 10;  // handshakes and plain HTTP only
+  info.server_string = "msw";
+  if (cfg.permessageDeflate) info.extensions = kDeflate;
+  if (!cfg.sslCert.empty()) {
+    info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+    info.ssl_cert_filepath = cfg.sslCert.c_str();
+    info.ssl_private_key_filepath = cfg.sslKey.c_str();
+  }
+  context_ = lws_create_context(&info);
+  if (!context_) {
+    error = "cannot create the lws context (see the log above)";
+    return false;
+  }
+  // lws returns a context even when its vhost failed: check it (DESIGN §2).
+  vhost_ = lws_get_vhost_by_name(context_, "outside");
+  if (!vhost_) {
+    error = "cannot create the outside vhost (TLS certificate or key?)";
+    return false;
+  }
+  if (!openListener(error)) return false;
+
+  struct ev_loop* l = loop_->loop();
+  ev_io_init(&acceptWatcher_, &Worker::onAccept, listenFd_, EV_READ);
+  acceptWatcher_.data = this;
+  ev_io_start(l, &acceptWatcher_);
+  ev_timer_init(&resumeTimer_, &Worker::onResumeAccept, 0.1, 0.);
+  resumeTimer_.data = this;
+  ev_timer_init(&tickTimer_, &Worker::onTick, 1., 1.);
+  tickTimer_.data = this;
+  ev_timer_start(l, &tickTimer_);
+  ev_prepare_init(&flushWatcher_, &Worker::onFlush);
+  flushWatcher_.data = this;
+  ev_prepare_start(l, &flushWatcher_);
+  idle_.advance(static_cast<uint64_t>(ev_now(l)), [](TimerNode*) {});
+  heartbeat_ = buildTextFrame("3");
+  return true;
+}
+
+void Worker::tearDown() {
+  if (loop_) {
+    struct ev_loop* l = loop_->loop();
+    ev_io_stop(l, &acceptWatcher_);
+    ev_timer_stop(l, &resumeTimer_);
+    ev_timer_stop(l, &tickTimer_);
+    ev_prepare_stop(l, &flushWatcher_);
+    loop_->close();
+  }
+  if (listenFd_ >= 0) {
+    ::close(listenFd_);
+    listenFd_ = -1;
+  }
+  // Drops whatever is still open (after stop_timeout): CLOSED runs for each,
+  // so their rooms and close hooks are cleaned like any other close.
+  if (context_) lws_context_destroy(context_);
+  context_ = nullptr;
+  vhost_ = nullptr;
+  routes_.reset();
+  loop_.reset();
+}
+
+bool Worker::openListener(std::string& error) {
+  const Config& cfg = server_.config();
+  addrinfo hints = {};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE;
+  addrinfo* res = nullptr;
+  std::string port = std::to_string(cfg.port);
+  int rc = getaddrinfo(cfg.host.empty() ? nullptr : cfg.host.c_str(), port.c_str(), &hints, &res);
+  if (rc != 0) {
+    error = "[outside] host " + cfg.host + ": " + gai_strerror(rc);
+    return false;
+  }
+  int fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int one = 1;
+  bool ok = fd >= 0 && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == 0 &&
+            setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) == 0 &&
+            bind(fd, res->ai_addr, res->ai_addrlen) == 0 && listen(fd, 4096) == 0;
+  if (!ok) {
+    error = "cannot listen on " + cfg.host + ":" + port + ": " + std::strerror(errno);
+    if (fd >= 0) ::close(fd);
+    freeaddrinfo(res);
+    return false;
+  }
+  freeaddrinfo(res);
+  listenFd_ = fd;
+  return true;
+}
+
+// ---- accepting ----
+
+void Worker::onAccept(struct ev_loop*, ev_io* w, int) { static_cast<Worker*>(w->data)->acceptPending(); }
+
+void Worker::onResumeAccept(struct ev_loop* l, ev_timer* w, int) {
+  auto* self = static_cast<Worker*>(w->data);
+  if (!self->stopping_) ev_io_start(l, &self->acceptWatcher_);
+}
+
+void Worker::acceptPending() {
+  for (int i = 0; i < kAcceptBatch; ++i) {
+    int fd = accept4(listenFd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) pauseAccepting();
+      else if (errno != EAGAIN) LOG_ERROR("accept: %s", std::strerror(errno));
+      return;
+    }
+    if (server_.sockets.load(std::memory_order_relaxed) >= server_.maxConnections()) {
+      ::close(fd);
+      stats_.rejected[static_cast<int>(Reject::kCapacity)].add();
+      continue;
+    }
+    adopt(fd);
+  }
+}
+
+// Out of descriptors: the listener would report readable forever and spin
+// the loop (DESIGN §2). Stop watching it for 100 ms.
+void Worker::pauseAccepting() {
+  LOG_WARN("accept: %s; pausing accepts for 100 ms", std::strerror(errno));
+  ev_io_stop(loop_->loop(), &acceptWatcher_);
+  ev_timer_stop(loop_->loop(), &resumeTimer_);
+  ev_timer_set(&resumeTimer_, 0.1, 0.);
+  ev_timer_start(loop_->loop(), &resumeTimer_);
+}
+
+void Worker::adopt(int fd) {
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  // On failure lws has already closed fd.
+  if (!lws_adopt_socket_vhost(vhost_, fd)) LOG_ERROR("lws could not adopt an accepted socket");
+}
+
+// ---- lws events ----
+
+int Worker::onLwsEvent(lws* wsi, int reason, void* user, void* in, size_t len) {
+  auto* s = static_cast<Session*>(user);
+  Connection* c = s ? s->conn : nullptr;
+  switch (reason) {
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+      return filterHandshake(wsi, s);
+    case LWS_CALLBACK_ESTABLISHED:
+      if (c) established(c);
+      return 0;
+    case LWS_CALLBACK_RECEIVE:
+      if (c && c->established) receive(c, static_cast<const char*>(in), len);
+      return 0;
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+      return c && c->established ? writeable(c) : 0;
+    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+      if (c && len >= 2) {
+        auto* p = static_cast<const unsigned char*>(in);
+        c->peerCloseCode = static_cast<uint16_t>((p[0] << 8) | p[1]);
+      } else if (c) {
+        c->peerCloseCode = 1005;
+      }
+      return 0;
+    case LWS_CALLBACK_CLOSED:
+      if (c && c->established) {
+        s->conn = nullptr;
+        closed(c);
+      }
+      return 0;
+    case LWS_CALLBACK_WSI_DESTROY:
+      // CLOSED never comes for a connection whose handshake did not finish.
+      if (c) {
+        s->conn = nullptr;
+        if (c->established) closed(c);
+        else delete c;
+      }
+      return 0;
+    case LWS_CALLBACK_HTTP:
+      // Only reached when no static_dir mount answers.
+      respondHttp(wsi, 404, "{\"status\":404,\"info\":\"not found\"}");
+      return lws_http_transaction_completed(wsi) ? -1 : 0;
+    default:
+      return lws_callback_http_dummy(wsi, static_cast<lws_callback_reasons>(reason), user, in, len);
+  }
+}
+
+// Writes a complete HTTP response (headers and a JSON body) in one go.
+void Worker::respondHttp(lws* wsi, int status, std::string_view body, const char* extraName,
+                         const char* extraValue) {
+  unsigned char buf[LWS_PRE + 1024];
+  unsigned char* start = buf + LWS_PRE;
+  unsigned char* p = start;
+  unsigned char* end = buf + sizeof buf - 1;
+  if (lws_add_http_common_headers(wsi, static_cast<unsigned>(status), "application/json", body.size(), &p, end))
+    return;
+  if (extraName && lws_add_http_header_by_name(wsi, reinterpret_cast<const unsigned char*>(extraName),
+                                               reinterpret_cast<const unsigned char*>(extraValue),
+                                               static_cast<int>(std::strlen(extraValue)), &p, end))
+    return;
+  if (lws_finalize_http_header(wsi, &p, end)) return;
+  if (body.size() > static_cast<size_t>(end - p)) return;
+  std::memcpy(p, body.data(), body.size());
+  p += body.size();
+  lws_write(wsi, start, static_cast<size_t>(p - start), LWS_WRITE_HTTP_FINAL);
+}
+
+void Worker::reject(lws* wsi, int status, std::string_view info, Reject why, const char* extraName,
+                    const char* extraValue) {
+  stats_.rejected[static_cast<int>(why)].add();
+  std::string body = "{\"status\":" + std::to_string(status) + ",\"info\":";
+  appendJsonString(body, info);
+  body += "}";
+  char peer[64] = "";
+  lws_get_peer_simple(wsi, peer, sizeof peer);
+  LOG_INFO("handshake from %s refused: %d %.*s", peer, status, static_cast<int>(info.size()), info.data());
+  respondHttp(wsi, status, body, extraName, extraValue);
+}
+
+int Worker::filterHandshake(lws* wsi, void* user) {
+  auto* s = static_cast<Session*>(user);
+  char buf[64];
+  // lws answers 101 to other versions and to a bad key: RFC 6455 is enforced here.
+  int n = lws_hdr_copy(wsi, buf, sizeof buf, WSI_TOKEN_VERSION);
+  if (n <= 0 || std::strcmp(buf, "13") != 0) {
+    reject(wsi, 426, "unsupported WebSocket version (13 required)", Reject::kVersion, "sec-websocket-version:", "13");
+    return 1;
+  }
+  n = lws_hdr_copy(wsi, buf, sizeof buf, WSI_TOKEN_KEY);
+  if (n <= 0 || !validWebSocketKey(std::string_view(buf, static_cast<size_t>(n)))) {
+    reject(wsi, 400, "bad Sec-WebSocket-Key", Reject::kKey);
+    return 1;
+  }
+  if (stopping_) {
+    reject(wsi, 503, "server stopping", Reject::kCapacity);
+    return 1;
+  }
+  if (server_.sockets.load(std::memory_order_relaxed) >= server_.maxConnections()) {
+    reject(wsi, 503, "server full", Reject::kCapacity);
+    return 1;
+  }
+  const Config& cfg = server_.config();
+  // Whole header budget: a shorter buffer makes a long token read as absent.
+  static thread_local char token[8192];
+  const char* t = lws_get_urlarg_by_name(wsi, "auth=", token, sizeof token);
+  std::string_view tok = t ? std::string_view(t) : std::string_view();
+  AuthData auth;
+  if (!tok.empty() || cfg.authRequired) {
+    AuthCheck check = checkToken(*server_.codec(), tok, cfg.authTtl, time(nullptr));
+    if (!check.ok) {
+      reject(wsi, 403, check.info, check.reason);
+      return 1;
+    }
+    auth = std::move(check.auth);
+  }
+  if (!s) return 1;
+  auto* c = new Connection();
+  c->wsi = wsi;
+  c->auth = std::move(auth);
+  s->conn = c;
+  return 0;
+}
+
+void Worker::established(Connection* c) {
+  c->fd = nextSeq_++ * static_cast<Fd>(server_.workerCount()) + static_cast<Fd>(index_);
+  c->established = true;
+  conns_.emplace(c->fd, c);
+  server_.sockets.fetch_add(1, std::memory_order_relaxed);
+  stats_.connections.add();
+  stats_.handshakes.add();
+  double now = ev_now(loop_->loop());
+  c->tokens = settings_.rateBurst;
+  c->refillAt = now;
+  if (settings_.heartbeatIdleTime > 0)
+    idle_.schedule(&c->idle, static_cast<uint64_t>(now) + static_cast<uint64_t>(settings_.heartbeatIdleTime));
+  indexUser(c);
+  if (log::enabled(log::Level::kInfo)) {
+    char peer[64] = "";
+    char realIp[64] = "";
+    lws_get_peer_simple(c->wsi, peer, sizeof peer);
+    if (lws_hdr_custom_copy(c->wsi, realIp, sizeof realIp, "x-real-ip:", 10) <= 0) realIp[0] = 0;
+    Auth a = c->auth.view();
+    LOG_INFO("conn %llu open from %s%s%s id=%.*s type=%.*s code=%.*s", ull(c->fd), peer,
+             realIp[0] ? " real-ip " : "", realIp, static_cast<int>(a.id.size()), a.id.data(),
+             static_cast<int>(a.type.size()), a.type.data(), static_cast<int>(a.code.size()), a.code.data());
+  }
+}
+
+// ---- receiving ----
+
+void Worker::receive(Connection* c, const char* in, size_t len) {
+  if (c->closing()) return;
+  stats_.bytesIn.add(static_cast<int64_t>(len));
+  bool first = lws_is_first_fragment(c->wsi);
+  bool last = lws_is_final_fragment(c->wsi) && !lws_remaining_packet_payload(c->wsi);
+  if (first && !c->rxDiscard && c->rxBytes == 0 && lws_frame_is_binary(c->wsi)) c->rxBinary = true;
+  if (c->rxDiscard) {
+    if (last) c->rxDiscard = false;
+    return;
+  }
+  c->rxBytes += static_cast<uint32_t>(len);
+  if (c->rxBytes > settings_.maxMessageSize) {
+    LOG_WARN("conn %llu: message over %lld bytes: closing 1009", ull(c->fd),
+             static_cast<long long>(settings_.maxMessageSize));
+    send(c, buildMessage(413, "messageTooLarge",
+                         "message over " + std::to_string(settings_.maxMessageSize) + " bytes", {}, {}));
+    close(c, kCloseTooLarge, closeReasonText(kCloseTooLarge));
+    if (c->extras) c->extras->rx.clear();
+    c->rxBytes = 0;
+    c->rxDiscard = !last;
+    return;
+  }
+  if (last && c->rxBytes == len) {  // the whole message in one piece: no copy
+    c->rxBytes = 0;
+    finishMessage(c, std::string_view(in, len));
+    return;
+  }
+  std::string& rx = c->ex().rx;
+  rx.append(in, len);
+  if (!last) return;
+  std::string text;
+  text.swap(rx);
+  c->rxBytes = 0;
+  finishMessage(c, text);
+}
+
+void Worker::finishMessage(Connection* c, std::string_view text) {
+  bool binary = c->rxBinary;
+  c->rxBinary = false;
+  stats_.messagesIn.add();
+  if (binary) {
+    send(c, buildMessage(400, "badRequest", "binary frames are not accepted: send JSON text", {}, {}));
+    return;
+  }
+  handleMessage(c, text);
+}
+
+bool Worker::rateLimited(Connection* c) {
+  if (settings_.rateLimit <= 0) return false;
+  double now = ev_now(loop_->loop());
+  c->tokens = std::min<double>(settings_.rateBurst, c->tokens + (now - c->refillAt) * settings_.rateLimit);
+  c->refillAt = now;
+  if (c->tokens >= 1) {
+    c->tokens -= 1;
+    return false;
+  }
+  if (now - c->abuseWindow >= 1.0) {
+    c->abuseWindow = now;
+    c->rejected = 0;
+  }
+  stats_.rateLimited.add();
+  if (++c->rejected > static_cast<uint32_t>(settings_.rateBurst)) {
+    LOG_WARN("conn %llu: over rate_limit after %u refusals in 1 s: closing 4029", ull(c->fd), c->rejected);
+    close(c, kCloseRateAbuse, closeReasonText(kCloseRateAbuse));
+    return true;
+  }
+  send(c, buildMessage(429, "rateLimited", "too many messages: slow down", {}, {}));
+  return true;
+}
+
+void Worker::handleMessage(Connection* c, std::string_view text) {
+  if (text.size() == 1 && text[0] == '2') {  // MSwoole heartbeat
+    send(c, heartbeat_);
+    return;
+  }
+  if (rateLimited(c)) return;
+  Json root = Json::parse(text);
+  if (!root.isObject()) {
+    send(c, buildMessage(400, "badRequest", "message is not a JSON object", {}, {}));
+    return;
+  }
+  dispatch(c, root);
+}
+
+void Worker::dispatch(Connection* c, Json& root) {
+  Json rid(cJSON_DetachItemFromObjectCaseSensitive(root.raw(), "rid"));
+  JsonRef m = root["method"];
+  std::optional<MethodName> name;
+  if (!m) name = defaultMethod();
+  else if (m.isString()) name = parseMethod(m.str());
+  if (!name) {
+    send(c, buildMessage(400, "badRequest", "method must be 1 to 3 dot-separated names of [A-Za-z0-9_]", {}, rid));
+    return;
+  }
+  root.remove("method");
+  std::string full = name->full();
+  const Controller* ctl = routes_ ? routes_->find(name->module, name->controller) : nullptr;
+  if (!ctl) {
+    send(c, buildMessage(404, "controllerNotFound", "no controller " + name->module + "." + name->controller, {},
+                         rid));
+    return;
+  }
+  const ActionFn* action = ctl->find(name->action);
+  if (!action) {
+    send(c, buildMessage(405, "methodNotFound", "no action " + full, {}, rid));
+    return;
+  }
+  if (settings_.escapeHtml) escapeHtmlStrings(root.raw());
+  // The table this message started with stays loaded until the action returns,
+  // even if the action itself triggers a reload.
+  std::shared_ptr<const RouteTable> pin = routes_;
+  Auth auth = c->auth.view();
+  Fd fd = c->fd;
+  Request req(server_.app(), fd, auth, root, full, rid);
+  try {
+    (*action)(req);
+  } catch (const std::exception& e) {
+    actionFailed(fd, full, e.what(), rid);
+  } catch (...) {
+    actionFailed(fd, full, "unknown exception", rid);
+  }
+}
+
+void Worker::actionFailed(Fd fd, const std::string& method, const char* what, JsonRef rid) {
+  LOG_ERROR("conn %llu: %s threw: %s", ull(fd), method.c_str(), what);
+  stats_.actionErrors.add();
+  if (Connection* c = find(fd)) send(c, buildMessage(500, "controllerError", "internal error in " + method, {}, rid));
+}
+
+// ---- sending ----
+
+Connection* Worker::find(Fd fd) const {
+  auto it = conns_.find(fd);
+  return it == conns_.end() ? nullptr : it->second;
+}
+
+void Worker::send(Connection* c, const Payload& p) {
+  if (c->closing() || c->gone) return;
+  size_t size = p.frameSize();
+  c->queue.push(p);
+  c->queuedBytes += size;
+  stats_.queuedBytes.add(static_cast<int64_t>(size));
+  stats_.messagesOut.add();
+  if (static_cast<int64_t>(c->queuedBytes) > settings_.sendQueueLimit) {
+    LOG_WARN("conn %llu: %zu bytes queued, over send_queue_limit: closing 4009", ull(c->fd), c->queuedBytes);
+    close(c, kCloseSlowConsumer, closeReasonText(kCloseSlowConsumer), true);
+    return;
+  }
+  markDirty(c);
+}
+
+void Worker::markDirty(Connection* c) {
+  if (c->dirty) return;
+  c->dirty = true;
+  dirty_.push_back(c->fd);
+}
+
+void Worker::onFlush(struct ev_loop*, ev_prepare* w, int) { static_cast<Worker*>(w->data)->flushDirty(); }
+
+// End of a loop iteration: everything queued during it goes out now, one
+// write per connection however many frames it got (DESIGN §3 "Fan-out").
+void Worker::flushDirty() {
+  if (dirty_.empty()) return;
+  flushing_.swap(dirty_);
+  for (Fd fd : flushing_) {
+    Connection* c = find(fd);
+    if (!c) continue;
+    c->dirty = false;
+    if (!c->queue.empty() && !lws_partial_buffered(c->wsi)) writeQueued(c);
+    if (!c->queue.empty() || c->closing()) lws_callback_on_writable(c->wsi);
+  }
+  flushing_.clear();
+}
+
+void Worker::writeQueued(Connection* c) {
+  size_t count = 0;
+  size_t total = 0;
+  while (count < c->queue.size()) {
+    size_t sz = c->queue.at(count).frameSize();
+    if (count > 0 && total + sz > kCoalesceLimit) break;
+    total += sz;
+    ++count;
+  }
+  unsigned char* data;
+  if (count == 1) {
+    // Raw bytes of a frame built once: lws does not touch a RAW write's buffer.
+    data = const_cast<unsigned char*>(c->queue.front().frame());
+  } else {
+    writeScratch_.resize(LWS_PRE + total);
+    data = reinterpret_cast<unsigned char*>(writeScratch_.data()) + LWS_PRE;
+    size_t off = 0;
+    for (size_t i = 0; i < count; ++i) {
+      const Payload& p = c->queue.at(i);
+      std::memcpy(data + off, p.frame(), p.frameSize());
+      off += p.frameSize();
+    }
+  }
+  // lws keeps any unsent tail itself and sends it before anything else.
+  int n = lws_write(c->wsi, data, total, LWS_WRITE_RAW);
+  c->queue.pop(count);
+  c->queuedBytes -= total;
+  stats_.queuedBytes.add(-static_cast<int64_t>(total));
+  if (n < 0) {
+    LOG_DEBUG("conn %llu: write failed: dropping", ull(c->fd));
+    dropQueue(c);
+    c->gone = true;
+    lws_set_timeout(c->wsi, PENDING_TIMEOUT_KILLED_BY_PARENT, LWS_TO_KILL_ASYNC);
+    return;
+  }
+  stats_.bytesOut.add(static_cast<int64_t>(total));
+}
+
+void Worker::dropQueue(Connection* c) {
+  stats_.queuedBytes.add(-static_cast<int64_t>(c->queuedBytes));
+  c->queuedBytes = 0;
+  c->queue.clear();
+}
+
+int Worker::writeable(Connection* c) {
+  if (c->gone) return -1;
+  if (!c->queue.empty()) {
+    if (!lws_partial_buffered(c->wsi)) writeQueued(c);
+    if (c->gone) return -1;
+    if (!c->queue.empty()) {
+      lws_callback_on_writable(c->wsi);
+      return 0;
+    }
+  }
+  if (c->closing()) {
+    if (lws_partial_buffered(c->wsi)) {
+      lws_callback_on_writable(c->wsi);
+      return 0;
+    }
+    std::string_view why = c->extras && !c->extras->closeReason.empty() ? std::string_view(c->extras->closeReason)
+                                                                          : closeReasonText(c->closeCode);
+    lws_close_reason(c->wsi, static_cast<lws_close_status>(c->closeCode),
+                     reinterpret_cast<unsigned char*>(const_cast<char*>(why.data())), why.size());
+    return -1;
+  }
+  return 0;
+}
+
+void Worker::close(Connection* c, int code, std::string_view reason, bool drop) {
+  if (c->closing() || c->gone) return;
+  c->closeCode = static_cast<uint16_t>(code);
+  if (!reason.empty() && reason != closeReasonText(code)) c->ex().closeReason.assign(reason.substr(0, 120));
+  if (drop) dropQueue(c);
+  markDirty(c);
+}
+
+// ---- closing ----
+
+void Worker::closed(Connection* c) {
+  int code = c->closeCode ? c->closeCode : (c->peerCloseCode ? c->peerCloseCode : 1006);
+  c->gone = true;
+  stats_.closes[closeSlot(code)].add();
+  idle_.cancel(&c->idle);
+  dropQueue(c);
+  if (c->extras) {
+    std::vector<std::string> rooms = std::move(c->extras->rooms);
+    for (const std::string& r : rooms) leaveLocal(c, r);
+  }
+  unindexUser(c);
+  LOG_INFO("conn %llu closed %d", ull(c->fd), code);
+  runCloseHooks(c, code);
+  conns_.erase(c->fd);
+  server_.sockets.fetch_sub(1, std::memory_order_relaxed);
+  stats_.connections.add(-1);
+  delete c;
+  if (stopping_ && conns_.empty()) loop_->stop();
+}
+
+void Worker::runCloseHooks(Connection* c, int code) {
+  if (!c->extras) return;
+  AppImpl& app = server_.app();
+  for (const std::string& key : c->extras->closeKeys) app.store().srem(key, app.member(c->fd));
+  if (c->extras->controllers.empty()) return;
+  std::shared_ptr<const RouteTable> pin = routes_;
+  Auth auth = c->auth.view();
+  CloseInfo info{c->fd, auth, auth.code, code};
+  for (const std::string& name : c->extras->controllers) {
+    const Controller* ctl = pin ? pin->findQualified(name) : nullptr;
+    if (!ctl || !ctl->closeHook()) continue;
+    try {
+      ctl->closeHook()(app, info);
+    } catch (const std::exception& e) {
+      LOG_ERROR("conn %llu: %s onClose threw: %s", ull(c->fd), name.c_str(), e.what());
+    } catch (...) {
+      LOG_ERROR("conn %llu: %s onClose threw", ull(c->fd), name.c_str());
+    }
+  }
+}
+
+// ---- rooms and users ----
+
+void Worker::join(Connection* c, std::string_view room) {
+  if (c->gone) return;
+  std::vector<std::string>& mine = c->ex().rooms;
+  if (std::find(mine.begin(), mine.end(), room) != mine.end()) return;
+  mine.emplace_back(room);
+  auto [it, fresh] = rooms_.try_emplace(std::string(room));
+  if (fresh) stats_.rooms.add();
+  it->second.members.push_back(c);
+}
+
+void Worker::leave(Connection* c, std::string_view room) {
+  if (!c->extras) return;
+  std::vector<std::string>& mine = c->extras->rooms;
+  auto it = std::find(mine.begin(), mine.end(), room);
+  if (it == mine.end()) return;
+  mine.erase(it);
+  leaveLocal(c, room);
+}
+
+void Worker::leaveLocal(Connection* c, std::string_view room) {
+  auto it = rooms_.find(std::string(room));
+  if (it == rooms_.end()) return;
+  auto& m = it->second.members;
+  auto pos = std::find(m.begin(), m.end(), c);
+  if (pos != m.end()) {
+    *pos = m.back();
+    m.pop_back();
+  }
+  if (m.empty()) {
+    rooms_.erase(it);
+    stats_.rooms.add(-1);
+  }
+}
+
+size_t Worker::sendToRoom(std::string_view room, const Payload& p, std::span<const Fd> exclude) {
+  auto it = rooms_.find(std::string(room));
+  if (it == rooms_.end()) return 0;
+  size_t n = 0;
+  // A send may close a slow member (4009), which does not change the room until CLOSED.
+  for (Connection* c : it->second.members) {
+    if (!exclude.empty() && std::find(exclude.begin(), exclude.end(), c->fd) != exclude.end()) continue;
+    send(c, p);
+    ++n;
+  }
+  return n;
+}
+
+size_t Worker::sendToUser(std::string_view id, const Payload& p) {
+  auto it = users_.find(std::string(id));
+  if (it == users_.end()) return 0;
+  for (Connection* c : it->second) send(c, p);
+  return it->second.size();
+}
+
+size_t Worker::sendToAll(const Payload& p, std::span<const Fd> exclude) {
+  size_t n = 0;
+  for (auto& [fd, c] : conns_) {
+    if (!exclude.empty() && std::find(exclude.begin(), exclude.end(), fd) != exclude.end()) continue;
+    send(c, p);
+    ++n;
+  }
+  return n;
+}
+
+void Worker::indexUser(Connection* c) {
+  std::string_view id = c->auth.id();
+  if (!id.empty()) users_[std::string(id)].push_back(c);
+}
+
+void Worker::unindexUser(Connection* c) {
+  std::string_view id = c->auth.id();
+  if (id.empty()) return;
+  auto it = users_.find(std::string(id));
+  if (it == users_.end()) return;
+  auto& v = it->second;
+  v.erase(std::remove(v.begin(), v.end(), c), v.end());
+  if (v.empty()) users_.erase(it);
+}
+
+std::vector<MemberInfo> Worker::roomMembers(std::string_view room) const {
+  std::vector<MemberInfo> out;
+  auto it = rooms_.find(std::string(room));
+  if (it == rooms_.end()) return out;
+  for (Connection* c : it->second.members) {
+    Auth a = c->auth.view();
+    out.push_back({c->fd, std::string(a.id), std::string(a.nickname), std::string(a.type)});
+  }
+  return out;
+}
+
+std::vector<Fd> Worker::userFds(std::string_view id) const {
+  std::vector<Fd> out;
+  auto it = users_.find(std::string(id));
+  if (it != users_.end())
+    for (Connection* c : it->second) out.push_back(c->fd);
+  return out;
+}
+
+std::vector<std::string> Worker::roomNames() const {
+  std::vector<std::string> out;
+  out.reserve(rooms_.size());
+  for (auto& [name, r] : rooms_) out.push_back(name);
+  return out;
+}
+
+size_t Worker::roomSize(std::string_view room) const {
+  auto it = rooms_.find(std::string(room));
+  return it == rooms_.end() ? 0 : it->second.members.size();
+}
+
+void Worker::setSettings(const LiveSettings& s) { settings_ = s; }
+
+// ---- timers and stop ----
+
+void Worker::onTick(struct ev_loop*, ev_timer* w, int) { static_cast<Worker*>(w->data)->tick(); }
+
+void Worker::tick() {
+  double now = ev_now(loop_->loop());
+  idle_.advance(static_cast<uint64_t>(now), [this](TimerNode* n) {
+    idleExpired(reinterpret_cast<Connection*>(reinterpret_cast<char*>(n) - offsetof(Connection, idle)));
+  });
+  if (stopping_ && now >= stopDeadline_) {
+    LOG_WARN("stop_timeout reached with %zu connections open: dropping them", conns_.size());
+    loop_->stop();
+  }
+}
+
+void Worker::idleExpired(Connection* c) {
+  if (c->closing() || c->gone || settings_.heartbeatIdleTime <= 0) return;
+  uint64_t idleMs = static_cast<uint64_t>(settings_.heartbeatIdleTime) * 1000;
+  // Any byte from the client counts, pings included: lws answers pings
+  // without telling us, but the kernel knows when data last came in.
+  tcp_info ti = {};
+  socklen_t len = sizeof ti;
+  if (getsockopt(lws_get_socket_fd(c->wsi), IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 &&
+      ti.tcpi_last_data_recv < idleMs) {
+    uint64_t left = (idleMs - ti.tcpi_last_data_recv + 999) / 1000;
+    idle_.schedule(&c->idle, idle_.now() + std::max<uint64_t>(left, 1));
+    return;
+  }
+  LOG_INFO("conn %llu: silent for %d s: closing 4008", ull(c->fd), settings_.heartbeatIdleTime);
+  close(c, kCloseIdle, closeReasonText(kCloseIdle));
+}
+
+void Worker::beginStop() {
+  if (stopping_) return;
+  stopping_ = true;
+  stopDeadline_ = ev_now(loop_->loop()) + server_.config().stopTimeout;
+  ev_io_stop(loop_->loop(), &acceptWatcher_);
+  ev_timer_stop(loop_->loop(), &resumeTimer_);
+  ::close(listenFd_);
+  listenFd_ = -1;
+  LOG_INFO("stopping: closing %zu connections with 1001", conns_.size());
+  for (auto& [fd, c] : conns_) close(c, kCloseGoingAway, closeReasonText(kCloseGoingAway));
+  if (conns_.empty()) loop_->stop();
+}
+
+}  // namespace msw

@@ -1,0 +1,696 @@
+// library/config.cpp: the key table of SPEC §2 and the reader around inih.
+//
+// Every key is one row of kKeys. Parsing, defaults, reload and the dump all
+// walk that table, so a row added there is complete everywhere at once.
+#include "library/config.h"
+
+#include <arpa/inet.h>
+#include <ini.h>
+#include <netinet/in.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <functional>
+#include <limits>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <span>
+#include <string_view>
+#include <system_error>
+#include <type_traits>
+#include <variant>
+
+namespace msw {
+namespace {
+
+namespace fs = std::filesystem;
+
+enum class KeyType { kInt, kSize, kBool, kString, kPath, kEnum, kList };
+using enum KeyType;
+
+template <class T>
+using Member = T Config::*;
+using Field =
+    std::variant<Member<int>, Member<int64_t>, Member<bool>, Member<std::string>, Member<std::vector<std::string>>,
+                 Member<LogLevelSetting>, Member<CipherKind>, Member<StoreDriver>>;
+
+// A check beyond the type: nullptr when `value` is fine, else what is allowed.
+using Check = const char* (*)(std::string_view value);
+
+struct Key {
+  const char* section;
+  const char* name;
+  KeyType type;
+  Field field;
+  const char* def;  // as written in the file; nullptr = computed, not read from the table
+  int64_t min = 0;  // kInt and kSize
+  int64_t max = 0;
+  std::span<const char* const> spellings = {};  // kEnum, in the order of the enum's values
+  Check check = nullptr;                        // kString, kPath (before resolving), each kList item
+  bool reloadable = false;                      // applied by `console -s reload`
+  bool secret = false;                          // hidden by dumpConfig: dumps end up in logs and bug reports
+};
+
+enum Flag : unsigned { kFixed = 0, kReloadable = 1, kSecret = 2 };
+
+// Row builders, so that each row of the table fits on one line.
+constexpr Key row(const char* s, const char* n, KeyType type, Field f, const char* def, unsigned flags) {
+  Key k{.section = s, .name = n, .type = type, .field = f, .def = def};
+  k.reloadable = (flags & kReloadable) != 0;
+  k.secret = (flags & kSecret) != 0;
+  return k;
+}
+constexpr Key intKey(const char* s, const char* n, Field f, const char* def, int64_t min, int64_t max,
+                     unsigned flags = kFixed) {
+  Key k = row(s, n, kInt, f, def, flags);
+  k.min = min;
+  k.max = max;
+  return k;
+}
+constexpr Key sizeKey(const char* s, const char* n, Field f, const char* def, int64_t min, int64_t max,
+                      unsigned flags = kFixed) {
+  Key k = intKey(s, n, f, def, min, max, flags);
+  k.type = kSize;
+  return k;
+}
+constexpr Key boolKey(const char* s, const char* n, Field f, const char* def, unsigned flags = kFixed) {
+  return row(s, n, kBool, f, def, flags);
+}
+constexpr Key enumKey(const char* s, const char* n, Field f, const char* def, std::span<const char* const> spellings,
+                      unsigned flags = kFixed) {
+  Key k = row(s, n, kEnum, f, def, flags);
+  k.spellings = spellings;
+  return k;
+}
+constexpr Key textKey(KeyType type, const char* s, const char* n, Field f, const char* def, Check check,
+                      unsigned flags) {
+  Key k = row(s, n, type, f, def, flags);
+  k.check = check;
+  return k;
+}
+constexpr Key stringKey(const char* s, const char* n, Field f, const char* def, Check check, unsigned flags = kFixed) {
+  return textKey(kString, s, n, f, def, check, flags);
+}
+constexpr Key pathKey(const char* s, const char* n, Field f, const char* def, Check check = nullptr) {
+  return textKey(kPath, s, n, f, def, check, kFixed);
+}
+constexpr Key listKey(const char* s, const char* n, Field f, const char* def, Check check) {
+  return textKey(kList, s, n, f, def, check, kFixed);
+}
+
+constexpr int64_t kKiB = 1024;
+constexpr int64_t kMiB = 1024 * kKiB;
+constexpr int64_t kGiB = 1024 * kMiB;
+constexpr int64_t kInt32Max = std::numeric_limits<int32_t>::max();
+
+constexpr const char* kLogLevels[] = {"debug", "info", "warn", "error"};
+constexpr const char* kCiphers[] = {"aes-256-gcm", "des-ede3-ecb"};
+constexpr const char* kDrivers[] = {"memory", "redis"};
+constexpr const char* kNodeIdRule = "may hold only A-Z a-z 0-9 _ . : - (it is part of store keys)";
+constexpr const char* kListRule = "must be a comma-separated list of distinct names made of A-Z a-z 0-9 _ -";
+
+bool allOf(std::string_view text, std::string_view extra) {
+  return !text.empty() && std::all_of(text.begin(), text.end(), [extra](char ch) {
+    bool alnum = (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9');
+    return alnum || extra.find(ch) != std::string_view::npos;
+  });
+}
+
+const char* notEmpty(std::string_view v) { return v.empty() ? "must not be empty" : nullptr; }
+const char* nodeIdChars(std::string_view v) { return allOf(v, "_.:-") ? nullptr : kNodeIdRule; }
+// Module names become file names under plugin_dir: no '/' or "..".
+const char* moduleName(std::string_view v) { return allOf(v, "_-") ? nullptr : kListRule; }
+
+// Every key of SPEC §2. Defaults are written as in the file; nullptr marks the
+// two computed ones (worker_num: online CPUs; node_id: host name + ":" + port).
+// clang-format off
+constexpr Key kKeys[] = {
+  intKey   ("server",  "worker_num",          &Config::workerNum,           nullptr,     1, 256),
+  boolKey  ("server",  "daemonize",           &Config::daemonize,           "false"),
+  pathKey  ("server",  "pid_file",            &Config::pidFile,             "runtime/msw.pid", notEmpty),
+  pathKey  ("server",  "log_file",            &Config::logFile,             "runtime/log/msw.log", notEmpty),
+  enumKey  ("server",  "log_level",           &Config::logLevel,            "info",      kLogLevels, kReloadable),
+  intKey   ("server",  "stop_timeout",        &Config::stopTimeout,         "10",        0, 3600),
+  stringKey("server",  "node_id",             &Config::nodeId,              nullptr,     nodeIdChars),
+
+  stringKey("outside", "host",                &Config::host,                "0.0.0.0",   notEmpty),
+  intKey   ("outside", "port",                &Config::port,                "20000",     1, 65535),
+  pathKey  ("outside", "ssl_cert",            &Config::sslCert,             ""),
+  pathKey  ("outside", "ssl_key",             &Config::sslKey,              ""),
+  intKey   ("outside", "max_connections",     &Config::maxConnections,      "0",         0, 1 << 20),
+  sizeKey  ("outside", "max_message_size",    &Config::maxMessageSize,      "65536",     16, 64 * kMiB, kReloadable),
+  intKey   ("outside", "heartbeat_idle_time", &Config::heartbeatIdleTime,   "60",        0, 86400, kReloadable),
+  sizeKey  ("outside", "send_queue_limit",    &Config::sendQueueLimit,      "1m",        4 * kKiB, kGiB, kReloadable),
+  intKey   ("outside", "rate_limit",          &Config::rateLimit,           "100",       0, 1000000, kReloadable),
+  intKey   ("outside", "rate_burst",          &Config::rateBurst,           "200",       1, 1000000, kReloadable),
+  pathKey  ("outside", "static_dir",          &Config::staticDir,           "public"),
+  boolKey  ("outside", "escape_html",         &Config::escapeHtml,          "true",      kReloadable),
+  sizeKey  ("outside", "rx_buffer_size",      &Config::rxBufferSize,        "1024",      128, 64 * kKiB),
+  boolKey  ("outside", "permessage_deflate",  &Config::permessageDeflate,   "false"),
+
+  stringKey("manager", "host",                &Config::managerHost,         "127.0.0.1", notEmpty),
+  intKey   ("manager", "port",                &Config::managerPort,         "20001",     1, 65535),
+  stringKey("manager", "token",               &Config::managerToken,        "",          nullptr, kSecret),
+
+  enumKey  ("auth",    "cipher",              &Config::cipher,              "aes-256-gcm", kCiphers),
+  stringKey("auth",    "key",                 &Config::authKey,             "",          nullptr, kSecret),
+  intKey   ("auth",    "ttl",                 &Config::authTtl,             "86400",     0, kInt32Max),
+  boolKey  ("auth",    "required",            &Config::authRequired,        "true"),
+
+  enumKey  ("cache",   "driver",              &Config::driver,              "memory",    kDrivers),
+  stringKey("cache",   "host",                &Config::cacheHost,           "127.0.0.1", notEmpty),
+  intKey   ("cache",   "port",                &Config::cachePort,           "6379",      1, 65535),
+  pathKey  ("cache",   "socket",              &Config::cacheSocket,         ""),
+  stringKey("cache",   "password",            &Config::cachePassword,       "",          nullptr, kSecret),
+  intKey   ("cache",   "db",                  &Config::cacheDb,             "0",         0, 15),
+  stringKey("cache",   "prefix",              &Config::cachePrefix,         "msw:",      nullptr),
+  intKey   ("cache",   "connect_timeout",     &Config::cacheConnectTimeout, "2000",      1, 60000),
+
+  listKey  ("app",     "modules",             &Config::modules,             "index, live", moduleName),
+  pathKey  ("app",     "plugin_dir",          &Config::pluginDir,           ""),
+};
+// clang-format on
+
+// A row whose type does not match its field would make the setters below
+// write nothing: catch that while compiling.
+constexpr bool rowIsConsistent(const Key& k) {
+  auto holdsInt = std::holds_alternative<Member<int>>(k.field);
+  switch (k.type) {
+    case kInt:
+    case kSize:
+      return (holdsInt || std::holds_alternative<Member<int64_t>>(k.field)) && k.min <= k.max &&
+             (!holdsInt || (k.min >= std::numeric_limits<int>::min() && k.max <= std::numeric_limits<int>::max()));
+    case kBool: return std::holds_alternative<Member<bool>>(k.field);
+    case kString:
+    case kPath: return std::holds_alternative<Member<std::string>>(k.field);
+    case kList: return std::holds_alternative<Member<std::vector<std::string>>>(k.field);
+    case kEnum:
+      return (std::holds_alternative<Member<LogLevelSetting>>(k.field) ||
+              std::holds_alternative<Member<CipherKind>>(k.field) ||
+              std::holds_alternative<Member<StoreDriver>>(k.field)) &&
+             !k.spellings.empty();
+  }
+  return false;
+}
+
+constexpr bool tableIsConsistent() {
+  for (const Key& k : kKeys) {
+    if (!rowIsConsistent(k)) return false;
+    for (const Key& other : kKeys) {
+      bool same = std::string_view(k.section) == other.section && std::string_view(k.name) == other.name;
+      if (&k != &other && same) return false;
+    }
+  }
+  return true;
+}
+static_assert(tableIsConsistent(), "a row of kKeys has a type that does not match its field, or repeats a key");
+
+// ---- text helpers
+
+char lowerAscii(char ch) { return (ch >= 'A' && ch <= 'Z') ? static_cast<char>(ch - 'A' + 'a') : ch; }
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() &&
+         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return lowerAscii(x) == lowerAscii(y); });
+}
+
+std::string_view trim(std::string_view s) {
+  constexpr std::string_view kBlank = " \t\r\n\f\v";
+  size_t first = s.find_first_not_of(kBlank);
+  if (first == std::string_view::npos) return {};
+  return s.substr(first, s.find_last_not_of(kBlank) - first + 1);
+}
+
+std::string label(const Key& k) { return std::string("[") + k.section + "] " + k.name; }
+
+// "64m" rather than 67108864 when the number is a whole unit: easier to read in a message.
+std::string sizeText(int64_t bytes) {
+  if (bytes > 0 && bytes % kGiB == 0) return std::to_string(bytes / kGiB) + "g";
+  if (bytes > 0 && bytes % kMiB == 0) return std::to_string(bytes / kMiB) + "m";
+  if (bytes > 0 && bytes % kKiB == 0) return std::to_string(bytes / kKiB) + "k";
+  return std::to_string(bytes);
+}
+
+std::string join(std::span<const std::string> items) {
+  std::string out;
+  for (const std::string& item : items) out += (out.empty() ? "" : ", ") + item;
+  return out;
+}
+
+std::string join(std::span<const char* const> items) {
+  return join(std::vector<std::string>(items.begin(), items.end()));
+}
+
+// ---- value parsing
+
+std::optional<int64_t> parseInteger(std::string_view s) {
+  int64_t value = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
+  if (s.empty() || ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
+  return value;
+}
+
+std::optional<int64_t> parseSize(std::string_view s) {
+  int64_t unit = 1;
+  char last = s.empty() ? '\0' : lowerAscii(s.back());
+  if (last == 'k') unit = kKiB;
+  if (last == 'm') unit = kMiB;
+  if (last == 'g') unit = kGiB;
+  if (unit > 1) s.remove_suffix(1);
+  std::optional<int64_t> n = parseInteger(s);
+  if (!n || *n < 0 || *n > std::numeric_limits<int64_t>::max() / unit) return std::nullopt;
+  return *n * unit;
+}
+
+std::optional<bool> parseBool(std::string_view s) {
+  for (const char* yes : {"true", "yes", "on", "1"}) {
+    if (iequals(s, yes)) return true;
+  }
+  for (const char* no : {"false", "no", "off", "0"}) {
+    if (iequals(s, no)) return false;
+  }
+  return std::nullopt;
+}
+
+std::optional<std::vector<std::string>> parseList(const Key& k, std::string_view s) {
+  std::vector<std::string> items;
+  if (trim(s).empty()) return items;
+  for (size_t start = 0; start <= s.size();) {
+    size_t comma = std::min(s.find(',', start), s.size());
+    std::string item(trim(s.substr(start, comma - start)));
+    // A trailing comma is fine: it is how a list that goes on on the next line reads.
+    if (item.empty() && comma == s.size() && !items.empty()) break;
+    bool twice = std::find(items.begin(), items.end(), item) != items.end();
+    if (twice || (k.check && k.check(item))) return std::nullopt;
+    items.push_back(std::move(item));
+    start = comma + 1;
+  }
+  return items;
+}
+
+fs::path normalPath(const fs::path& p) {
+  fs::path n = p.lexically_normal();
+  // "dir/" normalises to "dir/" (an empty last part): drop the separator.
+  if (!n.has_filename() && n.has_relative_path()) n = n.parent_path();
+  return n;
+}
+
+fs::path absolutePath(const std::string& p) {
+  std::error_code ec;
+  fs::path a = fs::absolute(p.empty() ? fs::path(".") : fs::path(p), ec);
+  return normalPath(ec ? fs::path(p) : a);
+}
+
+// ---- writing into Config
+
+template <class M>
+struct FieldOf;
+template <class T>
+struct FieldOf<T Config::*> {
+  using type = T;
+};
+
+void storeNumber(const Key& k, int64_t value, Config& c) {
+  std::visit(
+      [&](auto m) {
+        using T = typename FieldOf<decltype(m)>::type;
+        if constexpr (std::is_same_v<T, int> || std::is_same_v<T, int64_t>) c.*m = static_cast<T>(value);
+      },
+      k.field);
+}
+
+void storeEnum(const Key& k, size_t index, Config& c) {
+  std::visit(
+      [&](auto m) {
+        using T = typename FieldOf<decltype(m)>::type;
+        if constexpr (std::is_enum_v<T>) c.*m = static_cast<T>(index);
+      },
+      k.field);
+}
+
+std::string assignNumber(const Key& k, std::optional<int64_t> value, Config& c) {
+  if (!value || *value < k.min || *value > k.max) {
+    if (k.type == kInt) return "must be an integer from " + std::to_string(k.min) + " to " + std::to_string(k.max);
+    return "must be a size in bytes from " + sizeText(k.min) + " to " + sizeText(k.max) +
+           " (suffix k, m or g for KiB, MiB, GiB)";
+  }
+  storeNumber(k, *value, c);
+  return {};
+}
+
+std::string assignEnum(const Key& k, std::string_view text, Config& c) {
+  for (size_t i = 0; i < k.spellings.size(); ++i) {
+    if (iequals(text, k.spellings[i])) {
+      storeEnum(k, i, c);
+      return {};
+    }
+  }
+  return "must be one of " + join(k.spellings);
+}
+
+std::string assignText(const Key& k, std::string_view text, const fs::path& root, Config& c) {
+  if (const char* reason = k.check ? k.check(text) : nullptr) return reason;
+  std::string& dest = c.*std::get<Member<std::string>>(k.field);
+  if (k.type == kPath && !text.empty()) {
+    dest = normalPath(root / fs::path(text)).string();  // an absolute `text` replaces root
+  } else {
+    dest = text;
+  }
+  return {};
+}
+
+// Writes `text` into the key's field; "" when done, else what is allowed.
+std::string assign(const Key& k, std::string_view text, const fs::path& root, Config& c) {
+  switch (k.type) {
+    case kInt: return assignNumber(k, parseInteger(text), c);
+    case kSize: return assignNumber(k, parseSize(text), c);
+    case kEnum: return assignEnum(k, text, c);
+    case kString:
+    case kPath: return assignText(k, text, root, c);
+    case kBool: {
+      std::optional<bool> b = parseBool(text);
+      if (!b) return "must be one of true, false, yes, no, on, off, 1, 0";
+      c.*std::get<Member<bool>>(k.field) = *b;
+      return {};
+    }
+    case kList: {
+      auto items = parseList(k, text);
+      if (!items) return kListRule;
+      c.*std::get<Member<std::vector<std::string>>>(k.field) = std::move(*items);
+      return {};
+    }
+  }
+  return "unsupported key type";
+}
+
+// ---- reading the value back (dump)
+
+std::string valueText(const Key& k, const Config& c) {
+  std::string out;
+  std::visit(
+      [&](auto m) {
+        using T = typename FieldOf<decltype(m)>::type;
+        const T& v = c.*m;
+        if constexpr (std::is_same_v<T, int> || std::is_same_v<T, int64_t>) {
+          out = std::to_string(v);
+        } else if constexpr (std::is_same_v<T, bool>) {
+          out = v ? "true" : "false";
+        } else if constexpr (std::is_same_v<T, std::string>) {
+          out = (k.secret && !v.empty()) ? "(hidden)" : v;
+        } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+          out = join(v);
+        } else {
+          auto i = static_cast<size_t>(v);
+          out = i < k.spellings.size() ? k.spellings[i] : "?";
+        }
+      },
+      k.field);
+  return out;
+}
+
+// ---- the parse
+
+const Key* findKey(std::string_view section, std::string_view name) {
+  for (const Key& k : kKeys) {
+    if (iequals(section, k.section) && iequals(name, k.name)) return &k;
+  }
+  return nullptr;
+}
+
+bool knownSection(std::string_view section) {
+  return std::any_of(std::begin(kKeys), std::end(kKeys), [&](const Key& k) { return iequals(section, k.section); });
+}
+
+// One load: the ini_reader's stream and the ini_handler's user at once.
+struct Parse {
+  std::string file;  // as the caller gave it, for messages
+  fs::path root;
+  Config& out;
+  ConfigLoad& result;
+  std::vector<std::string_view> lines = {};
+  int line = 0;                      // number of the line inih is working on
+  int headerLine = 0;                // the latest line that looks like "[section]"
+  const char* lineBuffer = nullptr;  // inih's line buffer, see isContinuation()
+  size_t lineBufferSize = 0;
+  std::map<const Key*, int> setAt = {};             // line where each key was last set
+  std::map<const Key*, std::string> listText = {};  // what a list key holds so far, for continuation lines
+  std::set<std::string> warnedSections = {};
+};
+
+std::string where(const Parse& p, int line) {
+  return line > 0 ? p.file + ":" + std::to_string(line) + ": " : p.file + ": ";
+}
+void addError(Parse& p, int line, const std::string& what) { p.result.errors.push_back(where(p, line) + what); }
+void addWarning(Parse& p, int line, const std::string& what) { p.result.warnings.push_back(where(p, line) + what); }
+
+std::vector<std::string_view> splitLines(std::string_view text) {
+  if (text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);  // a UTF-8 BOM some editors write
+  std::vector<std::string_view> lines = {};
+  while (!text.empty()) {
+    size_t end = std::min(text.find('\n'), text.size());
+    std::string_view line = text.substr(0, end);
+    if (line.ends_with('\r')) line.remove_suffix(1);
+    lines.push_back(line);
+    text.remove_prefix(std::min(end + 1, text.size()));
+  }
+  return lines;
+}
+
+// inih's reader. We hand over one line per call so that the line number of
+// every handler call is known, and a line too long for inih's buffer becomes
+// an error here instead of being cut by inih.
+char* readLine(char* buf, int size, void* stream) {
+  auto& p = *static_cast<Parse*>(stream);
+  if (size < 2 || p.line >= static_cast<int>(p.lines.size())) return nullptr;
+  std::string_view text = p.lines[p.line++];
+  p.lineBuffer = buf;
+  p.lineBufferSize = static_cast<size_t>(size);
+  // Every line goes over with its '\n': inih takes a full buffer without one
+  // for a cut line and would swallow the next line as its rest.
+  try {
+    if (text.size() > static_cast<size_t>(size) - 2) {
+      addError(p, p.line, "line is longer than " + std::to_string(size - 1) + " characters");
+      text = {};
+    } else if (text.find('\0') != std::string_view::npos) {
+      addError(p, p.line, "line holds a NUL byte");
+      text = {};
+    }
+  } catch (...) {  // must not unwind through inih's C frames
+    text = {};
+  }
+  if (trim(text).starts_with('[')) p.headerLine = p.line;
+  std::copy(text.begin(), text.end(), buf);
+  buf[text.size()] = '\n';
+  buf[text.size() + 1] = '\0';
+  return buf;
+}
+
+// inih hands a continuation line (an indented line after a key) to the
+// handler under the previous key's name, which it keeps in its own array;
+// a real key's name points into the line buffer.
+bool isContinuation(const Parse& p, const char* name) {
+  bool inLine = std::less_equal<const char*>()(p.lineBuffer, name) &&
+                std::less<const char*>()(name, p.lineBuffer + p.lineBufferSize);
+  return !inLine;
+}
+
+void setValue(Parse& p, const Key& k, std::string_view value) {
+  std::string reason = assign(k, value, p.root, p.out);
+  if (!reason.empty()) addError(p, p.line, label(k) + " = " + std::string(value) + ": " + reason);
+  if (k.type == kList) p.listText[&k] = value;
+}
+
+// inih 55 leaves inline comments on continuation lines (later versions cut
+// them): cut them the way inih does elsewhere, at a ';' after a blank.
+std::string_view withoutComment(std::string_view value) {
+  for (size_t i = 1; i < value.size(); ++i) {
+    if (value[i] == ';' && (value[i - 1] == ' ' || value[i - 1] == '\t')) return trim(value.substr(0, i));
+  }
+  return value;
+}
+
+void continueValue(Parse& p, const Key& k, std::string_view value) {
+  if (k.type != kList) {
+    addError(p, p.line,
+             label(k) +
+                 ": an indented line continues the value above: write the value on one line, or unindent "
+                 "this line if it is a key");
+    return;
+  }
+  std::string joined = p.listText[&k];
+  if (!joined.empty() && !joined.ends_with(',')) joined += ',';
+  setValue(p, k, joined + std::string(withoutComment(value)));
+}
+
+void takeKey(Parse& p, std::string_view section, std::string_view name, std::string_view value, bool continued) {
+  if (section.empty()) {
+    if (!continued) addWarning(p, p.line, std::string(name) + ": key before any [section] (ignored)");
+    return;
+  }
+  if (!knownSection(section)) {
+    std::string lower(section.size(), ' ');
+    std::transform(section.begin(), section.end(), lower.begin(), lowerAscii);
+    if (p.warnedSections.insert(lower).second) {
+      addWarning(p, p.headerLine, "[" + std::string(section) + "]: unknown section (ignored)");
+    }
+    return;
+  }
+  const Key* k = findKey(section, name);
+  if (!k) {
+    if (!continued)
+      addWarning(p, p.line, "[" + std::string(section) + "] " + std::string(name) + ": unknown key (ignored)");
+    return;
+  }
+  if (continued) return continueValue(p, *k, value);
+  if (auto it = p.setAt.find(k); it != p.setAt.end()) {
+    addWarning(p, p.line,
+               label(*k) + ": set again (before on line " + std::to_string(it->second) + "): the last one wins");
+  }
+  p.setAt[k] = p.line;
+  setValue(p, *k, value);
+}
+
+// inih's handler. Always 1: our own errors are collected with their reasons,
+// and a 0 would come back from ini_parse_stream looking like a syntax error.
+int onKey(void* user, const char* section, const char* name, const char* value) {
+  auto& p = *static_cast<Parse*>(user);
+  try {
+    takeKey(p, trim(section), name, value, isContinuation(p, name));
+  } catch (const std::exception& e) {  // must not unwind through inih's C frames
+    p.result.errors.push_back(where(p, p.line) + "cannot load: " + e.what());
+  } catch (...) {
+    p.result.errors.push_back(where(p, p.line) + "cannot load");
+  }
+  return 1;
+}
+
+// ---- defaults and cross-key checks
+
+int cpuCount() {
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return static_cast<int>(std::clamp<long>(n, 1, 256));  // 256: worker_num's maximum
+}
+
+std::string hostName() {
+  char name[256] = {};
+  if (gethostname(name, sizeof name - 1) != 0 || name[0] == '\0') return "localhost";
+  return name;
+}
+
+bool isLoopback(const std::string& host) {
+  if (iequals(host, "localhost")) return true;
+  in_addr v4{};
+  if (inet_pton(AF_INET, host.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+  in6_addr v6{};
+  return inet_pton(AF_INET6, host.c_str(), &v6) == 1 && std::memcmp(&v6, &in6addr_loopback, sizeof v6) == 0;
+}
+
+void applyDefaults(Parse& p) {
+  for (const Key& k : kKeys) {
+    if (!k.def) continue;
+    std::string reason = assign(k, k.def, p.root, p.out);
+    if (!reason.empty()) addError(p, 0, label(k) + ": the built-in default " + k.def + " is invalid: " + reason);
+  }
+  p.out.workerNum = cpuCount();
+}
+
+// The line of the latest of these keys set in the file, 0 when none was.
+int laterLine(const Parse& p, const char* section, std::initializer_list<const char*> names) {
+  int line = 0;
+  for (const char* name : names) {
+    auto it = p.setAt.find(findKey(section, name));
+    if (it != p.setAt.end()) line = std::max(line, it->second);
+  }
+  return line;
+}
+
+void checkAcrossKeys(Parse& p) {
+  Config& c = p.out;
+  if (!p.setAt.contains(findKey("server", "node_id"))) {
+    c.nodeId = hostName() + ":" + std::to_string(c.port);
+    if (nodeIdChars(c.nodeId)) {
+      addError(p, 0,
+               "[server] node_id " + c.nodeId + " (made from the host name) " + kNodeIdRule + ": set [server] node_id");
+    }
+  }
+  if (c.sslCert.empty() != c.sslKey.empty()) {
+    addError(p, laterLine(p, "outside", {"ssl_cert", "ssl_key"}),
+             std::string("[outside] ssl_cert and ssl_key go together: ") +
+                 (c.sslCert.empty() ? "ssl_cert" : "ssl_key") + " is empty");
+  }
+  if (!isLoopback(c.managerHost) && c.managerToken.empty()) {
+    addError(p, laterLine(p, "manager", {"host", "token"}),
+             "[manager] host " + c.managerHost + " is not loopback: set [manager] token");
+  }
+}
+
+bool readFile(const std::string& file, std::string& text, std::string& why) {
+  struct Closer {
+    void operator()(FILE* f) const { std::fclose(f); }
+  };
+  std::unique_ptr<FILE, Closer> f(std::fopen(file.c_str(), "rb"));
+  if (!f) {
+    why = std::error_code(errno, std::generic_category()).message();
+    return false;
+  }
+  char buf[8192];
+  size_t n = 0;
+  while ((n = std::fread(buf, 1, sizeof buf, f.get())) > 0) text.append(buf, n);
+  if (std::ferror(f.get())) {
+    why = std::error_code(errno, std::generic_category()).message();
+    return false;
+  }
+  return true;
+}
+
+void load(Parse& p) {
+  p.out = Config{};
+  p.out.file = absolutePath(p.file).string();
+  p.out.root = p.root.string();
+  applyDefaults(p);
+  std::string text, why;
+  if (!readFile(p.file, text, why)) return addError(p, 0, "cannot read: " + why);
+  p.lines = splitLines(text);
+  int bad = ini_parse_stream(readLine, &p, onKey, &p);
+  if (bad > 0 && bad <= static_cast<int>(p.lines.size())) {
+    addError(p, bad, "not a [section] or key = value line: \"" + std::string(trim(p.lines[bad - 1])) + "\"");
+  }
+  checkAcrossKeys(p);
+}
+
+}  // namespace
+
+ConfigLoad loadConfig(const std::string& file, const std::string& root, Config& out) {
+  ConfigLoad result;
+  try {
+    Parse p{.file = file, .root = absolutePath(root), .out = out, .result = result};
+    load(p);
+  } catch (const std::exception& e) {
+    result.errors.push_back(file + ": cannot load: " + e.what());
+  } catch (...) {
+    result.errors.push_back(file + ": cannot load");
+  }
+  result.ok = result.errors.empty();
+  return result;
+}
+
+void applyReloadable(const Config& fresh, Config& live) {
+  for (const Key& k : kKeys) {
+    if (k.reloadable) std::visit([&](auto m) { live.*m = fresh.*m; }, k.field);
+  }
+}
+
+std::string dumpConfig(const Config& c) {
+  std::string out;
+  for (const Key& k : kKeys) out += label(k) + " = " + valueText(k, c) + "\n";
+  return out;
+}
+
+}  // namespace msw
