@@ -130,6 +130,10 @@ bool Server::startAll(std::string& error) {
   if (!stores_) return false;
   app_ = std::make_unique<AppImpl>(*this);
   std::string pluginDir = config_.pluginDir;
+  if (pluginDir.empty()) {  // plugins/ beside the binary, where the build puts them
+    std::error_code ec;
+    pluginDir = (std::filesystem::read_symlink("/proc/self/exe", ec).parent_path() / "plugins").string();
+  }
   loader_ = std::make_unique<ModuleLoader>(pluginDir, config_.root + "/runtime/plugins", *app_);
   std::vector<std::string> errors;
   routes_ = loader_->load(config_.modules, nullptr, errors);

@@ -107,23 +107,21 @@ bool Worker::setUp(std::string& error) {
   settings_ = LiveSettings{};
   routes_ = server_.routes();
 
-  static lws_protocols protocols[2];  // identical for every worker
-  protocols[0] = {};
-  protocols[0].name = "msw";
-  protocols[0].callback = outsideCallback;
-  protocols[0].per_session_data_size = sizeof(Session);
-  protocols[0].rx_buffer_size = static_cast<size_t>(cfg.rxBufferSize);
+  // lws keeps pointers to these for the context's life: they are members.
+  protocols_[0] = {};
+  protocols_[0].name = "msw";
+  protocols_[0].callback = outsideCallback;
+  protocols_[0].per_session_data_size = sizeof(Session);
+  protocols_[0].rx_buffer_size = static_cast<size_t>(cfg.rxBufferSize);
   // One send() per coalesced batch, not 4 KB slices (DESIGN §3).
-  protocols[0].tx_packet_size = kCoalesceLimit;
-  protocols[1] = {};
-
-  static lws_http_mount mount;
-  mount = {};
-  mount.mountpoint = "/";
-  mount.mountpoint_len = 1;
-  mount.origin = cfg.staticDir.c_str();
-  mount.def = "index.html";
-  mount.origin_protocol = LWSMPRO_FILE;
+  protocols_[0].tx_packet_size = kCoalesceLimit;
+  protocols_[1] = {};
+  mount_ = {};
+  mount_.mountpoint = "/";
+  mount_.mountpoint_len = 1;
+  mount_.origin = cfg.staticDir.c_str();
+  mount_.def = "index.html";
+  mount_.origin_protocol = LWSMPRO_FILE;
 
   static const lws_extension kDeflate[] = {
       {"permessage-deflate", lws_extension_callback_pm_deflate, "permessage-deflate; client_max_window_bits"},
@@ -132,8 +130,8 @@ bool Worker::setUp(std::string& error) {
   void* loops[1] = {loop_->loop()};
   lws_context_creation_info info = {};
   info.port = CONTEXT_PORT_NO_LISTEN_SERVER;  // we accept, lws adopts
-  info.protocols = protocols;
-  info.mounts = cfg.staticDir.empty() ? nullptr : &mount;
+  info.protocols = protocols_;
+  info.mounts = cfg.staticDir.empty() ? nullptr : &mount_;
   info.options = LWS_SERVER_OPTION_LIBEV | LWS_SERVER_OPTION_VALIDATE_UTF8;
   info.foreign_loops = loops;
   info.user = this;

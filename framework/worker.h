@@ -9,6 +9,7 @@
 #pragma once
 
 #include <ev.h>
+#include <libwebsockets.h>
 
 #include <memory>
 #include <span>
@@ -21,10 +22,6 @@
 #include "framework/event_loop.h"
 #include "framework/module_loader.h"
 #include "framework/stats.h"
-
-struct lws;
-struct lws_context;
-struct lws_vhost;
 
 namespace msw {
 
@@ -140,6 +137,8 @@ class Worker {
   const int index_;
   std::unique_ptr<EventLoop> loop_;
   std::thread thread_;
+  lws_protocols protocols_[2];
+  lws_http_mount mount_;
   lws_context* context_ = nullptr;
   lws_vhost* vhost_ = nullptr;
   int listenFd_ = -1;
