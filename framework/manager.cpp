@@ -401,6 +401,7 @@ void Manager::status(const Reply& reply) {
         JsonRef store = j.addObject("store");
         store.set("driver", srv.stores().driver());
         store.set("health", srv.stores().health());
+        store.set("keys", static_cast<int64_t>(srv.stores().keyCount()));
         JsonRef mods = j.addArray("modules");
         if (auto routes = srv.routes())
           for (auto& [name, m] : routes->modules) mods.push(name);

@@ -140,13 +140,20 @@ class JsonRef {
   }
 };
 
-// An owned tree.
+// An owned tree. Copies are deep (so a Json can be captured by the
+// callbacks of msw/store.h, which must be copyable).
 class Json : public JsonRef {
  public:
   Json() = default;
   explicit Json(cJSON* adopt) : JsonRef(adopt) {}
-  Json(const Json&) = delete;
-  Json& operator=(const Json&) = delete;
+  Json(const Json& o) : JsonRef(o.node_ ? cJSON_Duplicate(o.node_, 1) : nullptr) {}
+  Json& operator=(const Json& o) {
+    if (this != &o) {
+      reset();
+      node_ = o.node_ ? cJSON_Duplicate(o.node_, 1) : nullptr;
+    }
+    return *this;
+  }
   Json(Json&& o) noexcept : JsonRef(std::exchange(o.node_, nullptr)) {}
   Json& operator=(Json&& o) noexcept {
     if (this != &o) { reset(); node_ = std::exchange(o.node_, nullptr); }
