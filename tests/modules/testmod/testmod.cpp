@@ -1,0 +1,130 @@
+// tests/modules/testmod: a module plugin for the integration tests.
+//
+// Controller "test" (methods testmod.test.ACTION):
+//   boom      throws std::runtime_error             -> 500 controllerError
+//   boomint   throws an int (not a std::exception)  -> 500 controllerError
+//   deny      replies 403 "denied"
+//   whoami    replies "whoami" with fd, auth fields, code, method and the data
+//   flood     n messages (data "n") of about "size" bytes each to the caller,
+//             event "flood", info = the sequence number 0..n-1
+//   join / leave   the room named by data "room"; reply "joined" / "left"
+//   roomsay   sends "roomMessage" (info = data "text") to data "room"
+//   sendto    sends "direct" (info = data "text") to the fd in data "to"
+//   hooks     fdAddController(fd, "testmod.hooks"); remembers data "notify" (an
+//             fd): when this connection closes, that fd gets "closedHook" with
+//             param {"fd", "code"}
+//   bye       replies "bye", then closes the caller with data "code" [4010]
+// Controller "any": onMessage only -> every action answers "anyMessage" with
+// info = the normalised method.
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+
+#include "msw/module.h"
+
+namespace {
+
+using msw::App;
+using msw::Json;
+using msw::Request;
+
+std::string notifyKey(msw::Fd fd) { return "testmod:notify:" + std::to_string(fd); }
+
+void boom(Request&) { throw std::runtime_error("boom on purpose"); }
+
+void boomInt(Request&) { throw 42; }
+
+void deny(Request& r) { r.error(403, "denied", "not for you"); }
+
+void whoami(Request& r) {
+  Json p = Json::object();
+  p.set("fd", static_cast<uint64_t>(r.fd));
+  p.set("id", r.auth.id);
+  p.set("type", r.auth.type);
+  p.set("code", r.code);
+  p.set("nickname", r.auth.nickname);
+  p.set("auth", r.auth.json);
+  p.set("method", r.method);
+  p.set("data", r.data);
+  r.success("whoami", "", p);
+}
+
+void flood(Request& r) {
+  int64_t n = r.data["n"].i64(10);
+  int64_t size = r.data["size"].i64(100);
+  if (n < 0 || n > 100000 || size < 0 || size > (1 << 20)) {
+    r.error(400, "badFlood", "n in 0..100000, size in 0..1 MiB");
+    return;
+  }
+  Json param = Json::object();
+  param.set("fill", std::string(static_cast<size_t>(size), 'x'));
+  for (int64_t i = 0; i < n; ++i) r.app.sendToFd(r.fd, r.app.message(200, "flood", std::to_string(i), param));
+}
+
+void join(Request& r) {
+  r.app.join(r.fd, r.data["room"].str());
+  r.success("joined", r.data["room"].str());
+}
+
+void leave(Request& r) {
+  r.app.leave(r.fd, r.data["room"].str());
+  r.success("left", r.data["room"].str());
+}
+
+void roomsay(Request& r) {
+  r.app.sendToRoom(r.data["room"].str(), r.app.message(200, "roomMessage", r.data["text"].str()));
+}
+
+void sendto(Request& r) {
+  r.app.sendToFd(static_cast<msw::Fd>(r.data["to"].i64()), r.app.message(200, "direct", r.data["text"].str()));
+}
+
+void hooks(Request& r) {
+  r.app.fdAddController(r.fd, "testmod.hooks");
+  std::string notify = r.data["notify"].text();
+  if (!notify.empty()) r.app.store().set(notifyKey(r.fd), notify);
+  r.success("hooked");
+}
+
+void hookClosed(App& app, const msw::CloseInfo& info) {
+  msw::Fd fd = info.fd;
+  int code = info.closeCode;
+  app.store().get(notifyKey(fd), [&app, fd, code](msw::StoreResult<std::optional<std::string>> res) {
+    if (!res.ok() || !res.value) return;
+    Json p = Json::object();
+    p.set("fd", static_cast<uint64_t>(fd));
+    p.set("code", code);
+    app.sendToFd(static_cast<msw::Fd>(std::stoull(*res.value)), app.message(200, "closedHook", "", p));
+  });
+  app.store().del(notifyKey(fd));
+}
+
+void bye(Request& r) {
+  r.success("bye");
+  r.app.close(r.fd, static_cast<int>(r.data["code"].i64(msw::kCloseKicked)), "bye");
+}
+
+void anyMessage(Request& r) { r.success("anyMessage", r.method); }
+
+int init(msw::Module& m) {
+  m.controller("test")
+      .action("boom", boom)
+      .action("boomint", boomInt)
+      .action("deny", deny)
+      .action("whoami", whoami)
+      .action("flood", flood)
+      .action("join", join)
+      .action("leave", leave)
+      .action("roomsay", roomsay)
+      .action("sendto", sendto)
+      .action("hooks", hooks)
+      .action("bye", bye);
+  m.controller("hooks").onClose(hookClosed);
+  m.controller("any").onMessage(anyMessage);
+  return 0;
+}
+
+}  // namespace
+
+MSW_MODULE("testmod", init, nullptr);
