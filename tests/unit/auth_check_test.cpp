@@ -1,0 +1,170 @@
+// tests/unit/auth_check_test.cpp: framework/auth.h, the handshake's token
+// check (SPEC §3) and the Sec-WebSocket-Key check (RFC 6455 §4.2.1).
+#include "framework/auth.h"
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+
+namespace msw {
+namespace {
+
+constexpr time_t kNow = 1700000000;
+constexpr int64_t kTtl = 86400;
+
+std::unique_ptr<TokenCodec> codec(CipherKind kind, const std::string& key = "unit-key") {
+  std::string error;
+  auto c = TokenCodec::create(kind, key, &error);
+  EXPECT_TRUE(c) << error;
+  return c;
+}
+
+std::string plain(const std::string& ctime, const std::string& extra = "") {
+  return R"({"id":"u1","type":"wall","code":"room1","nickname":"Nick","ctime":)" + ctime + extra + "}";
+}
+
+class CheckToken : public ::testing::TestWithParam<CipherKind> {
+ protected:
+  void SetUp() override { codec_ = codec(GetParam()); }
+  AuthCheck check(const std::string& plaintext, int64_t ttl = kTtl) {
+    return checkToken(*codec_, codec_->encrypt(plaintext), ttl, kNow);
+  }
+  std::unique_ptr<TokenCodec> codec_;
+};
+
+TEST_P(CheckToken, AcceptsAFreshToken) {
+  AuthCheck r = check(plain(std::to_string(kNow), R"(,"extra":{"k":[1,2]})"));
+  ASSERT_TRUE(r.ok) << r.info;
+  Auth a = r.auth.view();
+  EXPECT_EQ(a.id, "u1");
+  EXPECT_EQ(a.type, "wall");
+  EXPECT_EQ(a.code, "room1");
+  EXPECT_EQ(a.nickname, "Nick");
+  Json j = Json::parse(a.json);
+  ASSERT_TRUE(j.isObject()) << a.json;
+  EXPECT_EQ(j["extra"]["k"].size(), 2) << "other fields are kept";
+  EXPECT_EQ(j["ctime"].i64(), kNow);
+}
+
+TEST_P(CheckToken, MissingTokenIsMissing) {
+  AuthCheck r = checkToken(*codec_, "", kTtl, kNow);
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.reason, Reject::kMissing);
+  EXPECT_FALSE(r.info.empty());
+}
+
+TEST_P(CheckToken, GarbageIsInvalid) {
+  for (const char* t : {"garbage", "AAAA", "!!!!", "a b c", "%00", "*:_"}) {
+    AuthCheck r = checkToken(*codec_, t, kTtl, kNow);
+    EXPECT_FALSE(r.ok) << t;
+    EXPECT_EQ(r.reason, Reject::kInvalid) << t;
+  }
+}
+
+TEST_P(CheckToken, TokenOfAnotherKeyIsInvalid) {
+  auto other = codec(GetParam(), "another-key");
+  // 3DES padding passes by chance about once in 256 wrong keys: try many
+  // plaintexts so that the JSON check is exercised too.
+  for (int i = 0; i < 64; ++i) {
+    std::string token = other->encrypt(plain(std::to_string(kNow), ",\"n\":" + std::to_string(i)));
+    AuthCheck r = checkToken(*codec_, token, kTtl, kNow);
+    EXPECT_FALSE(r.ok) << i;
+    EXPECT_EQ(r.reason, Reject::kInvalid) << i;
+  }
+}
+
+TEST_P(CheckToken, PlaintextThatIsNotAJsonObjectIsInvalid) {
+  for (const char* p : {"[1,2]", "\"text\"", "42", "null", "not json", "", "{\"id\":"}) {
+    AuthCheck r = check(p, 0);
+    EXPECT_FALSE(r.ok) << p;
+    EXPECT_EQ(r.reason, Reject::kInvalid) << p;
+  }
+}
+
+TEST_P(CheckToken, ExpiredAfterTtl) {
+  EXPECT_TRUE(check(plain(std::to_string(kNow - kTtl))).ok) << "exactly ttl old is still valid";
+  AuthCheck r = check(plain(std::to_string(kNow - kTtl - 1)));
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.reason, Reject::kExpired);
+  r = check(plain("0"));
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.reason, Reject::kExpired);
+}
+
+TEST_P(CheckToken, FutureCtimeBeyond300s) {
+  EXPECT_TRUE(check(plain(std::to_string(kNow + 300))).ok);
+  AuthCheck r = check(plain(std::to_string(kNow + 301)));
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.reason, Reject::kFuture);
+  r = check(plain(std::to_string(kNow + 301)), 0);
+  EXPECT_FALSE(r.ok) << "ttl 0 does not lift the clock-skew check";
+  EXPECT_EQ(r.reason, Reject::kFuture);
+}
+
+TEST_P(CheckToken, TtlZeroMeansNoExpiry) {
+  EXPECT_TRUE(check(plain("0"), 0).ok);
+  EXPECT_TRUE(check(plain(std::to_string(kNow - 10 * kTtl)), 0).ok);
+  EXPECT_TRUE(check(R"({"id":"u1"})", 0).ok) << "no ctime at all, no expiry";
+}
+
+TEST_P(CheckToken, WithATtlACtimeIsRequired) {
+  EXPECT_FALSE(check(R"({"id":"u1"})").ok);
+  EXPECT_FALSE(check(R"({"id":"u1","ctime":null})").ok);
+  EXPECT_FALSE(check(R"({"id":"u1","ctime":"soon"})").ok);
+  EXPECT_FALSE(check(R"({"id":"u1","ctime":[1]})").ok);
+}
+
+TEST_P(CheckToken, CtimeAsADecimalString) {
+  EXPECT_TRUE(check(plain("\"" + std::to_string(kNow - 5) + "\"")).ok);
+  EXPECT_FALSE(check(plain("\"" + std::to_string(kNow - kTtl - 5) + "\"")).ok);
+}
+
+TEST_P(CheckToken, NumericIdBecomesText) {
+  AuthCheck r = check(R"({"id":12345678901,"type":"wechatUser","code":7,"ctime":)" + std::to_string(kNow) + "}");
+  ASSERT_TRUE(r.ok) << r.info;
+  Auth a = r.auth.view();
+  EXPECT_EQ(a.id, "12345678901");
+  EXPECT_EQ(a.code, "7");
+  EXPECT_EQ(a.nickname, "");
+}
+
+TEST_P(CheckToken, LongTokens) {
+  std::string big(3000, 'z');
+  AuthCheck r = check(plain(std::to_string(kNow), ",\"blob\":\"" + big + "\""));
+  ASSERT_TRUE(r.ok) << r.info;
+  EXPECT_EQ(Json::parse(r.auth.view().json)["blob"].str(), big);
+}
+
+INSTANTIATE_TEST_SUITE_P(Ciphers, CheckToken, ::testing::Values(CipherKind::kAes256Gcm, CipherKind::kDesEde3Ecb),
+                         [](const ::testing::TestParamInfo<CipherKind>& info) {
+                           return info.param == CipherKind::kAes256Gcm ? std::string("Aes") : std::string("Des");
+                         });
+
+TEST(CheckTokenCiphers, AnAesTokenIsNotA3DesTokenNorTheOtherWay) {
+  auto aes = codec(CipherKind::kAes256Gcm, "same-key");
+  auto des = codec(CipherKind::kDesEde3Ecb, "same-key");
+  std::string p = plain(std::to_string(kNow));
+  EXPECT_FALSE(checkToken(*des, aes->encrypt(p), kTtl, kNow).ok);
+  EXPECT_FALSE(checkToken(*aes, des->encrypt(p), kTtl, kNow).ok);
+}
+
+TEST(ValidWebSocketKey, AcceptsSixteenBytesOfBase64) {
+  EXPECT_TRUE(validWebSocketKey("dGhlIHNhbXBsZSBub25jZQ=="));  // RFC 6455 §1.3
+  EXPECT_TRUE(validWebSocketKey("AAAAAAAAAAAAAAAAAAAAAA=="));
+  EXPECT_TRUE(validWebSocketKey("/+/+/+/+/+/+/+/+/+/+/w=="));
+}
+
+TEST(ValidWebSocketKey, RejectsEverythingElse) {
+  for (const char* k : {"", "dGhlIHNhbXBsZSBub25jZQ", "dGhlIHNhbXBsZSBub25jZQ=", "dGhlIHNhbXBsZSBub25jZQ===",
+                        "AAAAAAAAAAAAAAAAAAAA",            // 15 bytes
+                        "AAAAAAAAAAAAAAAAAAAAAAA=",        // 17 bytes
+                        "AAAAAAAAAAAAAAAAAAAAAAAA",        // 18 bytes
+                        "dGhlIHNhbXBsZSBub25jZ-==",        // url-safe alphabet
+                        "dGhlIHNhbXBsZSBub25j ZQ=", "dGhlIHNhbXBsZSBub25jZQ==\n", "dGhlIHNhbXBsZSBub25jZR=="}) {
+    EXPECT_FALSE(validWebSocketKey(k)) << k;
+  }
+}
+
+}  // namespace
+}  // namespace msw
