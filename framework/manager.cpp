@@ -221,6 +221,9 @@ int Manager::onLwsEvent(lws* wsi, int reason, void* user, void* in, size_t len) 
         if (!s->wsOut.empty()) lws_callback_on_writable(wsi);
       }
       return 0;
+    // lws frees the per-session slot when it unbinds the protocol (after a
+    // keep-alive transaction, at context destroy) without a WSI_DESTROY for it.
+    case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
     case LWS_CALLBACK_WSI_DESTROY:
       if (s) {
         // A console may have several commands in flight.
