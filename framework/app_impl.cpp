@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "framework/cluster.h"
 #include "framework/frame_builder.h"
 #include "framework/server.h"
 #include "framework/store_hub.h"
@@ -54,22 +55,59 @@ void AppImpl::sendToFd(Fd fd, const Payload& p) {
   });
 }
 
+namespace {
+
+// "node:fd" split at its last colon (node ids may hold colons: host:port).
+bool splitMember(std::string_view member, std::string_view& node, Fd& fd) {
+  size_t colon = member.rfind(':');
+  if (colon == std::string_view::npos || colon == 0 || colon + 1 == member.size()) return false;
+  fd = 0;
+  for (char c : member.substr(colon + 1)) {
+    if (c < '0' || c > '9') return false;
+    fd = fd * 10 + static_cast<Fd>(c - '0');
+  }
+  node = member.substr(0, colon);
+  return fd != 0;
+}
+
+}  // namespace
+
+void AppImpl::sendToMember(std::string_view member, const Payload& p) {
+  std::string_view node;
+  Fd fd;
+  if (!splitMember(member, node, fd)) return;
+  if (node == server_.config().nodeId) sendToFd(fd, p);
+  else server_.cluster().publishToMember(node, fd, p.text());
+}
+
+bool AppImpl::closeMember(std::string_view member, int code, std::string_view reason) {
+  std::string_view node;
+  Fd fd;
+  if (!splitMember(member, node, fd)) return false;
+  if (node == server_.config().nodeId) close(fd, code, reason);
+  else server_.cluster().publishKick(node, fd, code, reason);
+  return true;
+}
+
 void AppImpl::sendToFds(std::span<const Fd> fds, const Payload& p) {
   for (Fd fd : fds) sendToFd(fd, p);
 }
 
 void AppImpl::sendToUser(std::string_view userId, const Payload& p) {
   onEach([id = std::string(userId), p](Worker& w) { w.sendToUser(id, p); });
+  server_.cluster().publishUser(userId, p.text());
 }
 
 void AppImpl::sendToRoom(std::string_view room, const Payload& p, std::span<const Fd> exclude) {
   onEach([room = std::string(room), p, ex = std::vector<Fd>(exclude.begin(), exclude.end())](Worker& w) {
     w.sendToRoom(room, p, ex);
   });
+  server_.cluster().publishRoom(room, p.text());
 }
 
 void AppImpl::sendToAll(const Payload& p, std::span<const Fd> exclude) {
   onEach([p, ex = std::vector<Fd>(exclude.begin(), exclude.end())](Worker& w) { w.sendToAll(p, ex); });
+  server_.cluster().publishAll(p.text());
 }
 
 void AppImpl::join(Fd fd, std::string_view room) {
@@ -85,14 +123,25 @@ void AppImpl::leave(Fd fd, std::string_view room) {
 }
 
 void AppImpl::fdAddCloseKey(Fd fd, std::string_view key) {
-  onOwner(fd, [fd, key = std::string(key)](Worker& w) {
-    if (Connection* c = w.find(fd); c && !c->gone) addOnce(c->ex().closeKeys, key);
+  onOwner(fd, [this, fd, key = std::string(key)](Worker& w) {
+    Connection* c = w.find(fd);
+    if (!c || c->gone) return;
+    std::vector<std::string>& keys = c->ex().closeKeys;
+    if (std::find(keys.begin(), keys.end(), key) != keys.end()) return;
+    keys.push_back(key);
+    server_.cluster().closeKeyAdded(fd, key);
   });
 }
 
 void AppImpl::fdRemoveCloseKey(Fd fd, std::string_view key) {
-  onOwner(fd, [fd, key = std::string(key)](Worker& w) {
-    if (Connection* c = w.find(fd); c && c->extras) removeFrom(c->extras->closeKeys, key);
+  onOwner(fd, [this, fd, key = std::string(key)](Worker& w) {
+    Connection* c = w.find(fd);
+    if (!c || !c->extras) return;
+    std::vector<std::string>& keys = c->extras->closeKeys;
+    auto it = std::find(keys.begin(), keys.end(), key);
+    if (it == keys.end()) return;
+    keys.erase(it);
+    server_.cluster().closeKeyRemoved(fd, key);
   });
 }
 

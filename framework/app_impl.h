@@ -19,7 +19,10 @@ class AppImpl : public App {
   Payload message(int status, std::string_view event, std::string_view info, JsonRef param = JsonRef(),
                   JsonRef rid = JsonRef()) override;
   void sendToFd(Fd fd, const Payload& p) override;
+  void sendToMember(std::string_view member, const Payload& p) override;
   void sendToFds(std::span<const Fd> fds, const Payload& p) override;
+  // Closes a connection of any node by member name; false if the name is not one.
+  bool closeMember(std::string_view member, int code, std::string_view reason);
   void sendToUser(std::string_view userId, const Payload& p) override;
   void sendToRoom(std::string_view room, const Payload& p, std::span<const Fd> exclude = {}) override;
   void sendToAll(const Payload& p, std::span<const Fd> exclude = {}) override;

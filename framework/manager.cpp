@@ -10,8 +10,10 @@
 #include <future>
 #include <map>
 #include <set>
+#include <algorithm>
 
 #include "framework/app_impl.h"
+#include "framework/cluster.h"
 #include "framework/frame_builder.h"
 #include "framework/gather.h"
 #include "framework/server.h"
@@ -116,13 +118,20 @@ bool Manager::start(std::string& error) {
 
 void Manager::stop() {
   if (!thread_.joinable()) return;
-  loop_->post([this] { loop_->stop(); });
+  // The cluster removes this run's members from Redis before the loop ends.
+  loop_->post([this] {
+    server_.cluster().stop([this] {
+      server_.cluster().release();
+      loop_->stop();
+    });
+  });
   thread_.join();
 }
 
 bool Manager::setUp(std::string& error) {
   const Config& cfg = server_.config();
   loop_ = std::make_unique<EventLoop>();
+  server_.stores().attach(*loop_);
   static lws_protocols protocols[2];
   protocols[0] = {};
   protocols[0].name = "msw-manager";
@@ -151,6 +160,7 @@ bool Manager::setUp(std::string& error) {
             " (in use, or not an address of this machine)";
     return false;
   }
+  server_.cluster().start(*loop_);
   return true;
 }
 
@@ -159,6 +169,7 @@ void Manager::tearDown() {
   if (context_) lws_context_destroy(context_);
   context_ = nullptr;
   pending_.clear();
+  if (loop_) server_.stores().detach();
   loop_.reset();
 }
 
@@ -476,13 +487,30 @@ namespace {
 // What /push and /kick are aimed at.
 struct Target {
   enum Kind { kFds, kUsers, kRoom, kAll } kind = kAll;
-  std::vector<Fd> fds;
+  std::vector<Fd> fds;              // of this node
+  std::vector<std::string> members; // "node:fd" of other nodes
   std::vector<std::string> users;
   std::string room;
   std::vector<Fd> exclude;
 };
 
-bool parseTarget(JsonRef to, JsonRef exclude, Target& t, std::string& error) {
+// A connection: an fd of this node (a number), or "node_id:fd" of any node.
+bool addConnection(JsonRef v, const std::string& self, Target& t) {
+  Fd fd;
+  if (fdFrom(v, fd)) {
+    t.fds.push_back(fd);
+    return true;
+  }
+  std::string s = v.text();
+  size_t colon = s.rfind(':');
+  if (!v.isString() || colon == std::string::npos || colon == 0) return false;
+  if (!fdFrom(Json::string(s.substr(colon + 1)), fd)) return false;
+  if (s.compare(0, colon, self) == 0 && colon == self.size()) t.fds.push_back(fd);
+  else t.members.push_back(s);
+  return true;
+}
+
+bool parseTarget(JsonRef to, JsonRef exclude, const std::string& self, Target& t, std::string& error) {
   if (!to.isObject() || to.size() != 1) {
     error = "\"to\" must be an object with one of fd, fds, user, users, room, all";
     return false;
@@ -493,14 +521,12 @@ bool parseTarget(JsonRef to, JsonRef exclude, Target& t, std::string& error) {
   if (key == "fd" || key == "fds") {
     t.kind = Target::kFds;
     if (key == "fd") {
-      if (!fdFrom(v, fd)) return error = "\"fd\" must be a positive integer", false;
-      t.fds.push_back(fd);
+      if (!addConnection(v, self, t)) return error = "\"fd\" must be a positive integer or \"node_id:fd\"", false;
     } else {
       if (!v.isArray()) return error = "\"fds\" must be an array", false;
-      for (JsonRef e : v) {
-        if (!fdFrom(e, fd)) return error = "\"fds\" must hold positive integers", false;
-        t.fds.push_back(fd);
-      }
+      for (JsonRef e : v)
+        if (!addConnection(e, self, t))
+          return error = "\"fds\" must hold positive integers or \"node_id:fd\" strings", false;
     }
   } else if (key == "user" || key == "users") {
     t.kind = Target::kUsers;
@@ -565,7 +591,7 @@ size_t forTarget(Worker& w, const Target& t, const std::function<void(Connection
 void Manager::push(JsonRef body, const Reply& reply) {
   auto t = std::make_shared<Target>();
   std::string error;
-  if (!parseTarget(body["to"], body["exclude"], *t, error)) return reply(400, errorBody(error));
+  if (!parseTarget(body["to"], body["exclude"], server_.config().nodeId, *t, error)) return reply(400, errorBody(error));
   JsonRef event = body["event"];
   if (!event.isString() || event.str().empty()) return reply(400, errorBody("\"event\" must be a non-empty string"));
   JsonRef info = body["info"];
@@ -574,6 +600,13 @@ void Manager::push(JsonRef body, const Reply& reply) {
   if (status && !(status.isNumber() && status.num() >= 100 && status.num() < 1000))
     return reply(400, errorBody("\"status\" must be a number from 100 to 999"));
   Payload p = buildMessage(static_cast<int>(status.num(200)), event.str(), info.str(), body["param"], {});
+  // Other nodes get it through the bus; "delivered" counts this node's connections.
+  Cluster& cluster = server_.cluster();
+  for (const std::string& m : t->members) server_.app().sendToMember(m, p);
+  if (t->kind == Target::kUsers)
+    for (const std::string& id : t->users) cluster.publishUser(id, p.text());
+  if (t->kind == Target::kRoom) cluster.publishRoom(t->room, p.text());
+  if (t->kind == Target::kAll) cluster.publishAll(p.text());
   gather<size_t>(
       server_,
       [t, p](Worker& w) {
@@ -592,11 +625,10 @@ void Manager::push(JsonRef body, const Reply& reply) {
 
 void Manager::kick(JsonRef body, const Reply& reply) {
   auto t = std::make_shared<Target>();
-  Fd fd;
   if (JsonRef f = body["fd"]) {
-    if (!fdFrom(f, fd)) return reply(400, errorBody("\"fd\" must be a positive integer"));
+    if (!addConnection(f, server_.config().nodeId, *t))
+      return reply(400, errorBody("\"fd\" must be a positive integer or \"node_id:fd\""));
     t->kind = Target::kFds;
-    t->fds.push_back(fd);
   } else if (JsonRef u = body["user"]; u && !u.text().empty()) {
     t->kind = Target::kUsers;
     t->users.push_back(u.text());
@@ -604,6 +636,8 @@ void Manager::kick(JsonRef body, const Reply& reply) {
     return reply(400, errorBody("give \"fd\" or \"user\""));
   }
   std::string reason(body["reason"].str("kicked"));
+  for (const std::string& m : t->members) server_.app().closeMember(m, kCloseKicked, reason);
+  for (const std::string& id : t->users) server_.cluster().publishKickUser(id, kCloseKicked, reason);
   gather<size_t>(
       server_,
       [t, reason](Worker& w) {
@@ -617,44 +651,47 @@ void Manager::kick(JsonRef body, const Reply& reply) {
       });
 }
 
+// Both read the registry in the store (framework/cluster.h): the whole cluster.
 void Manager::online(const std::string& room, const Reply& reply) {
   if (room.empty()) return reply(400, errorBody("give ?room=CODE"));
-  gather<std::vector<MemberInfo>>(
-      server_, [room](Worker& w) { return w.roomMembers(room); },
-      [reply](std::vector<std::vector<MemberInfo>>& parts) {
-        Json j = Json::object();
-        JsonRef members = j.addArray("members");
-        int64_t n = 0;
-        for (auto& part : parts)
-          for (MemberInfo& m : part) {
-            JsonRef o = members.pushObject();
-            o.set("fd", static_cast<uint64_t>(m.fd));
-            o.set("id", m.id);
-            o.set("nickname", m.nickname);
-            o.set("type", m.type);
-            ++n;
-          }
-        j.set("count", n);
-        reply(200, j.dump());
-      });
+  std::string self = server_.config().nodeId;
+  server_.stores().internal().hgetall("_msw:room:" + room, [reply, self](StoreResult<StrMap> r) {
+    if (!r.ok()) return reply(503, errorBody(r.error));
+    Json j = Json::object();
+    j.set("count", static_cast<int64_t>(r.value.size()));
+    JsonRef members = j.addArray("members");
+    for (auto& [member, infoText] : r.value) {
+      size_t colon = member.rfind(':');
+      Json info = Json::parse(infoText);
+      JsonRef o = members.pushObject();
+      o.set("fd", static_cast<uint64_t>(std::strtoull(member.c_str() + colon + 1, nullptr, 10)));
+      o.set("node", member.substr(0, colon));
+      o.set("id", info["id"].str());
+      o.set("nickname", info["nickname"].str());
+      o.set("type", info["type"].str());
+    }
+    reply(200, j.dump());
+  });
 }
 
 void Manager::onlineUser(const std::string& id, const Reply& reply) {
   if (id.empty()) return reply(400, errorBody("give ?id=USER"));
-  gather<std::vector<Fd>>(
-      server_, [id](Worker& w) { return w.userFds(id); },
-      [reply](std::vector<std::vector<Fd>>& parts) {
-        Json j = Json::object();
-        JsonRef fds = j.addArray("fds");
-        bool any = false;
-        for (auto& part : parts)
-          for (Fd fd : part) {
-            fds.push(static_cast<uint64_t>(fd));
-            any = true;
-          }
-        j.set("online", any);
-        reply(200, j.dump());
-      });
+  std::string self = server_.config().nodeId;
+  server_.stores().internal().smembers("_msw:user:" + id, [reply, self](StoreResult<StrList> r) {
+    if (!r.ok()) return reply(503, errorBody(r.error));
+    std::sort(r.value.begin(), r.value.end());
+    Json j = Json::object();
+    j.set("online", !r.value.empty());
+    JsonRef fds = j.addArray("fds");
+    JsonRef members = j.addArray("members");
+    for (const std::string& m : r.value) {
+      members.push(m);
+      size_t colon = m.rfind(':');
+      if (m.compare(0, colon, self) == 0 && colon == self.size())
+        fds.push(static_cast<uint64_t>(std::strtoull(m.c_str() + colon + 1, nullptr, 10)));
+    }
+    reply(200, j.dump());
+  });
 }
 
 void Manager::reload(const Reply& reply) {

@@ -16,6 +16,7 @@
 #include <fstream>
 
 #include "framework/app_impl.h"
+#include "framework/cluster.h"
 #include "framework/auth_key.h"
 #include "framework/manager.h"
 #include "framework/store_hub.h"
@@ -128,6 +129,7 @@ bool Server::startAll(std::string& error) {
   if (!checkPortsFree(error)) return false;
   stores_ = StoreHub::create(config_, error);
   if (!stores_) return false;
+  cluster_ = std::make_unique<Cluster>(*this);
   app_ = std::make_unique<AppImpl>(*this);
   std::string pluginDir = config_.pluginDir;
   if (pluginDir.empty()) {  // plugins/ beside the binary, where the build puts them

@@ -23,6 +23,7 @@
 namespace msw {
 
 class AppImpl;
+class Cluster;
 class Manager;
 class StoreHub;
 
@@ -55,6 +56,7 @@ class Server {
   }
   AppImpl& app() { return *app_; }
   StoreHub& stores() { return *stores_; }
+  Cluster& cluster() { return *cluster_; }
   Manager& manager() { return *manager_; }
 
   // Reloads modules and reloadable settings; safe from any thread but a worker's.
@@ -80,6 +82,7 @@ class Server {
   std::unique_ptr<TokenCodec> codec_;
   std::unique_ptr<AppImpl> app_;
   std::unique_ptr<StoreHub> stores_;
+  std::unique_ptr<Cluster> cluster_;
   std::unique_ptr<ModuleLoader> loader_;
   std::unique_ptr<Manager> manager_;
   std::vector<std::unique_ptr<Worker>> workers_;

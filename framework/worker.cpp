@@ -15,6 +15,8 @@
 
 #include "framework/app_impl.h"
 #include "framework/auth.h"
+#include "framework/cluster.h"
+#include "framework/store_hub.h"
 #include "framework/frame_builder.h"
 #include "framework/method.h"
 #include "framework/server.h"
@@ -106,6 +108,9 @@ bool Worker::setUp(std::string& error) {
   loop_ = std::make_unique<EventLoop>();
   settings_ = LiveSettings{};
   routes_ = server_.routes();
+  server_.stores().attach(*loop_);
+  // A Redis that restarted has forgotten this worker's members: tell it again.
+  server_.stores().onReconnect([this] { registerAll(); });
 
   // lws keeps pointers to these for the context's life: they are members.
   protocols_[0] = {};
@@ -194,6 +199,7 @@ void Worker::tearDown() {
   if (context_) lws_context_destroy(context_);
   context_ = nullptr;
   vhost_ = nullptr;
+  if (loop_) server_.stores().detach();
   routes_.reset();
   loop_.reset();
 }
@@ -395,7 +401,7 @@ int Worker::filterHandshake(lws* wsi, void* user) {
 }
 
 void Worker::established(Connection* c) {
-  c->fd = nextSeq_++ * static_cast<Fd>(server_.workerCount()) + static_cast<Fd>(index_);
+  c->fd = server_.cluster().fdBase() + nextSeq_++ * static_cast<Fd>(server_.workerCount()) + static_cast<Fd>(index_);
   c->established = true;
   conns_.emplace(c->fd, c);
   server_.sockets.fetch_add(1, std::memory_order_relaxed);
@@ -696,7 +702,10 @@ void Worker::closed(Connection* c) {
 void Worker::runCloseHooks(Connection* c, int code) {
   if (!c->extras) return;
   AppImpl& app = server_.app();
-  for (const std::string& key : c->extras->closeKeys) app.store().srem(key, app.member(c->fd));
+  for (const std::string& key : c->extras->closeKeys) {
+    server_.stores().internal().srem(key, app.member(c->fd));
+    server_.cluster().closeKeyRemoved(c->fd, key);
+  }
   if (c->extras->controllers.empty()) return;
   std::shared_ptr<const RouteTable> pin = routes_;
   Auth auth = c->auth.view();
@@ -722,8 +731,12 @@ void Worker::join(Connection* c, std::string_view room) {
   if (std::find(mine.begin(), mine.end(), room) != mine.end()) return;
   mine.emplace_back(room);
   auto [it, fresh] = rooms_.try_emplace(std::string(room));
-  if (fresh) stats_.rooms.add();
+  if (fresh) {
+    stats_.rooms.add();
+    server_.cluster().roomActive(room);
+  }
   it->second.members.push_back(c);
+  server_.cluster().joined(c->fd, room, c->auth.view());
 }
 
 void Worker::leave(Connection* c, std::string_view room) {
@@ -738,6 +751,7 @@ void Worker::leave(Connection* c, std::string_view room) {
 void Worker::leaveLocal(Connection* c, std::string_view room) {
   auto it = rooms_.find(std::string(room));
   if (it == rooms_.end()) return;
+  server_.cluster().left(c->fd, room);
   auto& m = it->second.members;
   auto pos = std::find(m.begin(), m.end(), c);
   if (pos != m.end()) {
@@ -747,6 +761,7 @@ void Worker::leaveLocal(Connection* c, std::string_view room) {
   if (m.empty()) {
     rooms_.erase(it);
     stats_.rooms.add(-1);
+    server_.cluster().roomInactive(room);
   }
 }
 
@@ -782,12 +797,15 @@ size_t Worker::sendToAll(const Payload& p, std::span<const Fd> exclude) {
 
 void Worker::indexUser(Connection* c) {
   std::string_view id = c->auth.id();
-  if (!id.empty()) users_[std::string(id)].push_back(c);
+  if (id.empty()) return;
+  users_[std::string(id)].push_back(c);
+  server_.cluster().userOnline(c->fd, id);
 }
 
 void Worker::unindexUser(Connection* c) {
   std::string_view id = c->auth.id();
   if (id.empty()) return;
+  server_.cluster().userOffline(c->fd, id);
   auto it = users_.find(std::string(id));
   if (it == users_.end()) return;
   auto& v = it->second;
@@ -827,6 +845,26 @@ size_t Worker::roomSize(std::string_view room) const {
 }
 
 void Worker::setSettings(const LiveSettings& s) { settings_ = s; }
+
+// Writes every member of this worker into the store again (after a Redis
+// restart lost them): users, room memberships, and close-key sets.
+void Worker::registerAll() {
+  Cluster& cluster = server_.cluster();
+  Store& store = server_.stores().internal();
+  size_t n = 0;
+  for (auto& [fd, c] : conns_) {
+    if (c->gone) continue;
+    ++n;
+    if (!c->auth.id().empty()) cluster.userOnline(fd, c->auth.id());
+    if (!c->extras) continue;
+    for (const std::string& room : c->extras->rooms) cluster.joined(fd, room, c->auth.view());
+    for (const std::string& key : c->extras->closeKeys) {
+      store.sadd(key, server_.app().member(fd));
+      cluster.closeKeyAdded(fd, key);
+    }
+  }
+  if (n) LOG_INFO("registered %zu connections in the store again", n);
+}
 
 // ---- timers and stop ----
 

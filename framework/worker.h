@@ -80,6 +80,8 @@ class Worker {
   void setRoutes(std::shared_ptr<const RouteTable> routes) { routes_ = std::move(routes); }
   const std::shared_ptr<const RouteTable>& routes() const { return routes_; }
   void setSettings(const LiveSettings& s);
+  // Writes this worker's members into the store again (Redis lost them).
+  void registerAll();
   std::vector<MemberInfo> roomMembers(std::string_view room) const;
   std::vector<Fd> userFds(std::string_view id) const;
   std::vector<std::string> roomNames() const;

@@ -11,6 +11,13 @@ namespace {
 
 const char* const kNotInteger = "ERR value is not an integer or out of range";
 
+// As Redis: only the exact decimal spelling of an int64 ("007", "-0", "+5",
+// "" and spaces are not integers).
+bool canonicalInteger(const std::string& s, int64_t& v) {
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  return !s.empty() && ec == std::errc() && p == s.data() + s.size() && std::to_string(v) == s;
+}
+
 // Redis's index rules: negative counts from the end; the range is clamped.
 bool listRange(int64_t size, int64_t& start, int64_t& stop) {
   if (start < 0) start += size;
@@ -114,20 +121,20 @@ void MemoryStore::incr(std::string_view key, int64_t by, StoreCallback<int64_t> 
   StoreResult<int64_t> r;
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    std::string* s = writable<std::string>(full(key));
-    if (!s) {
-      r.error = kWrongType;
-    } else {
-      int64_t v = 0;
-      auto [p, ec] = std::from_chars(s->data(), s->data() + s->size(), v);
-      if (!s->empty() && (ec != std::errc() || p != s->data() + s->size())) {
-        r.error = kNotInteger;
-      } else if ((by > 0 && v > INT64_MAX - by) || (by < 0 && v < INT64_MIN - by)) {
-        r.error = "ERR increment or decrement would overflow";
-      } else {
-        r.value = v + by;
-        *s = std::to_string(r.value);
-      }
+    std::string k = full(key);
+    Entry* e = lookup(k);
+    int64_t v = 0;
+    if (e) {
+      const std::string* s = std::get_if<std::string>(&e->value);
+      if (!s) r.error = kWrongType;
+      else if (!canonicalInteger(*s, v)) r.error = kNotInteger;
+    }
+    if (r.ok() && ((by > 0 && v > INT64_MAX - by) || (by < 0 && v < INT64_MIN - by)))
+      r.error = "ERR increment or decrement would overflow";
+    if (r.ok()) {
+      r.value = v + by;
+      if (!e) e = &data_[k];  // a new key has no expiry; an existing one keeps its own
+      e->value = std::to_string(r.value);
     }
   }
   reply(cb, std::move(r));

@@ -55,8 +55,11 @@ class App {
                           JsonRef param = JsonRef(), JsonRef rid = JsonRef()) = 0;
 
   // Sending. Each queues the same payload on every recipient; a recipient
-  // that is gone is skipped.
+  // that is gone is skipped. Users, rooms and "all" span every node of a
+  // cluster; an Fd names a connection of this node.
   virtual void sendToFd(Fd fd, const Payload& p) = 0;
+  // A connection of any node, by its member name "node_id:fd" (see member()).
+  virtual void sendToMember(std::string_view member, const Payload& p) = 0;
   virtual void sendToFds(std::span<const Fd> fds, const Payload& p) = 0;
   virtual void sendToUser(std::string_view userId, const Payload& p) = 0;
   virtual void sendToRoom(std::string_view room, const Payload& p, std::span<const Fd> exclude = {}) = 0;

@@ -1,0 +1,333 @@
+#include "framework/cluster.h"
+
+#include <unistd.h>
+
+#include <chrono>
+
+#include "framework/event_loop.h"
+#include "framework/frame_builder.h"
+#include "framework/server.h"
+#include "framework/store_hub.h"
+#include "library/log.h"
+#include "library/redis_subscriber.h"
+#include "msw/json.h"
+
+namespace msw {
+namespace {
+
+constexpr char kSep = '\x1f';
+const std::string kAllChannel = "_msw:bus:all";
+const std::string kInstances = "_msw:instances";
+
+std::string roomKey(std::string_view room) { return "_msw:room:" + std::string(room); }
+std::string userKey(std::string_view id) { return "_msw:user:" + std::string(id); }
+std::string instKey(std::string_view inst) { return "_msw:inst:" + std::string(inst); }
+std::string aliveKey(std::string_view inst) { return "_msw:alive:" + std::string(inst); }
+std::string roomChannel(std::string_view room) { return "_msw:bus:room:" + std::string(room); }
+std::string nodeChannel(std::string_view node) { return "_msw:bus:node:" + std::string(node); }
+
+std::string entry(char kind, std::string_view what, std::string_view member) {
+  std::string e(1, kind);
+  e.push_back(kSep);
+  e.append(what).push_back(kSep);
+  e.append(member);
+  return e;
+}
+
+// Milliseconds since 2024-01-01.
+int64_t msSinceEpoch2024() {
+  using namespace std::chrono;
+  int64_t ms = duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+  return ms - 1704067200000LL;
+}
+
+Fd toFd(std::string_view s) {
+  Fd v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return 0;
+    v = v * 10 + static_cast<Fd>(c - '0');
+  }
+  return v;
+}
+
+}  // namespace
+
+Cluster::Cluster(Server& server)
+    : server_(server), enabled_(server.stores().shared()), nodeId_(server.config().nodeId) {
+  int64_t now = msSinceEpoch2024();
+  instance_ = nodeId_ + "@" + std::to_string(now);
+  if (enabled_) {
+    // An earlier run of this node may have left "node:fd" names in Redis that
+    // are purged only later: this run's fds start above any fd that run can
+    // have used, unless it accepted more than 1024 connections per ms of its
+    // life. Rounded to a multiple of worker_num, so fd % workers still names
+    // the owning worker; stays below 2^53 (exact in JavaScript) for 100 years.
+    Fd w = static_cast<Fd>(server.config().workerNum);
+    fdBase_ = static_cast<Fd>(now) * 1024 / w * w;
+  }
+  ev_timer_init(&timer_, &Cluster::onTimer, 0., kHeartbeat);
+  timer_.data = this;
+}
+
+Cluster::~Cluster() = default;
+
+std::string Cluster::member(Fd fd) const { return nodeId_ + ":" + std::to_string(fd); }
+
+void Cluster::remember(const std::string& e) {
+  if (enabled_) server_.stores().internal().sadd(instKey(instance_), e);
+}
+
+void Cluster::forget(const std::string& e) {
+  if (enabled_) server_.stores().internal().srem(instKey(instance_), e);
+}
+
+// ---- registry ----
+
+void Cluster::joined(Fd fd, std::string_view room, const Auth& auth) {
+  Json info = Json::object();
+  info.set("id", auth.id).set("nickname", auth.nickname).set("type", auth.type);
+  std::string m = member(fd);
+  server_.stores().internal().hset(roomKey(room), m, info.dump());
+  remember(entry('r', room, m));
+}
+
+void Cluster::left(Fd fd, std::string_view room) {
+  std::string m = member(fd);
+  server_.stores().internal().hdel(roomKey(room), m);
+  forget(entry('r', room, m));
+}
+
+void Cluster::userOnline(Fd fd, std::string_view id) {
+  std::string m = member(fd);
+  server_.stores().internal().sadd(userKey(id), m);
+  remember(entry('u', id, m));
+}
+
+void Cluster::userOffline(Fd fd, std::string_view id) {
+  std::string m = member(fd);
+  server_.stores().internal().srem(userKey(id), m);
+  forget(entry('u', id, m));
+}
+
+void Cluster::closeKeyAdded(Fd fd, std::string_view key) { remember(entry('k', key, member(fd))); }
+
+void Cluster::closeKeyRemoved(Fd fd, std::string_view key) { forget(entry('k', key, member(fd))); }
+
+void Cluster::roomActive(std::string_view room) {
+  if (!enabled_) return;
+  std::lock_guard<std::mutex> lock(roomsMutex_);
+  if (++activeRooms_[std::string(room)] != 1 || !managerLoop_) return;
+  // Posted under the lock: subscribe and unsubscribe reach the manager in the order counted here.
+  managerLoop_->post([this, ch = roomChannel(room)] {
+    if (subscriber_) subscriber_->subscribe(ch);
+  });
+}
+
+void Cluster::roomInactive(std::string_view room) {
+  if (!enabled_) return;
+  std::lock_guard<std::mutex> lock(roomsMutex_);
+  auto it = activeRooms_.find(room);
+  if (it == activeRooms_.end() || --it->second > 0) return;
+  activeRooms_.erase(it);
+  if (managerLoop_)
+    managerLoop_->post([this, ch = roomChannel(room)] {
+      if (subscriber_) subscriber_->unsubscribe(ch);
+    });
+}
+
+// ---- bus ----
+
+// ORIGIN 0x1f KIND 0x1f TARGET-LENGTH 0x1f TARGET TEXT
+void Cluster::publish(const std::string& channel, char kind, std::string_view target, std::string_view text) {
+  if (!enabled_) return;
+  std::string msg;
+  msg.reserve(instance_.size() + target.size() + text.size() + 16);
+  msg.append(instance_).push_back(kSep);
+  msg.push_back(kind);
+  msg.push_back(kSep);
+  msg.append(std::to_string(target.size())).push_back(kSep);
+  msg.append(target).append(text);
+  server_.stores().publish(channel, msg);
+}
+
+void Cluster::publishRoom(std::string_view room, std::string_view text) { publish(roomChannel(room), 'r', room, text); }
+void Cluster::publishUser(std::string_view id, std::string_view text) { publish(kAllChannel, 'u', id, text); }
+void Cluster::publishAll(std::string_view text) { publish(kAllChannel, 'a', "", text); }
+void Cluster::publishToMember(std::string_view node, Fd fd, std::string_view text) {
+  publish(nodeChannel(node), 'f', std::to_string(fd), text);
+}
+void Cluster::publishKick(std::string_view node, Fd fd, int code, std::string_view reason) {
+  publish(nodeChannel(node), 'k', std::to_string(fd), std::to_string(code) + kSep + std::string(reason));
+}
+void Cluster::publishKickUser(std::string_view id, int code, std::string_view reason) {
+  publish(kAllChannel, 'K', id, std::to_string(code) + kSep + std::string(reason));
+}
+
+void Cluster::onBusMessage(std::string_view, std::string_view payload) {
+  size_t a = payload.find(kSep);
+  if (a == std::string_view::npos || a + 3 >= payload.size() || payload[a + 2] != kSep) return;
+  if (payload.substr(0, a) == instance_) return;  // our own: delivered locally already
+  char kind = payload[a + 1];
+  std::string_view rest = payload.substr(a + 3);
+  size_t b = rest.find(kSep);
+  if (b == std::string_view::npos) return;
+  size_t len = static_cast<size_t>(toFd(rest.substr(0, b)));
+  rest.remove_prefix(b + 1);
+  if (len > rest.size()) return;
+  deliver(kind, std::string(rest.substr(0, len)), rest.substr(len));
+}
+
+void Cluster::deliver(char kind, const std::string& target, std::string_view text) {
+  if (kind == 'k' || kind == 'K') {
+    size_t sep = text.find(kSep);
+    int code = static_cast<int>(toFd(text.substr(0, sep)));
+    std::string reason(sep == std::string_view::npos ? std::string_view() : text.substr(sep + 1));
+    if (kind == 'k') {
+      if (Worker* w = server_.workerFor(toFd(target)))
+        w->post([w, fd = toFd(target), code, reason] {
+          if (Connection* c = w->find(fd)) w->close(c, code, reason);
+        });
+      return;
+    }
+    for (int i = 0; i < server_.workerCount(); ++i) {
+      Worker* w = &server_.worker(i);
+      w->post([w, target, code, reason] {
+        for (Fd fd : w->userFds(target))
+          if (Connection* c = w->find(fd)) w->close(c, code, reason);
+      });
+    }
+    return;
+  }
+  Payload p = buildTextFrame(text);  // once for every local recipient
+  if (kind == 'f') {
+    Fd fd = toFd(target);
+    if (Worker* w = server_.workerFor(fd))
+      w->post([w, fd, p] {
+        if (Connection* c = w->find(fd)) w->send(c, p);
+      });
+    return;
+  }
+  for (int i = 0; i < server_.workerCount(); ++i) {
+    Worker* w = &server_.worker(i);
+    w->post([w, kind, target, p] {
+      if (kind == 'r') w->sendToRoom(target, p, {});
+      else if (kind == 'u') w->sendToUser(target, p);
+      else if (kind == 'a') w->sendToAll(p, {});
+    });
+  }
+}
+
+// ---- instances: heartbeat and purge (manager thread) ----
+
+void Cluster::start(EventLoop& loop) {
+  if (!enabled_) return;
+  managerLoop_ = &loop;
+  subscriber_ = server_.stores().subscriber(
+      loop.loop(), [this](std::string_view ch, std::string_view msg) { onBusMessage(ch, msg); });
+  subscriber_->subscribe(kAllChannel);
+  subscriber_->subscribe(nodeChannel(nodeId_));
+  {
+    std::lock_guard<std::mutex> lock(roomsMutex_);
+    for (auto& [room, n] : activeRooms_) subscriber_->subscribe(roomChannel(room));
+  }
+  server_.stores().onReconnect([this] { registerInstance(); });
+  ev_timer_start(loop.loop(), &timer_);  // first heartbeat at once
+  LOG_INFO("cluster: node %s, instance %s, fds from %llu", nodeId_.c_str(), instance_.c_str(),
+           static_cast<unsigned long long>(fdBase_));
+}
+
+void Cluster::stop(std::function<void()> done) {
+  if (!managerLoop_) return done();
+  ev_timer_stop(managerLoop_->loop(), &timer_);
+  if (subscriber_) subscriber_->close();
+  // Everything this run registered goes with it (the workers removed most of
+  // it as their clients closed; this catches what they could not send). The
+  // answer comes back on this loop; if Redis is away, give up after 2 s.
+  auto once = std::make_shared<std::function<void()>>(std::move(done));
+  auto finish = [once] {
+    if (*once) std::exchange(*once, nullptr)();
+  };
+  purge(instance_, finish);
+  ev_timer_init(&timer_, [](struct ev_loop*, ev_timer* w, int) { (*static_cast<std::function<void()>*>(w->data))(); },
+                2., 0.);
+  stopTimeout_ = finish;
+  timer_.data = &stopTimeout_;
+  ev_timer_start(managerLoop_->loop(), &timer_);
+}
+
+void Cluster::release() {
+  if (managerLoop_) ev_timer_stop(managerLoop_->loop(), &timer_);
+  subscriber_.reset();
+  managerLoop_ = nullptr;
+}
+
+void Cluster::onTimer(struct ev_loop*, ev_timer* w, int) { static_cast<Cluster*>(w->data)->heartbeat(); }
+
+void Cluster::registerInstance() {
+  Store& s = server_.stores().internal();
+  s.hset(kInstances, instance_, nodeId_);
+  int64_t conns = 0;
+  for (int i = 0; i < server_.workerCount(); ++i) conns += server_.worker(i).stats().connections.get();
+  Json alive = Json::object();
+  alive.set("node", nodeId_).set("pid", static_cast<int64_t>(getpid())).set("connections", conns);
+  alive.set("start_time", static_cast<int64_t>(server_.startTime()));
+  s.set(aliveKey(instance_), alive.dump(), kAliveTtl);
+}
+
+void Cluster::heartbeat() {
+  Store& s = server_.stores().internal();
+  // Still registered? A Redis that lost its data, or another node that took
+  // us for dead while Redis was away, means every worker must register again.
+  s.hget(kInstances, instance_, [this](StoreResult<std::optional<std::string>> mine) {
+    if (mine.ok() && !mine.value && registeredOnce_) {
+      LOG_WARN("cluster: this instance was missing from Redis: registering its members again");
+      for (int i = 0; i < server_.workerCount(); ++i) {
+        Worker* w = &server_.worker(i);
+        w->post([w] { w->registerAll(); });
+      }
+    }
+    if (mine.ok()) registeredOnce_ = true;
+  });
+  registerInstance();
+  s.hgetall(kInstances, [this](StoreResult<StrMap> all) {
+    if (!all.ok()) return;
+    for (auto& [inst, node] : all.value) {
+      if (inst == instance_) continue;
+      if (node == nodeId_) {  // an earlier run of this very node: gone for sure
+        purge(inst);
+        continue;
+      }
+      server_.stores().internal().exists(aliveKey(inst), [this, inst](StoreResult<bool> alive) {
+        if (alive.ok() && !alive.value) purge(inst);
+      });
+    }
+  });
+}
+
+void Cluster::purge(const std::string& inst, std::function<void()> done) {
+  Store& s = server_.stores().internal();
+  if (inst != instance_) LOG_INFO("cluster: purging the members of instance %s (heartbeat expired)", inst.c_str());
+  s.smembers(instKey(inst), [this, inst, done](StoreResult<StrList> entries) {
+    if (!entries.ok()) {
+      if (done) done();
+      return;
+    }
+    Store& st = server_.stores().internal();
+    for (const std::string& e : entries.value) {
+      size_t a = e.find(kSep);
+      size_t b = e.rfind(kSep);
+      if (a != 1 || b == a) continue;
+      std::string what = e.substr(2, b - 2);
+      std::string m = e.substr(b + 1);
+      if (e[0] == 'r') st.hdel(roomKey(what), m);
+      else if (e[0] == 'u') st.srem(userKey(what), m);
+      else if (e[0] == 'k') st.srem(what, m);
+    }
+    st.del(instKey(inst));
+    st.hdel(kInstances, inst);
+    st.del(aliveKey(inst));
+    if (done) done();
+  });
+}
+
+}  // namespace msw

@@ -1,0 +1,109 @@
+// framework/cluster.h: membership in the store, and the bus between nodes.
+//
+// Registry (every driver): who is in which room and which user is online is
+// written to the store, so that /online answers for the whole cluster:
+//   _msw:room:ROOM   hash  member -> {"id","nickname","type"}
+//   _msw:user:ID     set   of members
+// where member = "node_id:fd". With Redis (a cluster) each node run is an
+// instance "node_id@start_ms" that also keeps, for crash recovery:
+//   _msw:inst:INSTANCE   set of what it registered ("r ROOM MEMBER", "u ID MEMBER", "k KEY MEMBER")
+//   _msw:instances       hash instance -> node_id
+//   _msw:alive:INSTANCE  its heartbeat, ttl kAliveTtl, refreshed every kHeartbeat
+// An instance whose heartbeat expired (or an earlier run of this node, at
+// start) is purged by any node: everything in its inst set is removed.
+//
+// Bus (Redis): room, user, all and fd messages are delivered locally at
+// once and published to _msw:bus:room:ROOM (subscribed while this node has
+// members there), _msw:bus:all or _msw:bus:node:NODE; a node ignores its own
+// messages, so each connection gets each message once.
+//
+// Thread rules: the registry and publish calls run on a worker thread with
+// that thread's store; subscriptions, heartbeats and purges run on the
+// manager's thread.
+#pragma once
+
+#include <ev.h>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+#include "msw/app.h"
+
+namespace msw {
+
+class EventLoop;
+class RedisSubscriber;
+class Server;
+class Store;
+
+class Cluster {
+ public:
+  static constexpr int kHeartbeat = 5;   // seconds between heartbeats and purge checks
+  static constexpr int kAliveTtl = 15;   // seconds a silent instance is kept
+
+  explicit Cluster(Server& server);
+  ~Cluster();
+
+  bool enabled() const { return enabled_; }  // a shared (Redis) store
+  const std::string& instance() const { return instance_; }
+  // Where this run's fds start: past every fd an earlier run of this node
+  // can have used, so that "node:fd" names are never reused (see cluster.cpp).
+  Fd fdBase() const { return fdBase_; }
+
+  // ---- registry, on a worker thread ----
+  void joined(Fd fd, std::string_view room, const Auth& auth);
+  void left(Fd fd, std::string_view room);
+  void userOnline(Fd fd, std::string_view id);
+  void userOffline(Fd fd, std::string_view id);
+  void closeKeyAdded(Fd fd, std::string_view key);
+  void closeKeyRemoved(Fd fd, std::string_view key);
+  // A worker's first member of a room arrived / its last one left.
+  void roomActive(std::string_view room);
+  void roomInactive(std::string_view room);
+
+  // ---- bus, on any loop thread: reaches other nodes (local delivery is the caller's) ----
+  void publishRoom(std::string_view room, std::string_view text);
+  void publishUser(std::string_view id, std::string_view text);
+  void publishAll(std::string_view text);
+  void publishToMember(std::string_view node, Fd fd, std::string_view text);
+  void publishKick(std::string_view node, Fd fd, int code, std::string_view reason);
+  void publishKickUser(std::string_view id, int code, std::string_view reason);
+
+  // ---- manager thread ----
+  void start(EventLoop& managerLoop);
+  // Removes what this run registered, then calls done (at most ~2 s later).
+  void stop(std::function<void()> done);
+  // After stop's done: drops the subscriber and timers (the loop may end).
+  void release();
+
+ private:
+  void publish(const std::string& channel, char kind, std::string_view target, std::string_view text);
+  void onBusMessage(std::string_view channel, std::string_view payload);
+  void deliver(char kind, const std::string& target, std::string_view text);
+  void heartbeat();
+  void purge(const std::string& instance, std::function<void()> done = nullptr);
+  void registerInstance();
+  static void onTimer(struct ev_loop* loop, ev_timer* w, int revents);
+  std::string member(Fd fd) const;
+  void remember(const std::string& entry);
+  void forget(const std::string& entry);
+
+  Server& server_;
+  const bool enabled_;
+  const std::string nodeId_;
+  std::string instance_;
+  Fd fdBase_ = 0;
+  std::mutex roomsMutex_;
+  std::map<std::string, int, std::less<>> activeRooms_;  // workers with members, per room; guarded
+  EventLoop* managerLoop_ = nullptr;
+  std::unique_ptr<RedisSubscriber> subscriber_;
+  ev_timer timer_;
+  bool registeredOnce_ = false;
+  std::function<void()> stopTimeout_;
+};
+
+}  // namespace msw
