@@ -16,6 +16,7 @@
 #include "framework/cluster.h"
 #include "framework/frame_builder.h"
 #include "framework/gather.h"
+#include "framework/http_response.h"
 #include "framework/server.h"
 #include "framework/store_hub.h"
 #include "library/log.h"
@@ -26,6 +27,7 @@ struct Manager::Session {
   lws* wsi = nullptr;
   uint64_t id = 0;  // key in pending_ while an answer is awaited
   bool console = false;  // a WebSocket of the MSwoole console
+  bool stopAfterAnswer = false;  // a stop request: the server stops once its answer is written
   bool post = false;
   std::string path;
   std::string body;
@@ -89,7 +91,7 @@ bool fdFrom(JsonRef v, Fd& out) {
 
 }  // namespace
 
-Manager::Manager(Server& server) : server_(server) {}
+Manager::Manager(Server& server) : server_(server), loop_(std::make_unique<EventLoop>()) {}
 
 Manager::~Manager() { stop(); }
 
@@ -130,7 +132,6 @@ void Manager::stop() {
 
 bool Manager::setUp(std::string& error) {
   const Config& cfg = server_.config();
-  loop_ = std::make_unique<EventLoop>();
   server_.stores().attach(*loop_);
   static lws_protocols protocols[2];
   protocols[0] = {};
@@ -165,12 +166,11 @@ bool Manager::setUp(std::string& error) {
 }
 
 void Manager::tearDown() {
-  if (loop_) loop_->close();
+  loop_->close();
   if (context_) lws_context_destroy(context_);
   context_ = nullptr;
   pending_.clear();
-  if (loop_) server_.stores().detach();
-  loop_.reset();
+  server_.stores().detach();
 }
 
 bool Manager::authorized(lws* wsi) const {
@@ -180,7 +180,7 @@ bool Manager::authorized(lws* wsi) const {
   int n = lws_hdr_copy(wsi, buf, sizeof buf, WSI_TOKEN_HTTP_AUTHORIZATION);
   std::string_view given = n > 0 ? std::string_view(buf, static_cast<size_t>(n)) : std::string_view();
   if (given.rfind("Bearer ", 0) == 0) given.remove_prefix(7);
-  else if (lws_get_urlarg_by_name(wsi, "token=", buf, sizeof buf)) given = buf;  // console WebSocket clients
+  else if (const char* q = lws_get_urlarg_by_name(wsi, "token=", buf, sizeof buf)) given = q;  // console WebSocket clients
   else given = {};
   return constantTimeEquals(given, token);
 }
@@ -207,7 +207,10 @@ int Manager::onLwsEvent(lws* wsi, int reason, void* user, void* in, size_t len) 
     case LWS_CALLBACK_HTTP_WRITEABLE:
       return s ? httpWriteable(wsi, *s) : 0;
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-      return authorized(wsi) ? 0 : 1;
+      if (authorized(wsi)) return 0;
+      writeHttpResponse(wsi, 401, "application/json", errorBody("missing or wrong bearer token"), "www-authenticate:",
+                        "Bearer");
+      return 1;
     case LWS_CALLBACK_ESTABLISHED:
       session()->console = true;
       return 0;
@@ -230,6 +233,7 @@ int Manager::onLwsEvent(lws* wsi, int reason, void* user, void* in, size_t len) 
                       LWS_WRITE_TEXT) < 0)
           return -1;
         if (!s->wsOut.empty()) lws_callback_on_writable(wsi);
+        else if (std::exchange(s->stopAfterAnswer, false)) server_.requestStop();
       }
       return 0;
     // lws frees the per-session slot when it unbinds the protocol (after a
@@ -239,6 +243,7 @@ int Manager::onLwsEvent(lws* wsi, int reason, void* user, void* in, size_t len) 
       if (s) {
         // A console may have several commands in flight.
         std::erase_if(pending_, [s](const auto& kv) { return kv.second == s; });
+        if (s->stopAfterAnswer) server_.requestStop();  // the asker left before its answer
         delete s;
         *slot = nullptr;
       }
@@ -290,26 +295,13 @@ int Manager::httpBody(Session& s, const char* in, size_t len) {
 
 int Manager::httpWriteable(lws* wsi, Session& s) {
   if (!s.status) return 0;
-  std::string out(LWS_PRE + 512, '\0');
-  auto* start = reinterpret_cast<unsigned char*>(out.data()) + LWS_PRE;
-  unsigned char* p = start;
-  unsigned char* end = start + 511;
   bool text = s.path == "/metrics" && s.status == 200;
   const char* type = text ? "text/plain; version=0.0.4" : "application/json";
-  if (lws_add_http_common_headers(wsi, static_cast<unsigned>(s.status), type, s.answer.size(), &p, end)) return -1;
-  if (s.status == 401 &&
-      lws_add_http_header_by_name(wsi, reinterpret_cast<const unsigned char*>("www-authenticate:"),
-                                  reinterpret_cast<const unsigned char*>("Bearer"), 6, &p, end))
-    return -1;
-  if (lws_finalize_http_header(wsi, &p, end)) return -1;
-  size_t headLen = static_cast<size_t>(p - start);
-  out.resize(LWS_PRE + headLen);
-  out += s.answer;
+  bool ok = writeHttpResponse(wsi, s.status, type, s.answer, s.status == 401 ? "www-authenticate:" : nullptr, "Bearer");
   s.status = 0;
   s.answer.clear();
-  if (lws_write(wsi, reinterpret_cast<unsigned char*>(out.data()) + LWS_PRE, out.size() - LWS_PRE,
-                LWS_WRITE_HTTP_FINAL) < 0)
-    return -1;
+  if (std::exchange(s.stopAfterAnswer, false)) server_.requestStop();  // the answer is out: now stop
+  if (!ok) return -1;
   return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
@@ -354,7 +346,7 @@ void Manager::route(Session& s) {
   if (path == "/push" && s.post) return push(body, reply);
   if (path == "/kick" && s.post) return kick(body, reply);
   if (path == "/reload" && s.post) return reload(reply);
-  if (path == "/stop" && s.post) return stopServer(reply);
+  if (path == "/stop" && s.post) return stopServer(s, reply);
   if (path == "/online" && !s.post) return online(queryArg(s.wsi, "room="), reply);
   if (path == "/online/user" && !s.post) return onlineUser(queryArg(s.wsi, "id="), reply);
   bool known = path == "/status" || path == "/metrics" || path == "/push" || path == "/kick" || path == "/reload" ||
@@ -561,29 +553,25 @@ bool parseTarget(JsonRef to, JsonRef exclude, const std::string& self, Target& t
   return true;
 }
 
-// Runs `each` on every connection of this worker that the target names; returns how many.
+// Runs `each` on every connection of this worker that the target names
+// (less the excluded ones); returns how many.
 size_t forTarget(Worker& w, const Target& t, const std::function<void(Connection*)>& each,
                  const std::function<size_t(Worker&)>& bulk) {
-  size_t n = 0;
-  switch (t.kind) {
-    case Target::kFds:
-      for (Fd fd : t.fds)
-        if (Connection* c = w.find(fd); c && !c->gone) {
-          each(c);
-          ++n;
-        }
-      return n;
-    case Target::kUsers:
-      for (const std::string& id : t.users)
-        for (Fd fd : w.userFds(id))
-          if (Connection* c = w.find(fd)) {
-            each(c);
-            ++n;
-          }
-      return n;
-    default:
-      return bulk(w);
+  if (t.kind != Target::kFds && t.kind != Target::kUsers) return bulk(w);
+  std::vector<Fd> fds = t.fds;
+  for (const std::string& id : t.users) {
+    std::vector<Fd> mine = w.userFds(id);
+    fds.insert(fds.end(), mine.begin(), mine.end());
   }
+  size_t n = 0;
+  for (Fd fd : fds) {
+    if (std::find(t.exclude.begin(), t.exclude.end(), fd) != t.exclude.end()) continue;
+    if (Connection* c = w.find(fd); c && !c->gone) {
+      each(c);
+      ++n;
+    }
+  }
+  return n;
 }
 
 }  // namespace
@@ -706,9 +694,9 @@ void Manager::reload(const Reply& reply) {
   reply(r.ok ? 200 : 500, j.dump());
 }
 
-void Manager::stopServer(const Reply& reply) {
+void Manager::stopServer(Session& s, const Reply& reply) {
+  s.stopAfterAnswer = true;
   reply(200, "{\"stopping\":true}");
-  server_.requestStop();
 }
 
 // MSwoole's console speaks WebSocket: {"method": "reload"|"stop"|"status"|"say", "say": TEXT}.
@@ -726,7 +714,7 @@ void Manager::consoleCommand(Session& s, std::string_view text) {
   };
   if (method == "status") return status(wrap);
   if (method == "reload") return reload(wrap);
-  if (method == "stop") return stopServer(wrap);
+  if (method == "stop") return stopServer(s, wrap);
   if (method == "say") {
     Json body = Json::object();
     body.addObject("to").set("all", true);

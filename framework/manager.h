@@ -62,7 +62,7 @@ class Manager {
   void onlineUser(const std::string& id, const Reply& reply);
   void kick(JsonRef body, const Reply& reply);
   void reload(const Reply& reply);
-  void stopServer(const Reply& reply);
+  void stopServer(Session& s, const Reply& reply);
   void consoleCommand(Session& s, std::string_view text);
 
   Server& server_;

@@ -24,6 +24,7 @@ class TimerWheel {
  public:
   explicit TimerWheel(size_t slots = 512, uint64_t now = 0) : slots_(slots), current_(now) {
     for (TimerNode& h : slots_) h.prev = h.next = &h;
+    due_.prev = due_.next = &due_;
   }
   TimerWheel(const TimerWheel&) = delete;
   TimerWheel& operator=(const TimerWheel&) = delete;
@@ -54,7 +55,8 @@ class TimerWheel {
   }
 
   // Moves time to `now` and calls fire(node) for every node whose deadline
-  // is <= now, each already unlinked (so fire may schedule it again).
+  // is <= now, each unlinked first. fire may schedule or cancel any node,
+  // the one it was given or another that is due in this same advance.
   template <class F>
   void advance(uint64_t now, F&& fire) {
     if (now <= current_) return;
@@ -62,9 +64,14 @@ class TimerWheel {
     uint64_t steps = now - current_;
     current_ = now;
     if (steps > slots_.size()) steps = slots_.size();  // every slot once is enough
+    // Due nodes move to the `due_` list, still linked, so that a callback
+    // cancelling or rescheduling one of them takes it out of there too.
     for (uint64_t t = from; t < from + steps; ++t) collect(slots_[t % slots_.size()]);
-    for (TimerNode* n : due_) fire(n);
-    due_.clear();
+    while (due_.next != &due_) {
+      TimerNode* n = due_.next;
+      cancel(n);
+      fire(n);
+    }
   }
 
  private:
@@ -72,15 +79,19 @@ class TimerWheel {
     for (TimerNode* n = head.next; n != &head;) {
       TimerNode* next = n->next;
       if (n->deadline <= current_) {
-        cancel(n);
-        due_.push_back(n);
+        n->prev->next = n->next;
+        n->next->prev = n->prev;
+        n->prev = due_.prev;
+        n->next = &due_;
+        due_.prev->next = n;
+        due_.prev = n;
       }
       n = next;
     }
   }
 
   std::vector<TimerNode> slots_;  // list heads (sentinels)
-  std::vector<TimerNode*> due_;
+  TimerNode due_;  // list head of the nodes firing in this advance
   uint64_t current_;
   size_t size_ = 0;
 };

@@ -18,6 +18,7 @@
 #include "framework/cluster.h"
 #include "framework/store_hub.h"
 #include "framework/frame_builder.h"
+#include "framework/http_response.h"
 #include "framework/method.h"
 #include "framework/server.h"
 #include "library/log.h"
@@ -60,7 +61,10 @@ const char* closeReasonText(int code) {
 
 }  // namespace
 
-Worker::Worker(Server& server, int index) : server_(server), index_(index), idle_(512) {}
+// The loop exists from construction to destruction, so that post() is
+// always safe: before the thread runs, tasks wait; after it ended, they are refused.
+Worker::Worker(Server& server, int index)
+    : server_(server), index_(index), loop_(std::make_unique<EventLoop>()), idle_(512) {}
 
 Worker* Worker::current() { return tCurrentWorker; }
 
@@ -105,7 +109,6 @@ void Worker::join() {
 
 bool Worker::setUp(std::string& error) {
   const Config& cfg = server_.config();
-  loop_ = std::make_unique<EventLoop>();
   settings_ = LiveSettings{};
   routes_ = server_.routes();
   server_.stores().attach(*loop_);
@@ -182,7 +185,7 @@ bool Worker::setUp(std::string& error) {
 }
 
 void Worker::tearDown() {
-  if (loop_) {
+  {
     struct ev_loop* l = loop_->loop();
     ev_io_stop(l, &acceptWatcher_);
     ev_timer_stop(l, &resumeTimer_);
@@ -199,9 +202,8 @@ void Worker::tearDown() {
   if (context_) lws_context_destroy(context_);
   context_ = nullptr;
   vhost_ = nullptr;
-  if (loop_) server_.stores().detach();
+  server_.stores().detach();
   routes_.reset();
-  loop_.reset();
 }
 
 bool Worker::openListener(std::string& error) {
@@ -317,31 +319,11 @@ int Worker::onLwsEvent(lws* wsi, int reason, void* user, void* in, size_t len) {
       return 0;
     case LWS_CALLBACK_HTTP:
       // Only reached when no static_dir mount answers.
-      respondHttp(wsi, 404, "{\"status\":404,\"info\":\"not found\"}");
+      writeHttpResponse(wsi, 404, "application/json", "{\"status\":404,\"info\":\"not found\"}");
       return lws_http_transaction_completed(wsi) ? -1 : 0;
     default:
       return lws_callback_http_dummy(wsi, static_cast<lws_callback_reasons>(reason), user, in, len);
   }
-}
-
-// Writes a complete HTTP response (headers and a JSON body) in one go.
-void Worker::respondHttp(lws* wsi, int status, std::string_view body, const char* extraName,
-                         const char* extraValue) {
-  unsigned char buf[LWS_PRE + 1024];
-  unsigned char* start = buf + LWS_PRE;
-  unsigned char* p = start;
-  unsigned char* end = buf + sizeof buf - 1;
-  if (lws_add_http_common_headers(wsi, static_cast<unsigned>(status), "application/json", body.size(), &p, end))
-    return;
-  if (extraName && lws_add_http_header_by_name(wsi, reinterpret_cast<const unsigned char*>(extraName),
-                                               reinterpret_cast<const unsigned char*>(extraValue),
-                                               static_cast<int>(std::strlen(extraValue)), &p, end))
-    return;
-  if (lws_finalize_http_header(wsi, &p, end)) return;
-  if (body.size() > static_cast<size_t>(end - p)) return;
-  std::memcpy(p, body.data(), body.size());
-  p += body.size();
-  lws_write(wsi, start, static_cast<size_t>(p - start), LWS_WRITE_HTTP_FINAL);
 }
 
 void Worker::reject(lws* wsi, int status, std::string_view info, Reject why, const char* extraName,
@@ -353,7 +335,7 @@ void Worker::reject(lws* wsi, int status, std::string_view info, Reject why, con
   char peer[64] = "";
   lws_get_peer_simple(wsi, peer, sizeof peer);
   LOG_INFO("handshake from %s refused: %d %.*s", peer, status, static_cast<int>(info.size()), info.data());
-  respondHttp(wsi, status, body, extraName, extraValue);
+  writeHttpResponse(wsi, status, "application/json", body, extraName, extraValue);
 }
 
 int Worker::filterHandshake(lws* wsi, void* user) {

@@ -114,8 +114,6 @@ class Worker {
   // Handshake and connection life.
   int filterHandshake(lws* wsi, void* session);
   void established(Connection* c);
-  void respondHttp(lws* wsi, int status, std::string_view body, const char* extraName = nullptr,
-                   const char* extraValue = nullptr);
   void reject(lws* wsi, int status, std::string_view info, Reject why, const char* extraName = nullptr,
               const char* extraValue = nullptr);
   void receive(Connection* c, const char* in, size_t len);

@@ -35,6 +35,7 @@ constexpr size_t kMaxContent = 1000;         // bytes, after HTML escaping
 constexpr int64_t kHistoryLimit = 500;       // entries kept per room and list
 constexpr int64_t kKeepSeconds = 7 * 86400;  // history expires a week after its last write
 constexpr int64_t kMaxPageSize = 100;
+constexpr int64_t kMaxPage = 1000000;  // keeps -page * size far from overflow
 
 std::string key(std::string_view code, const char* what) {
   return "live:" + std::string(code) + ":" + what;
@@ -106,7 +107,7 @@ void keepHistory(App& app, std::string_view code) {
 
 // Page `page` (1 = newest) of `size` entries of a stored list, oldest first within the page.
 void sendPage(Request& r, const std::string& listKey) {
-  int64_t page = std::max<int64_t>(1, r.data["page"].i64(1));
+  int64_t page = std::clamp<int64_t>(r.data["page"].i64(1), 1, kMaxPage);
   int64_t size = std::clamp<int64_t>(r.data["size"].i64(20), 1, kMaxPageSize);
   Origin o = origin(r);
   r.app.store().llen(listKey, [o, listKey, page, size](msw::StoreResult<int64_t> total) {
@@ -240,9 +241,10 @@ void wallOut(Request& r) {
 void wallCheck(Request& r) {
   if (!allowed(r, kWallType)) return;
   std::string id = r.data["id"].text();
-  int64_t status = r.data["status"].i64(-1);
-  if (r.data["status"].isString()) status = std::atoll(std::string(r.data["status"].str()).c_str());
-  if (id.empty() || (status != 0 && status != 1)) {
+  // 1 or 0, as a number or as text ("1"/"0"): anything else is a mistake, not a rejection.
+  std::string s = r.data["status"].text();
+  int64_t status = s == "1" ? 1 : s == "0" ? 0 : -1;
+  if (id.empty() || status < 0) {
     r.error(400, "badRequest", "check needs id and status (1 approve, 0 reject)");
     return;
   }

@@ -205,6 +205,23 @@ TEST(TimerWheel, ANodeRescheduledByAnotherCallbackOfTheSameAdvanceWaits) {
   EXPECT_EQ(w.size(), 1u);
 }
 
+TEST(TimerWheel, ANodeCancelledByAnotherCallbackOfTheSameAdvanceDoesNotFire) {
+  TimerWheel w(8, 0);
+  Item a{{}, 1}, b{{}, 2};
+  w.schedule(&a.node, 3);
+  w.schedule(&b.node, 3);
+  Ids fired;
+  bool cancelled = false;
+  w.advance(3, [&](TimerNode* n) {
+    fired.push_back(owner(n)->id);
+    if (!cancelled) {
+      cancelled = true;
+      w.cancel(owner(n) == &a ? &b.node : &a.node);  // e.g. one connection's expiry closes another
+    }
+  });
+  EXPECT_EQ(fired.size(), 1u) << "a node cancelled before its turn in this advance still fired";
+}
+
 TEST(TimerWheel, ManyNodesManyTicks) {
   TimerWheel w(512, 0);
   std::vector<Item> items(2000);

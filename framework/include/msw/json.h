@@ -8,6 +8,7 @@
 #include <cjson/cJSON.h>
 
 #include <cstdint>
+#include <climits>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -33,8 +34,13 @@ class JsonRef {
     return isString() ? std::string_view(node_->valuestring) : fallback;
   }
   double num(double fallback = 0) const { return isNumber() ? node_->valuedouble : fallback; }
+  // Numbers beyond int64 saturate (a client's 1e300 must not be undefined behaviour).
   int64_t i64(int64_t fallback = 0) const {
-    return isNumber() ? static_cast<int64_t>(node_->valuedouble) : fallback;
+    if (!isNumber() || node_->valuedouble != node_->valuedouble) return fallback;
+    double d = node_->valuedouble;
+    if (d >= 9223372036854775807.0) return INT64_MAX;
+    if (d <= -9223372036854775808.0) return INT64_MIN;
+    return static_cast<int64_t>(d);
   }
   bool boolean(bool fallback = false) const { return isBool() ? cJSON_IsTrue(node_) : fallback; }
 

@@ -1,0 +1,17 @@
+// framework/http_response.h: one complete HTTP response in one write.
+#pragma once
+
+#include <string_view>
+
+struct lws;
+
+namespace msw {
+
+// Status line, Content-Type, Content-Length, an optional extra header
+// ("name:", value), then the body, in a single lws_write (lws keeps any
+// unsent tail and sends it first). False if the headers did not fit or the
+// write failed: the caller should then close the connection.
+bool writeHttpResponse(lws* wsi, int status, const char* contentType, std::string_view body,
+                       const char* extraName = nullptr, const char* extraValue = nullptr);
+
+}  // namespace msw

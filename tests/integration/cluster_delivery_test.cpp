@@ -1,0 +1,334 @@
+// tests/integration/cluster_delivery_test.cpp: two nodes (a, b; two workers
+// each) on one Redis behave as one server (docs/deployment.md "Several nodes
+// with one Redis"): room, user, member and "all" messages reach every
+// matching connection on every node exactly once, the manager's /push and
+// /kick reach other nodes, /online and /online/user answer for the whole
+// cluster from either node, and the live module works across nodes.
+//
+// Exactly once: a sender sends a message then a marker; each recipient must
+// see the message once, then the marker, and nothing more during a grace
+// period after everything expected has arrived.
+#include "tests/integration/cluster_support.h"
+
+namespace msw::cluster {
+namespace {
+
+constexpr int kGraceMs = 300;  // silence demanded after the expected messages
+
+class Delivery : public ClusterTest {
+ protected:
+  void SetUp() override {
+    ClusterTest::SetUp();
+    if (HasFatalFailure()) return;
+    startNode("a");
+    if (HasFatalFailure()) return;
+    startNode("b");
+  }
+
+  // Sends with clustertest.t.ACTION and waits for the "sent" reply.
+  static void send(Client& from, const std::string& action, const std::string& fields) {
+    Msg m = from.call(R"({"method":"clustertest.t.)" + action + R"(",)" + fields + "}", "sent");
+    ASSERT_EQ(m.status(), 200) << action << " " << fields << ": " << m;
+  }
+
+  // Reads `c`'s messages until `last` arrives; returns the events seen whose
+  // name starts with `family` (other traffic is ignored).
+  static std::vector<std::string> eventsUntil(Client& c, const std::string& last, const std::string& family) {
+    std::vector<std::string> seen;
+    for (;;) {
+      Msg m = c.next(5000);
+      if (!m.received) {
+        ADD_FAILURE() << c.member << " never got " << last << " (saw " << seen.size() << " of its family)";
+        return seen;
+      }
+      std::string e = m.event();
+      if (e.rfind(family, 0) == 0) seen.push_back(e);
+      if (e == last) return seen;
+    }
+  }
+
+  // After everything expected arrived: nothing of `family` more for anyone.
+  template <class C>
+  static void expectSilence(const C& clients, const std::string& family) {
+    bool first = true;
+    for (const auto& c : clients) {
+      for (const Msg& m : c->drain(first ? kGraceMs : 20))
+        EXPECT_NE(m.event().rfind(family, 0), 0u) << c->member << " got a duplicate or stray: " << m;
+      first = false;
+    }
+  }
+
+  using Clients = std::vector<std::unique_ptr<Client>>;
+  static std::vector<Client*> all(std::initializer_list<Clients*> groups) {
+    std::vector<Client*> out;
+    for (Clients* g : groups)
+      for (auto& c : *g) out.push_back(c.get());
+    return out;
+  }
+};
+
+using V = std::vector<std::string>;
+
+TEST_F(Delivery, RoomMessageReachesEveryMemberOnBothNodesExactlyOnce) {
+  Clients as = connectSpread("a", 2, "ua");
+  Clients bs = connectSpread("b", 2, "ub");
+  std::vector<Client*> everyone = all({&as, &bs});
+  for (Client* c : everyone) join(*c, "r1");
+  // Registered (Redis) and subscribed (Redis) on both nodes.
+  std::set<std::string> want = members(everyone);
+  ASSERT_EQ(waitOnline("a", "r1", want), want);
+  waitRoomSubscribers("r1", 2);
+
+  // From a, excluding the sender: everyone else once, then the marker.
+  Client& fromA = *as[0];
+  send(fromA, "room", R"("room":"r1","event":"m1","exclude_self":true)");
+  send(fromA, "room", R"("room":"r1","event":"m2","exclude_self":true)");
+  for (Client* c : everyone) {
+    if (c == &fromA) continue;
+    EXPECT_EQ(eventsUntil(*c, "m2", "m"), (V{"m1", "m2"})) << c->member;
+  }
+  // From b, to all (the sender included): each once.
+  Client& fromB = *bs[1];
+  send(fromB, "room", R"("room":"r1","event":"m3")");
+  send(fromB, "room", R"("room":"r1","event":"m4")");
+  for (Client* c : everyone) EXPECT_EQ(eventsUntil(*c, "m4", "m"), (V{"m3", "m4"})) << c->member;
+  expectSilence(everyone, "m");
+
+  // A client in no room gets none of it.
+  auto outsider = connect("b", "nobody");
+  send(fromA, "room", R"("room":"r1","event":"m5")");
+  for (Client* c : everyone) EXPECT_EQ(eventsUntil(*c, "m5", "m"), (V{"m5"})) << c->member;
+  EXPECT_TRUE(outsider->drain(kGraceMs).empty());
+}
+
+TEST_F(Delivery, SendToUserReachesItsConnectionsOnBothNodesOnceEach) {
+  auto aliceA = connect("a", "alice");
+  auto aliceB1 = connect("b", "alice");
+  auto aliceB2 = connect("b", "alice");
+  auto senderA = connect("a", "sender");
+  auto senderB = connect("b", "sender2");
+  ASSERT_TRUE(pollUntil([&] { return redisNumSub(channel("_msw:bus:all")) == 2; }, 5000));
+  std::vector<Client*> alice = {aliceA.get(), aliceB1.get(), aliceB2.get()};
+
+  send(*senderA, "user", R"("user":"alice","event":"u1")");
+  send(*senderA, "user", R"("user":"alice","event":"u2")");
+  for (Client* c : alice) EXPECT_EQ(eventsUntil(*c, "u2", "u"), (V{"u1", "u2"})) << c->member;
+  send(*senderB, "user", R"("user":"alice","event":"u3")");
+  send(*senderB, "user", R"("user":"alice","event":"u4")");
+  for (Client* c : alice) EXPECT_EQ(eventsUntil(*c, "u4", "u"), (V{"u3", "u4"})) << c->member;
+  // Alice to herself from b: her connection on a too, and the sender itself.
+  send(*aliceB1, "user", R"("user":"alice","event":"u5")");
+  for (Client* c : alice) EXPECT_EQ(eventsUntil(*c, "u5", "u"), (V{"u5"})) << c->member;
+  std::vector<Client*> watched = {aliceA.get(), aliceB1.get(), aliceB2.get(), senderA.get(), senderB.get()};
+  expectSilence(watched, "u");
+}
+
+TEST_F(Delivery, SendToMemberReachesThatConnectionOnItsNode) {
+  Clients as = connectSpread("a", 2, "ua");
+  Clients bs = connectSpread("b", 2, "ub");
+  std::vector<Client*> everyone = all({&as, &bs});
+  // a -> each member of b, one by one; b -> each member of a; and a local one.
+  for (auto& target : bs) {
+    send(*as[0], "member", R"("member":")" + target->member + R"(","event":"f1","tag":")" + target->member + "\"");
+    Msg m = target->waitEvent("f1");
+    ASSERT_TRUE(m.received) << target->member;
+    EXPECT_EQ(m.param()["from"].str(), as[0]->member);
+  }
+  for (auto& target : as) {
+    send(*bs[0], "member", R"("member":")" + target->member + R"(","event":"f2")");
+    EXPECT_TRUE(target->waitEvent("f2").received) << target->member;
+  }
+  send(*as[1], "member", R"("member":")" + as[0]->member + R"(","event":"f3")");
+  EXPECT_TRUE(as[0]->waitEvent("f3").received);
+  // Nobody got a copy meant for another.
+  expectSilence(everyone, "f");
+  // A member of a node that does not exist: nothing, and no harm.
+  send(*as[0], "member", R"("member":"nosuchnode:12345","event":"f4")");
+  expectSilence(everyone, "f");
+}
+
+TEST_F(Delivery, SendToAllReachesEveryConnectionOnce) {
+  Clients as = connectSpread("a", 2, "ua");
+  Clients bs = connectSpread("b", 2, "ub");
+  std::vector<Client*> everyone = all({&as, &bs});
+  send(*as[0], "all", R"("event":"x1","exclude_self":true)");
+  send(*as[0], "all", R"("event":"x2","exclude_self":true)");
+  for (Client* c : everyone)
+    if (c != as[0].get()) EXPECT_EQ(eventsUntil(*c, "x2", "x"), (V{"x1", "x2"})) << c->member;
+  send(*bs[0], "all", R"("event":"x3")");
+  for (Client* c : everyone) EXPECT_EQ(eventsUntil(*c, "x3", "x"), (V{"x3"})) << c->member;
+  expectSilence(everyone, "x");
+}
+
+TEST_F(Delivery, ManagerPushReachesOtherNodes) {
+  Clients as = connectSpread("a", 2, "ua");
+  Clients bs = connectSpread("b", 2, "ub");
+  std::vector<Client*> members_ = all({&as, &bs});
+  for (Client* c : members_) join(*c, "pr");
+  auto outA = connect("a", "outa");  // in no room
+  auto outB = connect("b", "outb");
+  std::set<std::string> want = members(members_);
+  ASSERT_EQ(waitOnline("a", "pr", want), want);
+  waitRoomSubscribers("pr", 2);
+  std::vector<Client*> everyone = members_;
+  everyone.push_back(outA.get());
+  everyone.push_back(outB.get());
+
+  // Room: every member on both nodes; "delivered" counts a's only.
+  HttpResponse r = node("a").manager("POST", "/push", R"({"to":{"room":"pr"},"event":"p1","info":"room"})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Json::parse(r.body)["delivered"].i64(), static_cast<int64_t>(as.size())) << r.body;
+  for (Client* c : members_) {
+    Msg m = c->waitEvent("p1");
+    EXPECT_TRUE(m.received) << c->member;
+    EXPECT_EQ(m.info(), "room");
+  }
+
+  // One connection of b, named node:fd, pushed through a.
+  r = node("a").manager("POST", "/push", R"({"to":{"fd":")" + bs[0]->member + R"("},"event":"p2"})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Json::parse(r.body)["delivered"].i64(), 0) << r.body;
+  EXPECT_TRUE(bs[0]->waitEvent("p2").received);
+  // ...and one of a through b, in a list with one of b.
+  r = node("b").manager("POST", "/push",
+                        R"({"to":{"fds":[")" + as[1]->member + R"(",")" + bs[1]->member + R"("]},"event":"p3"})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Json::parse(r.body)["delivered"].i64(), 1) << r.body;
+  EXPECT_TRUE(as[1]->waitEvent("p3").received);
+  EXPECT_TRUE(bs[1]->waitEvent("p3").received);
+
+  // A user whose connection is on b, pushed through a.
+  r = node("a").manager("POST", "/push", R"({"to":{"user":")" + bs[0]->user + R"("},"event":"p4"})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Json::parse(r.body)["delivered"].i64(), 0) << r.body;
+  EXPECT_TRUE(bs[0]->waitEvent("p4").received);
+
+  // Everyone, once; "delivered" = a's connections.
+  r = node("a").manager("POST", "/push", R"({"to":{"all":true},"event":"p5"})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Json::parse(r.body)["delivered"].i64(), static_cast<int64_t>(as.size() + 1)) << r.body;
+  for (Client* c : everyone) EXPECT_TRUE(c->waitEvent("p5").received) << c->member;
+
+  // Nothing twice, nothing to the wrong connection.
+  expectSilence(everyone, "p");
+}
+
+TEST_F(Delivery, ManagerKickReachesOtherNodes) {
+  auto victimB = connect("b", "victim");
+  auto keepB = connect("b", "keeper");
+  auto dualA = connect("a", "dual");
+  auto dualB = connect("b", "dual");
+  // By node:fd, through a.
+  HttpResponse r = node("a").manager("POST", "/kick", R"({"fd":")" + victimB->member + R"("})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(victimB->ws.waitClose(5000), 4010);
+  // By user, through a: the user's connections on both nodes.
+  r = node("a").manager("POST", "/kick", R"({"user":"dual"})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Json::parse(r.body)["kicked"].i64(), 1) << r.body;  // a's own
+  EXPECT_EQ(dualA->ws.waitClose(5000), 4010);
+  EXPECT_EQ(dualB->ws.waitClose(5000), 4010);
+  // The others are untouched.
+  Msg m = keepB->call(R"({"method":"clustertest.t.whoami"})", "whoami");
+  EXPECT_EQ(m.status(), 200) << m;
+  std::set<std::string> left;
+  EXPECT_TRUE(pollUntil([&] { return (left = onlineUser("a", "dual")).empty(); }, 5000))
+      << "kicked connections must leave the registry: " << str(left);
+}
+
+TEST_F(Delivery, OnlineIsClusterWideFromEitherNodeAndDropsClosedMembers) {
+  Clients as = connectSpread("a", 2, "ua");
+  Clients bs = connectSpread("b", 2, "ub");
+  auto dualA = connect("a", "dual");
+  auto dualB = connect("b", "dual");
+  std::vector<Client*> everyone = all({&as, &bs});
+  everyone.push_back(dualA.get());
+  everyone.push_back(dualB.get());
+  for (Client* c : everyone) join(*c, "on");
+  std::set<std::string> want = members(everyone);
+  ASSERT_EQ(waitOnline("a", "on", want), want);
+  Json body;
+  EXPECT_EQ(online("b", "on", nullptr, &body), want);
+  // Each member listed with its node, fd and token fields.
+  for (JsonRef m : body["members"]) {
+    std::string member = std::string(m["node"].str()) + ":" + std::to_string(static_cast<uint64_t>(m["fd"].num()));
+    auto it = std::find_if(everyone.begin(), everyone.end(), [&](Client* c) { return c->member == member; });
+    ASSERT_NE(it, everyone.end()) << member;
+    EXPECT_EQ(m["id"].str(), (*it)->user);
+    EXPECT_EQ(m["nickname"].str(), "nick-" + (*it)->user);
+    EXPECT_EQ(m["type"].str(), "wechatUser");
+  }
+  // A user with a connection on each node, seen from both.
+  std::set<std::string> dual = {dualA->member, dualB->member};
+  for (const char* n : {"a", "b"}) {
+    bool flag = false;
+    EXPECT_EQ(onlineUser(n, "dual", &flag), dual) << "from " << n;
+    EXPECT_TRUE(flag);
+  }
+
+  // Members that close disappear, whichever node they were on.
+  for (Client* c : {bs[0].get(), as[0].get(), dualB.get()}) {
+    c->ws.sendClose(1000);
+    EXPECT_EQ(c->ws.waitClose(5000), 1000);
+    want.erase(c->member);
+  }
+  EXPECT_EQ(waitOnline("a", "on", want), want);
+  EXPECT_EQ(waitOnline("b", "on", want), want);
+  EXPECT_EQ(onlineUser("b", "dual"), std::set<std::string>{dualA->member});
+  // An abrupt end (TCP reset) too.
+  dualA->ws.resetConnection();
+  want.erase(dualA->member);
+  EXPECT_EQ(waitOnline("b", "on", want), want);
+  bool flag = true;
+  EXPECT_TRUE(pollUntil([&] { return onlineUser("b", "dual", &flag).empty() && !flag; }, 5000));
+}
+
+TEST_F(Delivery, LiveWallAndAttendeeOnDifferentNodes) {
+  auto wall = connect("b", "w1", "L", "wall");
+  Msg j = wall->call(R"({"method":"live.wall.join"})", "join");
+  ASSERT_EQ(j.status(), 200) << j;
+  auto user = connect("a", "att1", "L");
+  j = user->call(R"({"method":"live.user.join"})", "join");
+  ASSERT_EQ(j.status(), 200) << j;
+  EXPECT_EQ(j.param()["online"].i64(), 1) << j;
+  waitRoomSubscribers("L:wall", 1);  // b, for the walls
+  waitRoomSubscribers("L", 1);       // a, for the attendees
+  EXPECT_TRUE(wall->waitEvent("userJoin").received) << "the wall on b hears of the attendee on a";
+
+  // say on a -> the wall on b gets it to check.
+  Msg said = user->call(R"({"method":"live.user.say","content":"hello from a"})", "say");
+  ASSERT_EQ(said.status(), 200) << said;
+  Msg need = wall->waitEvent("userSayNeedCheck");
+  ASSERT_TRUE(need.received);
+  EXPECT_EQ(need.param()["content"].str(), "hello from a");
+  int64_t id = need.param()["id"].i64();
+  EXPECT_EQ(id, said.param()["id"].i64());
+  // check on b -> the attendee on a gets the broadcast.
+  Msg checked = wall->call(R"({"method":"live.wall.check","id":)" + std::to_string(id) + R"(,"status":1})", "check");
+  ASSERT_EQ(checked.status(), 200) << checked;
+  Msg b = user->waitEvent("userSayBroadcast");
+  ASSERT_TRUE(b.received);
+  EXPECT_EQ(b.param()["content"].str(), "hello from a");
+  // An announcement of the wall reaches the attendee too.
+  Msg ws = wall->call(R"({"method":"live.wall.say","content":"welcome"})", "say");
+  ASSERT_EQ(ws.status(), 200) << ws;
+  Msg wb = user->waitEvent("wallSayBroadcast");
+  ASSERT_TRUE(wb.received);
+  EXPECT_EQ(wb.param()["content"].str(), "welcome");
+  // Each once.
+  for (Client* c : {user.get(), wall.get()})
+    for (const Msg& m : c->drain(kGraceMs))
+      EXPECT_TRUE(m.event() != "userSayBroadcast" && m.event() != "wallSayBroadcast" &&
+                  m.event() != "userSayNeedCheck")
+          << c->member << " twice: " << m;
+
+  // The attendee leaves by closing: the wall on b is told, with the new count.
+  user->ws.sendClose(1000);
+  user->ws.waitClose(5000);
+  Msg left = wall->waitEvent("userLeave");
+  ASSERT_TRUE(left.received);
+  EXPECT_EQ(left.param()["online"].i64(), 0) << left;
+}
+
+}  // namespace
+}  // namespace msw::cluster

@@ -1,0 +1,305 @@
+// tests/integration/cluster_fault_test.cpp: the fault table of
+// docs/deployment.md "Several nodes with one Redis", with two real nodes
+// (a, b; two workers each) and a redis-server of the test's own:
+//   - a node killed (SIGKILL): its members stay listed until its heartbeat
+//     key expires (Cluster::kAliveTtl), then another node purges them, the
+//     live module's sets included; restarted before that, it purges its
+//     leftovers at once;
+//   - Redis restarted mid-run (its data lost): both nodes reconnect,
+//     resubscribe and register their members again; clients stay connected;
+//   - Redis down when a node starts: the node serves clients anyway and
+//     recovers by itself when Redis comes;
+//   - a node stopped: its members go at once, nothing of it stays in Redis.
+#include "tests/integration/cluster_support.h"
+
+namespace msw::cluster {
+namespace {
+
+class Fault : public ClusterTest {
+ protected:
+  void startBoth() {
+    startNode("a");
+    if (HasFatalFailure()) return;
+    startNode("b");
+  }
+
+  // Live attendees of room `code` (the room the token names): members of
+  // that room and of the live module's set live:CODE:users (a close key).
+  std::vector<std::unique_ptr<Client>> attendees(const std::string& nodeId, size_t n, const std::string& userPrefix,
+                                                 const std::string& code) {
+    auto out = connectSpread(nodeId, n, userPrefix, code);
+    for (auto& c : out) {
+      Msg j = c->call(R"({"method":"live.user.join"})", "join");
+      EXPECT_EQ(j.status(), 200) << j;
+    }
+    return out;
+  }
+
+  // A wall joining on nodeId: the live module's online count of `code`.
+  int64_t wallOnlineCount(const std::string& nodeId, const std::string& code) {
+    auto wall = connect(nodeId, "wall-" + code + "-" + std::to_string(++walls_), code, "wall");
+    Msg j = wall->call(R"({"method":"live.wall.join"})", "join");
+    EXPECT_EQ(j.status(), 200) << j;
+    return j.param()["online"].i64(-1);
+  }
+
+  // Every key of this test's prefix that still names node `id`: the
+  // instance keys (_msw:inst:, _msw:alive:), a field of _msw:instances, a
+  // member "id:fd" of any hash (rooms) or set (users, close keys).
+  std::vector<std::string> leftoversOf(const std::string& id) {
+    std::vector<std::string> found;
+    int port = redis_.port();
+    for (const std::string& key : msw::test::redisKeys(port, prefix_ + "*")) {
+      if (key.find(id + "@") != std::string::npos) found.push_back(key);
+      auto type = msw::test::redisCall(port, {"TYPE", key});
+      std::vector<std::string> names;
+      if (type && type->str == "hash") {
+        if (auto v = msw::test::redisCall(port, {"HKEYS", key}))
+          for (auto& e : v->elements) names.push_back(e.str);
+      } else if (type && type->str == "set") {
+        if (auto v = msw::test::redisCall(port, {"SMEMBERS", key}))
+          for (auto& e : v->elements) names.push_back(e.str);
+      }
+      for (const std::string& n : names)
+        if (n.rfind(id + ":", 0) == 0 || n.rfind(id + "@", 0) == 0) found.push_back(key + " -> " + n);
+    }
+    return found;
+  }
+
+  int walls_ = 0;
+};
+
+std::string join(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& s : v) out += s + "\n";
+  return out;
+}
+
+// SIGKILL: listed until the heartbeat expires, then purged by the other node.
+TEST_F(Fault, KilledNodeMembersArePurgedWhenItsHeartbeatExpires) {
+  startBoth();
+  ASSERT_FALSE(HasFatalFailure());
+  auto as = attendees("a", 2, "ua", "K");
+  auto bs = attendees("b", 2, "ub", "K");
+  std::set<std::string> all = members(as), aOnly = members(as);
+  for (auto& c : bs) all.insert(c->member);
+  ASSERT_EQ(waitOnline("a", "K", all), all);
+  bool flag = false;
+  ASSERT_FALSE(onlineUser("a", bs[0]->user, &flag).empty());
+
+  node("b").proc.kill9();
+  auto killed = Clock::now();
+  // Nobody told Redis: b's members are still there right after.
+  EXPECT_EQ(online("a", "K"), all);
+  // Then a notices b's heartbeat key expired and removes them. That takes
+  // kAliveTtl (15 s) after b's last heartbeat (every 5 s), plus up to one
+  // heartbeat period of a: 10..20 s after the kill.
+  std::set<std::string> last = waitOnline("a", "K", aOnly, 25000);
+  int64_t took = msSince(killed);
+  std::cerr << "[ info ] b's members purged " << took << " ms after SIGKILL\n";
+  ASSERT_EQ(last, aOnly) << "b's members still listed " << took << " ms after SIGKILL";
+  EXPECT_GE(took, 5000) << "purged before b's heartbeat key could have expired";
+  EXPECT_TRUE(node("a").proc.waitLog("purging the members of instance b@", 1000)) << tail(node("a").proc.log());
+  // User presence and the live module's online set (a close key) too.
+  for (auto& c : bs) {
+    flag = true;
+    EXPECT_TRUE(onlineUser("a", c->user, &flag).empty()) << c->user;
+    EXPECT_FALSE(flag);
+  }
+  EXPECT_EQ(wallOnlineCount("a", "K"), static_cast<int64_t>(as.size()));
+  EXPECT_EQ(join(leftoversOf("b")), "");
+  // a's own clients were never disturbed.
+  for (auto& c : as) EXPECT_EQ(c->call(R"({"method":"clustertest.t.whoami"})", "whoami").status(), 200);
+}
+
+// SIGKILL, then a restart of the same node id well before the TTL.
+TEST_F(Fault, RestartedNodePurgesItsLeftoversAtOnce) {
+  startBoth();
+  ASSERT_FALSE(HasFatalFailure());
+  auto as = attendees("a", 2, "ua", "R");
+  auto bs = attendees("b", 2, "ub", "R");
+  std::set<std::string> all = members(as), aOnly = members(as);
+  for (auto& c : bs) all.insert(c->member);
+  ASSERT_EQ(waitOnline("a", "R", all), all);
+
+  auto killed = Clock::now();
+  node("b").proc.kill9();
+  bs.clear();
+  ASSERT_TRUE(node("b").start()) << node("b").error();
+  auto started = Clock::now();
+  // Its first heartbeat purges the earlier run: within a couple of seconds,
+  // far below the 10 s a heartbeat key lives at least.
+  std::set<std::string> last = waitOnline("a", "R", aOnly, 3000);
+  int64_t took = msSince(started);
+  std::cerr << "[ info ] old members of b gone " << took << " ms after b's restart (" << msSince(killed)
+            << " ms after the kill)\n";
+  ASSERT_EQ(last, aOnly) << "b's old members still listed " << took << " ms after b restarted";
+  EXPECT_EQ(wallOnlineCount("a", "R"), static_cast<int64_t>(as.size()));
+
+  // New connections on the restarted b work, across nodes too.
+  waitSubscribed("b");
+  auto fresh = attendees("b", 1, "fresh", "R");
+  for (auto& c : fresh) all.insert(c->member);
+  std::set<std::string> want = aOnly;
+  for (auto& c : fresh) want.insert(c->member);
+  EXPECT_EQ(waitOnline("a", "R", want), want);
+  waitRoomSubscribers("R", 2);
+  Msg sent = as[0]->call(R"({"method":"clustertest.t.room","room":"R","event":"afterRestart"})", "sent");
+  ASSERT_EQ(sent.status(), 200) << sent;
+  for (auto& c : fresh) EXPECT_TRUE(c->waitEvent("afterRestart").received) << c->member;
+  sent = fresh[0]->call(R"({"method":"clustertest.t.room","room":"R","event":"fromB"})", "sent");
+  ASSERT_EQ(sent.status(), 200) << sent;
+  for (auto& c : as) EXPECT_TRUE(c->waitEvent("fromB").received) << c->member;
+  // Nothing of b's first run is left (its instance keys, its members).
+  std::vector<std::string> left = leftoversOf("b");
+  std::string firstRun;
+  for (const std::string& l : left) {
+    bool current = false;
+    for (auto& c : fresh) current = current || l.find(c->member) != std::string::npos;
+    if (!current && l.find("b@") == std::string::npos) firstRun += l + "\n";
+  }
+  EXPECT_EQ(firstRun, "");
+  // Exactly one instance of b is registered: the current one.
+  auto inst = msw::test::redisCall(redis_.port(), {"HKEYS", prefix_ + "_msw:instances"});
+  ASSERT_TRUE(inst.has_value());
+  int bInstances = 0;
+  for (auto& e : inst->elements) bInstances += e.str.rfind("b@", 0) == 0;
+  EXPECT_EQ(bInstances, 1);
+}
+
+// Redis restarts (and loses everything): the nodes put it all back.
+TEST_F(Fault, RedisRestartMidRunIsRecoveredWithoutDroppingClients) {
+  startBoth();
+  ASSERT_FALSE(HasFatalFailure());
+  auto as = attendees("a", 2, "ua", "X");
+  auto bs = attendees("b", 2, "ub", "X");
+  std::set<std::string> all = members(as);
+  for (auto& c : bs) all.insert(c->member);
+  ASSERT_EQ(waitOnline("a", "X", all), all);
+  waitRoomSubscribers("X", 2);
+  const char* kStoreUp = "redis store: connected";
+  const char* kSubUp = "redis subscriber: connected";
+  size_t storeUp[2] = {countInLog(node("a"), kStoreUp), countInLog(node("b"), kStoreUp)};
+  size_t subUp[2] = {countInLog(node("a"), kSubUp), countInLog(node("b"), kSubUp)};
+
+  redis_.kill9();
+  ASSERT_TRUE(redis_.start()) << redis_.error();
+  auto restarted = Clock::now();
+
+  // Every connection of both nodes comes back: the manager's and each
+  // worker's store connection, and the subscriber.
+  int i = 0;
+  for (const char* id : {"a", "b"}) {
+    TestServer& n = node(id);
+    EXPECT_TRUE(pollUntil([&] { return countInLog(n, kStoreUp) >= storeUp[i] + 1 + kWorkers; }, 15000))
+        << id << ": store connections did not all come back\n" << tail(n.proc.log());
+    EXPECT_TRUE(pollUntil([&] { return countInLog(n, kSubUp) >= subUp[i] + 1; }, 15000))
+        << id << ": the subscriber did not come back\n" << tail(n.proc.log());
+    ++i;
+  }
+  std::cerr << "[ info ] all reconnected " << msSince(restarted) << " ms after the Redis restart\n";
+  // The registry is rebuilt from the nodes' own state: seen from both.
+  EXPECT_EQ(waitOnline("a", "X", all, 10000), all);
+  EXPECT_EQ(waitOnline("b", "X", all, 10000), all);
+  std::cerr << "[ info ] registry complete again " << msSince(restarted) << " ms after the Redis restart\n";
+  for (auto& c : bs) EXPECT_EQ(onlineUser("a", c->user), std::set<std::string>{c->member});
+  EXPECT_EQ(wallOnlineCount("a", "X"), static_cast<int64_t>(all.size())) << "live:X:users rebuilt (close keys)";
+  // Resubscribed: room messages flow between the nodes again.
+  waitRoomSubscribers("X", 2);
+  Msg sent = as[0]->call(R"({"method":"clustertest.t.room","room":"X","event":"again1","exclude_self":true})", "sent");
+  ASSERT_EQ(sent.status(), 200) << sent;
+  sent = bs[0]->call(R"({"method":"clustertest.t.room","room":"X","event":"again2","exclude_self":true})", "sent");
+  ASSERT_EQ(sent.status(), 200) << sent;
+  for (auto* group : {&as, &bs})
+    for (auto& c : *group) {
+      if (c != as[0]) EXPECT_TRUE(c->waitEvent("again1").received) << c->member;
+      if (c != bs[0]) EXPECT_TRUE(c->waitEvent("again2").received) << c->member;
+    }
+  // Clients never got disconnected; both nodes still run.
+  for (auto* group : {&as, &bs})
+    for (auto& c : *group) {
+      EXPECT_EQ(c->ws.closeCode(), 0) << c->member;
+      EXPECT_EQ(c->call(R"({"method":"clustertest.t.whoami"})", "whoami").status(), 200) << c->member;
+    }
+  EXPECT_TRUE(node("a").proc.running());
+  EXPECT_TRUE(node("b").proc.running());
+}
+
+// No Redis when the node starts: it serves anyway, then recovers alone.
+TEST_F(Fault, RedisDownAtStartNodeServesAndRecovers) {
+  redis_.kill9();  // its port stays ours: nothing listens there now
+  TestServer& a = makeNode("a");
+  ASSERT_TRUE(a.start()) << a.error();
+  Json st = a.status();
+  ASSERT_TRUE(st.isObject());
+  EXPECT_EQ(st["store"]["driver"].str(), "redis") << st.dump();
+  EXPECT_NE(st["store"]["health"].str(), "ok") << st.dump();
+  EXPECT_FALSE(st["store"]["health"].str().empty()) << st.dump();
+  std::cerr << "[ info ] store health while Redis is down: " << st["store"]["health"].str() << "\n";
+  // docs/deployment.md: "the log says `store unavailable`".
+  EXPECT_TRUE(a.proc.waitLog("store unavailable", 2000))
+      << "the log should say store unavailable while Redis is down:\n" << tail(a.proc.log(), 3000);
+
+  // Clients connect and are served.
+  auto c = connect("a", "early", "D");
+  Msg echo = c->call(R"({"method":"index.index.echo","x":"hi"})", "echo");
+  EXPECT_EQ(echo.status(), 200) << echo;
+  EXPECT_EQ(echo.param()["x"].str(), "hi") << echo;
+  join(*c, "D");
+  int status = 0;
+  online("a", "D", &status);
+  EXPECT_EQ(status, 503) << "a registry read fails fast while Redis is down";
+
+  ASSERT_TRUE(redis_.start()) << redis_.error();
+  auto up = Clock::now();
+  EXPECT_TRUE(pollUntil([&] { return a.status()["store"]["health"].str() == "ok"; }, 10000))
+      << a.status().dump() << "\n" << tail(a.proc.log());
+  std::cerr << "[ info ] store healthy " << msSince(up) << " ms after Redis came\n";
+  // What happened while it was away is in Redis now.
+  std::set<std::string> want = {c->member};
+  EXPECT_EQ(waitOnline("a", "D", want), want);
+  EXPECT_EQ(onlineUser("a", "early"), want);
+  waitSubscribed("a");
+  // And the node works as one of a cluster: b joins, a room spans both.
+  startNode("b");
+  ASSERT_FALSE(HasFatalFailure());
+  auto d = connect("b", "late", "D");
+  join(*d, "D");
+  want.insert(d->member);
+  EXPECT_EQ(waitOnline("b", "D", want), want);
+  waitRoomSubscribers("D", 2);
+  Msg sent = d->call(R"({"method":"clustertest.t.room","room":"D","event":"hello"})", "sent");
+  ASSERT_EQ(sent.status(), 200) << sent;
+  EXPECT_TRUE(c->waitEvent("hello").received);
+}
+
+// A graceful stop: members gone at once, nothing of the node left in Redis.
+TEST_F(Fault, StoppedNodeLeavesNothingInRedis) {
+  startBoth();
+  ASSERT_FALSE(HasFatalFailure());
+  auto as = attendees("a", 2, "ua", "G");
+  auto bs = attendees("b", 2, "ub", "G");
+  for (auto& c : bs) join(*c, "bonly");  // and a room of their own
+  std::set<std::string> all = members(as), aOnly = members(as);
+  for (auto& c : bs) all.insert(c->member);
+  ASSERT_EQ(waitOnline("a", "G", all), all);
+  ASSERT_EQ(waitOnline("a", "bonly", members(bs)), members(bs));
+  ASSERT_FALSE(leftoversOf("b").empty()) << "the check below would prove nothing";
+
+  int rc = -2;
+  std::thread stopper([&] { rc = node("b").proc.stop(15000); });
+  for (auto& c : bs) EXPECT_EQ(c->ws.waitClose(10000), 1001) << c->member;
+  stopper.join();
+  auto stopped = Clock::now();
+  EXPECT_EQ(rc, 0) << tail(node("b").proc.log());
+  std::set<std::string> last = waitOnline("a", "G", aOnly, 2000);
+  std::cerr << "[ info ] b's members gone " << msSince(stopped) << " ms after b exited\n";
+  EXPECT_EQ(last, aOnly);
+  EXPECT_EQ(online("a", "bonly"), std::set<std::string>{});
+  EXPECT_EQ(join(leftoversOf("b")), "");
+  EXPECT_EQ(wallOnlineCount("a", "G"), static_cast<int64_t>(as.size()));
+  for (auto& c : as) EXPECT_EQ(c->call(R"({"method":"clustertest.t.whoami"})", "whoami").status(), 200);
+}
+
+}  // namespace
+}  // namespace msw::cluster

@@ -1,0 +1,243 @@
+// tests/integration/handshake_test.cpp: the upgrade, against the real server:
+// the auth token of SPEC §3 (403 before any upgrade, both ciphers, required =
+// false) and strict RFC 6455 (version, key), with /metrics counting refusals.
+#include <cstdio>
+
+#include "tests/integration/it_support.h"
+
+namespace msw::it {
+namespace {
+
+// ttl 3600 so that "expired" is cheap to make.
+class Handshake : public SharedServerTest<Handshake> {
+ public:
+  static void configure(TestServer& s) { s.ini.set("auth", "ttl", "3600"); }
+
+ protected:
+  // Connects with `path`; expects a refusal with `status` and a JSON body.
+  static void expectRefused(const std::string& path, int status, const std::vector<std::string>& headers = {}) {
+    WsClient c;
+    EXPECT_FALSE(c.connect("127.0.0.1", server().port, path, headers)) << path << ": upgraded";
+    const HttpResponse& r = c.response();
+    EXPECT_EQ(r.status, status) << path << ": " << c.error() << " " << r.body;
+    EXPECT_EQ(msw::test::headerValue(r, "upgrade"), "") << "no upgrade on a refusal";
+    EXPECT_EQ(msw::test::headerValue(r, "sec-websocket-accept"), "");
+    EXPECT_NE(msw::test::headerValue(r, "content-type").find("application/json"), std::string::npos);
+    Json body = Json::parse(r.body);
+    ASSERT_TRUE(body.isObject()) << "body: " << r.body;
+    EXPECT_EQ(body["status"].i64(), status) << r.body;
+    EXPECT_TRUE(body["info"].isString() && !body["info"].str().empty()) << r.body;
+  }
+  static void expectAccepted(const std::string& token, const std::string& path = "/ws?auth=") {
+    WsClient c;
+    ASSERT_TRUE(c.connect("127.0.0.1", server().port, path + token))
+        << c.error() << " " << c.response().status << " " << c.response().body;
+    EXPECT_EQ(request(c, R"({"method":"ping"})").event(), "pong");
+  }
+  static int64_t rejected(const char* reason) {
+    return metricSum(server().metrics(), "msw_handshakes_rejected_total", std::string("reason=\"") + reason + "\"");
+  }
+};
+
+TEST_F(Handshake, AValidAesTokenIsAccepted) { expectAccepted(server().userToken()); }
+
+TEST_F(Handshake, TheTokenMayComeAmongOtherArgumentsOnAnyPath) {
+  expectAccepted(server().userToken() + "&b=2", "/some/deep/path?a=1&auth=");
+}
+
+TEST_F(Handshake, ThePercentEncodedTokenIsDecoded) {
+  std::string token = server().userToken();
+  std::string encoded;
+  for (char ch : token) {
+    char buf[4];
+    std::snprintf(buf, sizeof buf, "%%%02X", static_cast<unsigned char>(ch));
+    encoded += buf;
+  }
+  expectAccepted(encoded);
+}
+
+TEST_F(Handshake, MissingAuthIs403) {
+  expectRefused("/ws", 403);
+  expectRefused("/ws?auth=", 403);
+  expectRefused("/ws?other=1", 403);
+  expectRefused("/ws?xauth=" + server().userToken(), 403);
+}
+
+TEST_F(Handshake, GarbageIs403) {
+  expectRefused("/ws?auth=garbage", 403);
+  expectRefused("/ws?auth=" + std::string(40, 'A'), 403);
+  std::string token = server().userToken();
+  token[token.size() / 2] = token[token.size() / 2] == 'A' ? 'B' : 'A';  // one flipped character
+  expectRefused("/ws?auth=" + token, 403);
+}
+
+TEST_F(Handshake, ATokenOfAnotherKeyIs403) {
+  expectRefused("/ws?auth=" + mint(userJson(), CipherKind::kAes256Gcm, "not-the-key"), 403);
+}
+
+TEST_F(Handshake, APlaintextThatIsNotAJsonObjectIs403) {
+  for (const char* p : {"[1,2,3]", "\"u1\"", "12", "hello", "null"}) expectRefused("/ws?auth=" + mint(p), 403);
+}
+
+TEST_F(Handshake, AnExpiredTokenIs403) {
+  expectRefused("/ws?auth=" + mint(userJson("u1", "r", "wall", "N", unixNow() - 3700)), 403);
+  expectAccepted(mint(userJson("u1", "r", "wall", "N", unixNow() - 3500)));
+}
+
+TEST_F(Handshake, ACtimeMoreThan300sAheadIs403) {
+  expectRefused("/ws?auth=" + mint(userJson("u1", "r", "wall", "N", unixNow() + 400)), 403);
+  expectAccepted(mint(userJson("u1", "r", "wall", "N", unixNow() + 200)));
+}
+
+TEST_F(Handshake, ALongTokenWorks) {
+  std::string extra = "\"blob\":\"" + std::string(3000, 'b') + "\",\"more\":\"" + std::string(100, 'm') + "\"";
+  std::string token = mint(userJson("long", "r", "wall", "N", unixNow(), extra));
+  ASSERT_GT(token.size(), 4000u);
+  WsClient c;
+  ASSERT_TRUE(server().connect(c, token)) << c.error() << " " << c.response().status << " " << c.response().body;
+  Msg m = request(c, R"({"method":"testmod.test.whoami"})");
+  EXPECT_EQ(m.param()["id"].str(), "long") << m;
+  EXPECT_EQ(Json::parse(m.param()["auth"].str())["blob"].str().size(), 3000u) << m;
+}
+
+TEST_F(Handshake, ANumericIdIsText) {
+  WsClient c;
+  ASSERT_TRUE(server().connect(c, mint(R"({"id":4242,"type":"wall","code":"r","ctime":)" + std::to_string(unixNow()) + "}")))
+      << c.error();
+  Msg m = request(c, R"({"method":"testmod.test.whoami"})");
+  EXPECT_EQ(m.param()["id"].str(), "4242") << m;
+}
+
+TEST_F(Handshake, MetricsCountEachRefusalByReason) {
+  const char* reasons[] = {"missing_auth", "invalid_auth", "expired", "ctime_in_future", "bad_version", "bad_key"};
+  std::map<std::string, int64_t> before;
+  for (const char* r : reasons) {
+    before[r] = rejected(r);
+    ASSERT_GE(before[r], 0) << "no msw_handshakes_rejected_total line for " << r << ":\n" << server().metrics();
+  }
+  expectRefused("/ws", 403);
+  expectRefused("/ws?auth=bad", 403);
+  expectRefused("/ws?auth=bad2", 403);
+  expectRefused("/ws?auth=" + mint(userJson("u", "r", "w", "n", unixNow() - 4000)), 403);
+  expectRefused("/ws?auth=" + mint(userJson("u", "r", "w", "n", unixNow() + 4000)), 403);
+  expectRefused(server().path(server().userToken()), 426, {"Sec-WebSocket-Version: 8"});
+  expectRefused(server().path(server().userToken()), 400, {"Sec-WebSocket-Key: c2hvcnQ="});
+  EXPECT_EQ(rejected("missing_auth") - before["missing_auth"], 1);
+  EXPECT_EQ(rejected("invalid_auth") - before["invalid_auth"], 2);
+  EXPECT_EQ(rejected("expired") - before["expired"], 1);
+  EXPECT_EQ(rejected("ctime_in_future") - before["ctime_in_future"], 1);
+  EXPECT_EQ(rejected("bad_version") - before["bad_version"], 1);
+  EXPECT_EQ(rejected("bad_key") - before["bad_key"], 1);
+}
+
+// ---------------------------------------------------------------- RFC 6455
+
+TEST_F(Handshake, Version8Is426WithTheVersionWeSpeak) {
+  WsClient c;
+  EXPECT_FALSE(c.connect("127.0.0.1", server().port, server().path(server().userToken()), {"Sec-WebSocket-Version: 8"}));
+  EXPECT_EQ(c.response().status, 426) << c.error();
+  EXPECT_EQ(msw::test::headerValue(c.response(), "sec-websocket-version"), "13");
+  expectRefused(server().path(server().userToken()), 426, {"Sec-WebSocket-Version: 14"});
+  expectRefused(server().path(server().userToken()), 426, {"Sec-WebSocket-Version: 13, 8"});
+}
+
+TEST_F(Handshake, AMissingVersionIs426) {
+  expectRefused(server().path(server().userToken()), 426, {"Sec-WebSocket-Version:"});
+}
+
+TEST_F(Handshake, ABadKeyIs400) {
+  for (const char* key : {"c2hvcnQ=", "not base64 at all!!!!!!!", "AAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+                          "dGhlIHNhbXBsZSBub25jZQ"}) {
+    expectRefused(server().path(server().userToken()), 400, {std::string("Sec-WebSocket-Key: ") + key});
+  }
+}
+
+TEST_F(Handshake, UpgradesWithoutAKeyAreRefusedAndTheServerSurvives) {
+  for (int i = 0; i < 20; ++i) expectRefused(server().path(server().userToken()), 400, {"Sec-WebSocket-Key:"});
+  // The same, raw, half of them without auth either, one dropped mid-request.
+  for (int i = 0; i < 10; ++i) {
+    WsClient raw;
+    std::string req = "GET /ws" + std::string(i % 2 ? "" : "?auth=" + server().userToken()) +
+                      " HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                      "Sec-WebSocket-Version: 13\r\n\r\n";
+    EXPECT_FALSE(raw.connectRaw("127.0.0.1", server().port, req));
+    EXPECT_NE(raw.response().status, 101);
+  }
+  {
+    msw::test::UniqueFd fd = msw::test::connectTcp("127.0.0.1", server().port, msw::test::deadlineIn(2000), nullptr);
+    ASSERT_TRUE(fd);
+    msw::test::sendAll(fd.get(), "GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n",
+                       msw::test::deadlineIn(2000), nullptr);
+  }  // closed half-way through the headers
+  ASSERT_TRUE(server().proc.running()) << server().proc.log();
+  expectAccepted(server().userToken());
+}
+
+// ---------------------------------------------------------------- 3DES
+
+class Des : public SharedServerTest<Des> {
+ public:
+  static void configure(TestServer& s) { s.ini.set("auth", "cipher", "des-ede3-ecb"); }
+};
+
+TEST_F(Des, AValid3DesTokenIsAccepted) {
+  std::string token = mint(userJson("d1", "droom"), CipherKind::kDesEde3Ecb);
+  WsClient c;
+  ASSERT_TRUE(server().connect(c, token)) << c.error() << " " << c.response().status << " " << c.response().body;
+  Msg m = request(c, R"({"method":"testmod.test.whoami"})");
+  EXPECT_EQ(m.param()["id"].str(), "d1") << m;
+  EXPECT_EQ(m.param()["code"].str(), "droom") << m;
+}
+
+TEST_F(Des, AnAesTokenIsRefused) {
+  WsClient c;
+  EXPECT_FALSE(server().connect(c, server().userToken()));
+  EXPECT_EQ(c.response().status, 403) << c.error();
+}
+
+TEST_F(Des, A3DesTokenOfAnotherKeyIsRefused) {
+  for (int i = 0; i < 20; ++i) {
+    WsClient c;
+    std::string token = mint(userJson("x" + std::to_string(i)), CipherKind::kDesEde3Ecb, "wrong-key");
+    EXPECT_FALSE(server().connect(c, token)) << i;
+    EXPECT_EQ(c.response().status, 403) << i;
+  }
+}
+
+TEST_F(Des, A3DesTokenWithLegacyCharactersUrlEncodedWorks) {
+  // The legacy alphabet's '*' ':' '_' as a PHP client's urlencode() sends them.
+  std::string token = mint(userJson("enc"), CipherKind::kDesEde3Ecb);
+  std::string encoded;
+  for (char ch : token) {
+    if (ch == '*') encoded += "%2A";
+    else if (ch == ':') encoded += "%3A";
+    else if (ch == '_') encoded += "%5F";
+    else encoded += ch;
+  }
+  WsClient c;
+  ASSERT_TRUE(server().connect(c, encoded)) << c.error() << " " << c.response().body;
+}
+
+// ---------------------------------------------------------------- required = false
+
+class AuthOptional : public SharedServerTest<AuthOptional> {
+ public:
+  static void configure(TestServer& s) { s.ini.set("auth", "required", "false"); }
+};
+
+TEST_F(AuthOptional, NoTokenIsAccepted) {
+  WsClient c;
+  ASSERT_TRUE(c.connect("127.0.0.1", server().port, "/ws")) << c.error() << " " << c.response().body;
+  Msg m = request(c, R"({"method":"testmod.test.whoami"})");
+  EXPECT_EQ(m.status(), 200) << m;
+  EXPECT_EQ(m.param()["id"].str(), "") << m;
+}
+
+TEST_F(AuthOptional, AValidTokenIsStillRead) {
+  WsClient c;
+  ASSERT_TRUE(server().connect(c, mint(userJson("opt")))) << c.error();
+  EXPECT_EQ(request(c, R"({"method":"testmod.test.whoami"})").param()["id"].str(), "opt");
+}
+
+}  // namespace
+}  // namespace msw::it

@@ -1,0 +1,331 @@
+// tests/integration/manager_test.cpp: the manager port against the real
+// server: /status and /metrics, the bearer token, loopback-only binding,
+// request checks; and pushes, kicks, rooms and close hooks seen from it.
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <atomic>
+#include <future>
+#include <thread>
+
+#include "tests/integration/it_support.h"
+
+namespace msw::it {
+namespace {
+
+class Manager : public SharedServerTest<Manager> {};
+
+uint64_t fdOf(WsClient& c) {
+  Msg m = request(c, R"({"method":"testmod.test.whoami"})");
+  return static_cast<uint64_t>(m.param()["fd"].num());
+}
+
+// Raw request on a fresh connection; the whole answer.
+HttpResponse raw(int port, const std::string& request) {
+  HttpResponse r;
+  std::string error;
+  auto deadline = msw::test::deadlineIn(5000);
+  msw::test::UniqueFd fd = msw::test::connectTcp("127.0.0.1", port, deadline, &error);
+  if (!fd) return r;
+  std::string buf;
+  if (!msw::test::sendAll(fd.get(), request, deadline, &error) ||
+      !msw::test::readHttpResponse(fd.get(), buf, deadline, r, &error))
+    r.body = "<" + error + ">";
+  return r;
+}
+
+TEST_F(Manager, StatusHasTheFieldsOfSpec6) {
+  WsClient a = client("a"), b = client("b");
+  ASSERT_EQ(request(a, R"({"method":"testmod.test.join","room":"status-room"})").event(), "joined");
+  ASSERT_EQ(request(b, R"({"method":"ping"})").event(), "pong");
+  HttpResponse r = server().manager("GET", "/status");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_NE(msw::test::headerValue(r, "content-type").find("application/json"), std::string::npos);
+  Json s = Json::parse(r.body);
+  ASSERT_TRUE(s.isObject()) << r.body;
+  EXPECT_TRUE(s["version"].isString() && !s["version"].str().empty()) << r.body;
+  char host[256] = "";
+  ::gethostname(host, sizeof host);
+  EXPECT_EQ(s["node_id"].str(), std::string(host) + ":" + std::to_string(server().port)) << "the default node_id";
+  EXPECT_TRUE(s["node_id"].isString() && !s["node_id"].str().empty()) << r.body;
+  EXPECT_TRUE(s["uptime"].isNumber() && s["uptime"].num() >= 0) << r.body;
+  ASSERT_TRUE(s["workers"].isArray()) << r.body;
+  ASSERT_EQ(s["workers"].size(), 1) << r.body;
+  EXPECT_TRUE(s["workers"].at(0)["connections"].isNumber()) << r.body;
+  EXPECT_EQ(s["connections"].i64(), 2) << r.body;
+  EXPECT_EQ(s["workers"].at(0)["connections"].i64(), 2) << r.body;
+  EXPECT_EQ(s["rooms"].i64(), 1) << r.body;
+  EXPECT_GE(s["messages_in"].i64(), 2) << r.body;
+  EXPECT_GE(s["messages_out"].i64(), 2) << r.body;
+  EXPECT_TRUE(s["memory"].isObject() || s["memory"].isNumber()) << r.body;
+  EXPECT_GT(s["memory"]["rss_bytes"].num(), 0) << r.body;
+  ASSERT_TRUE(s["store"].isObject()) << r.body;
+  EXPECT_EQ(s["store"]["driver"].str(), "memory") << r.body;
+}
+
+TEST_F(Manager, StatusCountsMessages) {
+  WsClient c = client();
+  Json before = server().status();
+  for (int i = 0; i < 10; ++i) ASSERT_EQ(request(c, R"({"method":"ping"})").event(), "pong");
+  Json after = server().status();
+  EXPECT_GE(after["messages_in"].i64() - before["messages_in"].i64(), 10);
+  EXPECT_GE(after["messages_out"].i64() - before["messages_out"].i64(), 10);
+}
+
+TEST_F(Manager, MetricsIsPrometheusText) {
+  WsClient c = client();
+  ASSERT_EQ(request(c, R"({"method":"ping"})").event(), "pong");
+  WsClient refused;
+  ASSERT_FALSE(refused.connect("127.0.0.1", server().port, "/ws"));
+  HttpResponse r = server().manager("GET", "/metrics");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_NE(msw::test::headerValue(r, "content-type").find("text/plain"), std::string::npos);
+  EXPECT_NE(r.body.find("# TYPE msw_connections gauge"), std::string::npos) << r.body;
+  EXPECT_EQ(metricValue(r.body, "msw_connections{worker=\"0\"}"), 1) << r.body;
+  EXPECT_NE(r.body.find("# TYPE msw_handshakes_rejected_total counter"), std::string::npos) << r.body;
+  EXPECT_GE(metricValue(r.body, "msw_handshakes_rejected_total{worker=\"0\",reason=\"missing_auth\"}"), 1) << r.body;
+  // Every sample line is NAME[{LABELS}] INTEGER.
+  std::istringstream in(r.body);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    EXPECT_EQ(line.rfind("msw_", 0), 0u) << line;
+    size_t space = line.rfind(' ');
+    ASSERT_NE(space, std::string::npos) << line;
+    EXPECT_NE(line.find_first_of("0123456789", space), std::string::npos) << line;
+  }
+}
+
+TEST_F(Manager, UnknownPathsAndMethods) {
+  EXPECT_EQ(server().manager("GET", "/nope").status, 404);
+  EXPECT_EQ(server().manager("POST", "/status", "{}").status, 405);
+  EXPECT_EQ(server().manager("GET", "/push").status, 405);
+  HttpResponse r = server().manager("POST", "/push", "not json");
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_TRUE(Json::parse(r.body).isObject()) << "a reason comes with a 400: " << r.body;
+  r = server().manager("POST", "/push", R"({"to":{"planet":"mars"},"event":"x"})");
+  EXPECT_EQ(r.status, 400) << r.body;
+  r = server().manager("POST", "/kick", R"({})");
+  EXPECT_EQ(r.status, 400) << r.body;
+}
+
+TEST_F(Manager, PostWithoutContentLengthIs411) {
+  HttpResponse r = raw(server().managerPort,
+                       "POST /push HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n{\"to\":{\"all\":true},\"event\":\"e\"}");
+  EXPECT_EQ(r.status, 411) << r.body;
+  r = raw(server().managerPort,
+          "POST /push HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n"
+          "5\r\nhello\r\n0\r\n\r\n");
+  EXPECT_EQ(r.status, 411) << r.body;
+  EXPECT_EQ(server().manager("GET", "/status").status, 200) << "the manager carries on";
+}
+
+TEST_F(Manager, ManyRequestsOnOneKeptAliveConnection) {
+  std::string error;
+  auto deadline = msw::test::deadlineIn(5000);
+  msw::test::UniqueFd fd = msw::test::connectTcp("127.0.0.1", server().managerPort, deadline, &error);
+  ASSERT_TRUE(fd) << error;
+  std::string buf;
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(msw::test::sendAll(fd.get(), "GET /status HTTP/1.1\r\nHost: x\r\n\r\n", deadline, &error)) << error;
+    HttpResponse r;
+    ASSERT_TRUE(msw::test::readHttpResponse(fd.get(), buf, deadline, r, &error)) << i << ": " << error;
+    EXPECT_EQ(r.status, 200) << i;
+    EXPECT_TRUE(Json::parse(r.body).isObject()) << i;
+  }
+}
+
+TEST_F(Manager, ListensOnLoopbackOnly) {
+  ifaddrs* list = nullptr;
+  ASSERT_EQ(::getifaddrs(&list), 0);
+  std::vector<std::string> addresses;
+  for (ifaddrs* a = list; a; a = a->ifa_next) {
+    if (!a->ifa_addr || (a->ifa_flags & IFF_LOOPBACK) || !(a->ifa_flags & IFF_UP)) continue;
+    char text[INET6_ADDRSTRLEN] = "";
+    if (a->ifa_addr->sa_family == AF_INET) {
+      ::inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(a->ifa_addr)->sin_addr, text, sizeof text);
+    } else if (a->ifa_addr->sa_family == AF_INET6) {
+      auto* in6 = reinterpret_cast<sockaddr_in6*>(a->ifa_addr);
+      if (IN6_IS_ADDR_LINKLOCAL(&in6->sin6_addr)) continue;  // would need a scope id
+      ::inet_ntop(AF_INET6, &in6->sin6_addr, text, sizeof text);
+    } else {
+      continue;
+    }
+    addresses.push_back(text);
+  }
+  ::freeifaddrs(list);
+  if (addresses.empty()) GTEST_SKIP() << "this machine has no non-loopback address";
+  for (const std::string& address : addresses) {
+    std::string error;
+    msw::test::UniqueFd fd = msw::test::connectTcp(address, server().managerPort, msw::test::deadlineIn(2000), &error);
+    EXPECT_FALSE(fd) << "the manager port answers on " << address;
+  }
+  // The loopback address does answer.
+  EXPECT_EQ(server().manager("GET", "/status").status, 200);
+}
+
+TEST_F(Manager, PushReachesTheNamedConnection) {
+  WsClient a = client("a"), b = client("b");
+  uint64_t fa = fdOf(a);
+  HttpResponse r = server().manager(
+      "POST", "/push", R"({"to":{"fd":)" + std::to_string(fa) + R"(},"event":"hello","info":"hi","param":{"n":1}})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Json::parse(r.body)["delivered"].i64(), 1) << r.body;
+  Msg m = recvMsg(a);
+  EXPECT_EQ(m.raw, R"({"status":200,"event":"hello","info":"hi","param":{"n":1}})");
+  // b got nothing: its next message is the reply to its own request.
+  EXPECT_EQ(request(b, R"({"method":"ping"})").event(), "pong");
+  r = server().manager("POST", "/push", R"({"to":{"fd":999999},"event":"x"})");
+  EXPECT_EQ(Json::parse(r.body)["delivered"].i64(), 0) << r.body;
+}
+
+TEST_F(Manager, PushAndKickWithAbsurdFdsAreRefusedOrMissNobody) {
+  WsClient a = client("a");
+  for (const char* fd : {"1e300", "-1", "0", "1.5", "18446744073709551616", "\"x\"", "null"}) {
+    HttpResponse r = server().manager("POST", "/push", std::string(R"({"to":{"fd":)") + fd + R"(},"event":"x"})");
+    EXPECT_TRUE(r.status == 400 || (r.status == 200 && Json::parse(r.body)["delivered"].i64() == 0))
+        << fd << ": " << r.status << " " << r.body;
+    r = server().manager("POST", "/kick", std::string(R"({"fd":)") + fd + "}");
+    EXPECT_TRUE(r.status == 400 || (r.status == 200 && Json::parse(r.body)["kicked"].i64() == 0))
+        << fd << ": " << r.status << " " << r.body;
+  }
+  ASSERT_TRUE(server().proc.running()) << server().proc.log();
+  EXPECT_EQ(request(a, R"({"method":"ping"})").event(), "pong");
+}
+
+TEST_F(Manager, KickClosesWith4010) {
+  WsClient a = client("kicked-user");
+  uint64_t fa = fdOf(a);
+  HttpResponse r = server().manager("POST", "/kick", R"({"fd":)" + std::to_string(fa) + "}");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(a.waitClose(), 4010);
+  WsClient u1 = client("kick-me"), u2 = client("kick-me"), other = client("stay");
+  ASSERT_EQ(request(u2, R"({"method":"ping"})").event(), "pong");
+  r = server().manager("POST", "/kick", R"({"user":"kick-me"})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Json::parse(r.body)["kicked"].i64(), 2) << r.body;
+  EXPECT_EQ(u1.waitClose(), 4010);
+  EXPECT_EQ(u2.waitClose(), 4010);
+  EXPECT_EQ(request(other, R"({"method":"ping"})").event(), "pong");
+}
+
+TEST_F(Manager, RoomMembershipEndsWithTheConnectionAndCloseHooksRun) {
+  WsClient watcher = client("watcher");
+  WsClient member = client("member", "hook-room");
+  uint64_t wfd = fdOf(watcher);
+  uint64_t mfd = fdOf(member);
+  ASSERT_EQ(request(member, R"({"method":"testmod.test.join","room":"hook-room"})").event(), "joined");
+  ASSERT_EQ(request(member, R"({"method":"testmod.test.hooks","notify":)" + std::to_string(wfd) + "}").event(),
+            "hooked");
+  HttpResponse r = server().manager("GET", "/online?room=hook-room");
+  ASSERT_EQ(r.status, 200) << r.body;
+  Json online = Json::parse(r.body);
+  EXPECT_EQ(online["count"].i64(), 1) << r.body;
+  EXPECT_EQ(online["members"].at(0)["id"].str(), "member") << r.body;
+  EXPECT_EQ(static_cast<uint64_t>(online["members"].at(0)["fd"].num()), mfd) << r.body;
+  int roomsBefore = static_cast<int>(server().status()["rooms"].i64());
+  ASSERT_GE(roomsBefore, 1);
+  member.sendClose(1000);
+  EXPECT_EQ(member.waitClose(), 1000);
+  Msg hook = recvMsg(watcher);
+  EXPECT_EQ(hook.event(), "closedHook") << hook;
+  EXPECT_EQ(static_cast<uint64_t>(hook.param()["fd"].num()), mfd) << hook;
+  EXPECT_EQ(hook.param()["code"].i64(), 1000) << hook;
+  // The hook runs after the room is left.
+  EXPECT_EQ(Json::parse(server().manager("GET", "/online?room=hook-room").body)["count"].i64(), 0);
+  EXPECT_EQ(server().status()["rooms"].i64(), roomsBefore - 1);
+}
+
+TEST_F(Manager, CloseHooksRunForAnAbruptEndToo) {
+  WsClient watcher = client("watcher");
+  WsClient member = client("member");
+  uint64_t wfd = fdOf(watcher);
+  ASSERT_EQ(request(member, R"({"method":"testmod.test.hooks","notify":)" + std::to_string(wfd) + "}").event(),
+            "hooked");
+  member.resetConnection();
+  Msg hook = recvMsg(watcher);
+  EXPECT_EQ(hook.event(), "closedHook") << hook;
+  EXPECT_EQ(hook.param()["code"].i64(), 1006) << hook;
+}
+
+// ---------------------------------------------------------------- with a token
+
+class ManagerToken : public SharedServerTest<ManagerToken> {
+ public:
+  static void configure(TestServer& s) { s.managerToken = "s3cret-manager-token"; }
+};
+
+TEST_F(ManagerToken, NoOrWrongBearerIs401) {
+  for (const std::string& path : {std::string("/status"), std::string("/metrics")}) {
+    HttpResponse r = msw::test::httpRequest("127.0.0.1", server().managerPort, "GET", path);
+    EXPECT_EQ(r.status, 401) << path << " " << r.body;
+    r = msw::test::httpRequest("127.0.0.1", server().managerPort, "GET", path, {},
+                               {"Authorization: Bearer wrong-token"});
+    EXPECT_EQ(r.status, 401) << path;
+    r = msw::test::httpRequest("127.0.0.1", server().managerPort, "GET", path, {},
+                               {"Authorization: Bearer s3cret-manager-token-and-more"});
+    EXPECT_EQ(r.status, 401) << path;
+    r = msw::test::httpRequest("127.0.0.1", server().managerPort, "GET", path, {},
+                               {"Authorization: s3cret-manager-token"});
+    EXPECT_EQ(r.status, 401) << "without the Bearer scheme: " << path;
+  }
+  HttpResponse r = msw::test::httpRequest("127.0.0.1", server().managerPort, "POST", "/stop", "");
+  EXPECT_EQ(r.status, 401);
+  r = msw::test::httpRequest("127.0.0.1", server().managerPort, "POST", "/push",
+                             R"({"to":{"all":true},"event":"x"})");
+  EXPECT_EQ(r.status, 401);
+  EXPECT_TRUE(server().proc.running());
+}
+
+TEST_F(ManagerToken, TheRightBearerIs200) {
+  EXPECT_EQ(server().manager("GET", "/status").status, 200);
+  EXPECT_EQ(server().manager("GET", "/metrics").status, 200);
+  EXPECT_EQ(server().manager("POST", "/push", R"({"to":{"all":true},"event":"x"})").status, 200);
+}
+
+TEST_F(ManagerToken, TheConsoleUsesTheTokenOfTheConfig) {
+  ConsoleResult r = runConsole(server().consoleArgs("status"));
+  EXPECT_EQ(r.exitCode, 0) << r;
+}
+
+// ---------------------------------------------------------------- startup
+
+TEST(ManagerStartup, StatusPolledDuringStartupNeverCrashesTheServer) {
+  // Hammers /status from the moment the process exists, for several starts.
+  for (int round = 0; round < 8; ++round) {
+    TestServer s(2);
+    std::atomic<bool> stop{false};
+    std::atomic<int> answered{0};
+    std::vector<std::thread> pollers;
+    for (int t = 0; t < 2; ++t)
+      pollers.emplace_back([&] {
+        while (!stop.load()) {
+          HttpResponse r = msw::test::httpRequest("127.0.0.1", s.managerPort, "GET", "/status", {}, {}, 2000);
+          if (r.status == 200) ++answered;
+        }
+      });
+    bool ok = s.proc.start(s.ini.str(), s.managerPort) && s.proc.waitLog(" workers on ");
+    stop = true;
+    for (std::thread& t : pollers) t.join();
+    ASSERT_TRUE(ok) << "round " << round << ": " << s.proc.error() << "\n" << s.proc.log();
+    ASSERT_TRUE(s.proc.running()) << "round " << round << ":\n" << s.proc.log();
+    EXPECT_EQ(s.proc.stop(), 0) << "round " << round;
+  }
+}
+
+TEST(ManagerStop, PostStopIsAnsweredBeforeTheServerGoesAway) {
+  // The console's `-s stop` reports a failure when this answer is lost. A
+  // race: it was lost about once in 20 stops here, hence the rounds.
+  for (int round = 0; round < 15; ++round) {
+    TestServer s;
+    ASSERT_TRUE(s.start()) << s.error();
+    HttpResponse r = s.manager("POST", "/stop", "");
+    EXPECT_EQ(r.status, 200) << "round " << round << ": " << r.body;
+    EXPECT_EQ(s.proc.stop(), 0);
+  }
+}
+
+}  // namespace
+}  // namespace msw::it

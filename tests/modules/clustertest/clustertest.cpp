@@ -1,0 +1,81 @@
+// tests/modules/clustertest: the App API calls the multi-node tests need
+// (tests/integration/cluster_*_test.cpp), methods clustertest.t.ACTION.
+// Every message it sends carries param {"from": member(caller), "tag": tag}
+// so that a receiver can tell which request it came from.
+//   whoami                    -> "whoami" {fd, member, node}
+//   join / leave {room}       -> "joined" / "left" (after the App call)
+//   room {room, event, tag, exclude_self: bool}  sendToRoom     -> "sent"
+//   user {user, event, tag}                      sendToUser     -> "sent"
+//   member {member, event, tag}                  sendToMember   -> "sent"
+//   all {event, tag, exclude_self: bool}         sendToAll      -> "sent"
+#include <string>
+
+#include "msw/module.h"
+
+namespace {
+
+using msw::Fd;
+using msw::Json;
+using msw::Request;
+
+msw::Payload tagged(Request& r) {
+  Json p = Json::object();
+  p.set("from", r.app.member(r.fd)).set("tag", r.data["tag"].text());
+  return r.app.message(200, r.data["event"].str("x"), "", p);
+}
+
+void whoami(Request& r) {
+  Json p = Json::object();
+  p.set("fd", static_cast<uint64_t>(r.fd)).set("member", r.app.member(r.fd)).set("node", r.app.nodeId());
+  r.success("whoami", "", p);
+}
+
+void join(Request& r) {
+  r.app.join(r.fd, r.data["room"].str());
+  r.success("joined", r.data["room"].str());
+}
+
+void leave(Request& r) {
+  r.app.leave(r.fd, r.data["room"].str());
+  r.success("left", r.data["room"].str());
+}
+
+void room(Request& r) {
+  Fd self[] = {r.fd};
+  bool ex = r.data["exclude_self"].boolean();
+  r.app.sendToRoom(r.data["room"].str(), tagged(r), ex ? std::span<const Fd>(self) : std::span<const Fd>());
+  r.success("sent");
+}
+
+void user(Request& r) {
+  r.app.sendToUser(r.data["user"].text(), tagged(r));
+  r.success("sent");
+}
+
+void member(Request& r) {
+  r.app.sendToMember(r.data["member"].str(), tagged(r));
+  r.success("sent");
+}
+
+void all(Request& r) {
+  Fd self[] = {r.fd};
+  bool ex = r.data["exclude_self"].boolean();
+  r.app.sendToAll(tagged(r), ex ? std::span<const Fd>(self) : std::span<const Fd>());
+  r.success("sent");
+}
+
+int init(msw::Module& m) {
+  m.controller("t")
+      .action("whoami", whoami)
+      .action("join", join)
+      .action("leave", leave)
+      .action("room", room)
+      .action("user", user)
+      .action("member", member)
+      .action("all", all);
+  return 0;
+}
+
+}  // namespace
+
+MSW_MODULE("clustertest", init, nullptr);
