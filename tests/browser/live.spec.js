@@ -11,7 +11,7 @@
 // Environment: MSW_BINARY (the msw binary), MSW_PLUGIN_DIR (its plugins),
 // MSW_SOURCE_DIR (the source tree); optional MSW_CHROMIUM (default
 // /usr/bin/chromium), MSW_KEEP_ROOT=1 (keep the temp root for a look),
-// MSW_DOCS_SCREENSHOTS=0 (leave docs/img/ alone).
+// MSW_DOCS_SCREENSHOTS=1 (also refresh docs/img/ from this run).
 // Run it with tests/browser/run, or through CTest (label "browser").
 'use strict';
 
@@ -439,14 +439,14 @@ step('screenshots of both pages', async () => {
   await wall.waitForSelector(`#stream .big[data-id="${bobQ}"]`);
   await ann.waitForFunction(() => !document.querySelector('#toast.show'));
   fs.mkdirSync(SHOTS, { recursive: true });
-  if (process.env.MSW_DOCS_SCREENSHOTS !== '0') fs.mkdirSync(DOCS_IMG, { recursive: true });
+  if (process.env.MSW_DOCS_SCREENSHOTS === '1') fs.mkdirSync(DOCS_IMG, { recursive: true });
   const shots = [
     [ann, 'live-attendee.png'],
     [wall, 'live-wall.png'],
   ];
   for (const [page, file] of shots) {
     await page.screenshot({ path: path.join(SHOTS, file), animations: 'disabled' });
-    if (process.env.MSW_DOCS_SCREENSHOTS !== '0') fs.copyFileSync(path.join(SHOTS, file), path.join(DOCS_IMG, file));
+    if (process.env.MSW_DOCS_SCREENSHOTS === '1') fs.copyFileSync(path.join(SHOTS, file), path.join(DOCS_IMG, file));
   }
   await bob.screenshot({ path: path.join(SHOTS, 'live-attendee-2.png'), animations: 'disabled' });
 });
