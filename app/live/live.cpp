@@ -12,6 +12,7 @@
 //   live:CODE:walls     set of members of walls online
 //   live:CODE:seq       message id counter
 //   live:CODE:pending   hash id -> message waiting for a wall's check
+//   live:CODE:senders   hash id -> member ("node:fd") that sent a pending message
 //   live:CODE:timeline  list of approved messages and announcements (the history attendees see)
 //   live:CODE:wall      list of announcements (the wall's own history)
 //   live:CODE:items     hash id -> announcement, to find one to recall
@@ -102,7 +103,8 @@ Json personOf(const msw::Auth& a) {
 }
 
 void keepHistory(App& app, std::string_view code) {
-  for (const char* k : {"timeline", "wall", "items", "seq", "pending"}) app.store().expire(key(code, k), kKeepSeconds);
+  for (const char* k : {"timeline", "wall", "items", "seq", "pending", "senders"})
+    app.store().expire(key(code, k), kKeepSeconds);
 }
 
 // Page `page` (1 = newest) of `size` entries of a stored list, oldest first within the page.
@@ -188,6 +190,8 @@ void userSay(Request& r) {
     App& app = *o.app;
     msg.set("id", id.value);
     app.store().hset(key(o.code, "pending"), std::to_string(id.value), msg.dump());
+    // So that a rejection can be told to the sender, on whichever node it is.
+    app.store().hset(key(o.code, "senders"), std::to_string(id.value), app.member(o.fd));
     keepHistory(app, o.code);
     app.sendToRoom(wallRoom(o.code), app.message(200, "userSayNeedCheck", "", msg));
     Json param = Json::object();
@@ -198,6 +202,19 @@ void userSay(Request& r) {
 
 void userHistory(Request& r) {
   if (allowed(r, kUserType)) sendPage(r, key(r.code, "timeline"));
+}
+
+// The sender of a checked message hears the verdict: approval shows as the
+// broadcast itself; a rejection would otherwise leave it waiting forever.
+void tellRejected(App& app, const std::string& code, const std::string& id) {
+  std::string senders = key(code, "senders");
+  app.store().hget(senders, id, [&app, id](msw::StoreResult<std::optional<std::string>> m) {
+    if (!m.ok() || !m.value) return;
+    Json param = Json::object();
+    param.set("id", static_cast<int64_t>(std::atoll(id.c_str())));
+    app.sendToMember(*m.value, app.message(200, "sayRejected", "not approved by the moderator", param));
+  });
+  app.store().hdel(senders, id);
 }
 
 // ---- walls ----
@@ -259,6 +276,8 @@ void wallCheck(Request& r) {
     }
     app.store().hdel(pending, id);
     Json msg = Json::parse(*m.value);
+    if (status == 0) tellRejected(app, o.code, id);
+    else app.store().hdel(key(o.code, "senders"), id);
     if (status == 1) {
       msg.set("kind", "user");
       app.store().rpush(key(o.code, "timeline"), msg.dump());
@@ -328,13 +347,18 @@ void wallRecall(Request& r) {
 void wallClean(Request& r) {
   if (!allowed(r, kWallType)) return;
   App& app = r.app;
-  for (const char* k : {"timeline", "wall", "items", "pending"}) app.store().del(key(r.code, k));
+  for (const char* k : {"timeline", "wall", "items", "pending", "senders"}) app.store().del(key(r.code, k));
   toRoomAndWalls(app, r.code, app.message(200, "wallClean", "the wall was cleared"));
   r.success("clean", "cleared");
 }
 
+// The wall's announcements (list "wall", the default), or everything the
+// room has seen (list "timeline": approved messages and announcements).
 void wallHistory(Request& r) {
-  if (allowed(r, kWallType)) sendPage(r, key(r.code, "wall"));
+  if (!allowed(r, kWallType)) return;
+  std::string_view list = r.data["list"].str("wall");
+  if (list != "wall" && list != "timeline") return r.error(400, "badRequest", "list must be wall or timeline");
+  sendPage(r, key(r.code, list == "wall" ? "wall" : "timeline"));
 }
 
 int init(msw::Module& m) {

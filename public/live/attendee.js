@@ -134,7 +134,7 @@
     const state = el('div', 'state', 'Sending…');
     a.append(head, el('p', 'text', text), state);
     a.setState = (cls, label) => {
-      a.classList.remove('pending', 'failed');
+      a.classList.remove('pending', 'failed', 'rejected');
       a.classList.add(cls);
       state.textContent = label;
     };
@@ -265,6 +265,14 @@
   client.on('userJoin', (p) => ($('online').textContent = p.online));
   client.on('userLeave', (p) => ($('online').textContent = p.online));
   client.on('userSayBroadcast', live);
+  // A moderator turned one of ours down: say so instead of waiting forever.
+  client.on('sayRejected', (p) => {
+    const id = String(p.id);
+    const node = waiting.get(id);
+    if (!node) return;
+    waiting.delete(id);
+    node.setState('rejected', 'Not approved by the moderator');
+  });
   client.on('wallSayBroadcast', live);
   client.on('wallSayRecall', (p) => {
     early = early.filter((m) => String(m.id) !== String(p.id));
@@ -273,9 +281,11 @@
   client.on('wallClean', () => {
     early = [];
     clearFeed();
-    // The queue was emptied too: what waited for moderation will not come.
+    // The queue was emptied too: what waited for moderation will not come,
+    // and what was turned down goes with the rest.
     for (const node of waiting.values()) node.remove();
     waiting.clear();
+    for (const node of mine.querySelectorAll('.item.rejected')) node.remove();
     refreshEmpty();
     toast('The moderators cleared the wall');
   });

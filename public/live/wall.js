@@ -255,11 +255,13 @@
       for (const m of j.param.pending || []) addCard(m);
       const h = await client.request('live.wall.history', { page: 1, size: 50 });
       clearAnnouncements();
-      const items = h.param.items || [];
-      for (const m of items) addAnnouncement(m);
-      // The wall cannot read the approved messages of the past, only its
-      // announcements: a fresh screen starts with those.
-      if (onScreen.size === 0) for (const m of items) addToScreen(m);
+      for (const m of h.param.items || []) addAnnouncement(m);
+      // A fresh big screen starts with what the room has seen: approved
+      // messages and announcements, oldest first.
+      if (onScreen.size === 0) {
+        const t = await client.request('live.wall.history', { list: 'timeline', page: 1, size: 50 });
+        for (const m of t.param.items || []) addToScreen(m);
+      }
     } catch (e) {
       if (e.status === 403) {
         client.close();

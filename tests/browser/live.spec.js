@@ -380,6 +380,8 @@ step('a rejected message never appears', async () => {
   const rejectedId = await attendeeSays(bob, REJECTED);
   await wall.click(`#queue .card[data-id="${rejectedId}"] .reject`);
   await gone(wall, `#queue .card[data-id="${rejectedId}"]`);
+  // Its sender is told (sayRejected) instead of waiting forever.
+  await bob.waitForSelector(`#mine .item.rejected[data-id="${rejectedId}"]`);
   // A later approved message reaches everyone; anything about the rejected one would have come first.
   const afterId = await attendeeSays(ann, AFTER);
   await wall.click(`#queue .card[data-id="${afterId}"] .approve`);
