@@ -230,7 +230,10 @@ void Cluster::start(EventLoop& loop) {
     std::lock_guard<std::mutex> lock(roomsMutex_);
     for (auto& [room, n] : activeRooms_) subscriber_->subscribe(roomChannel(room));
   }
-  server_.stores().onReconnect([this] { registerInstance(); });
+  // A (re)connection is when leftovers are found at once: those of an
+  // earlier run of this node (purged now, not at the next heartbeat) and of
+  // nodes that died while Redis was away.
+  server_.stores().onReconnect([this] { heartbeat(); });
   ev_timer_start(loop.loop(), &timer_);  // first heartbeat at once
   LOG_INFO("cluster: node %s, instance %s, fds from %llu", nodeId_.c_str(), instance_.c_str(),
            static_cast<unsigned long long>(fdBase_));
@@ -247,7 +250,7 @@ void Cluster::stop(std::function<void()> done) {
   auto finish = [once] {
     if (*once) std::exchange(*once, nullptr)();
   };
-  purge(instance_, finish);
+  purge(instance_, "stopping", finish);
   ev_timer_init(&timer_, [](struct ev_loop*, ev_timer* w, int) { (*static_cast<std::function<void()>*>(w->data))(); },
                 2., 0.);
   stopTimeout_ = finish;
@@ -294,19 +297,19 @@ void Cluster::heartbeat() {
     for (auto& [inst, node] : all.value) {
       if (inst == instance_) continue;
       if (node == nodeId_) {  // an earlier run of this very node: gone for sure
-        purge(inst);
+        purge(inst, "an earlier run of this node");
         continue;
       }
       server_.stores().internal().exists(aliveKey(inst), [this, inst](StoreResult<bool> alive) {
-        if (alive.ok() && !alive.value) purge(inst);
+        if (alive.ok() && !alive.value) purge(inst, "heartbeat expired");
       });
     }
   });
 }
 
-void Cluster::purge(const std::string& inst, std::function<void()> done) {
+void Cluster::purge(const std::string& inst, const char* why, std::function<void()> done) {
   Store& s = server_.stores().internal();
-  if (inst != instance_) LOG_INFO("cluster: purging the members of instance %s (heartbeat expired)", inst.c_str());
+  if (inst != instance_) LOG_INFO("cluster: purging the members of instance %s (%s)", inst.c_str(), why);
   s.smembers(instKey(inst), [this, inst, done](StoreResult<StrList> entries) {
     if (!entries.ok()) {
       if (done) done();

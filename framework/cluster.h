@@ -85,7 +85,8 @@ class Cluster {
   void onBusMessage(std::string_view channel, std::string_view payload);
   void deliver(char kind, const std::string& target, std::string_view text);
   void heartbeat();
-  void purge(const std::string& instance, std::function<void()> done = nullptr);
+  // Removes every member the instance registered; `why` is for the log.
+  void purge(const std::string& instance, const char* why, std::function<void()> done = nullptr);
   void registerInstance();
   static void onTimer(struct ev_loop* loop, ev_timer* w, int revents);
   std::string member(Fd fd) const;

@@ -19,6 +19,7 @@
 #include <cstring>
 #include <ctime>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <string>
 #include <thread>
@@ -183,7 +184,19 @@ HttpReply managerRequest(const Config& cfg, const char* method, const std::strin
   return r;
 }
 
-bool processAlive(pid_t pid) { return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM); }
+// A process that exited but was not reaped yet (its parent does not wait,
+// as PID 1 of many containers) still answers kill(pid, 0): it is a zombie,
+// state 'Z' (or 'X') in /proc/PID/stat, and has finished.
+bool processAlive(pid_t pid) {
+  if (pid <= 0 || (kill(pid, 0) != 0 && errno != EPERM)) return false;
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat;
+  if (!std::getline(in, stat)) return true;  // no /proc: trust kill()
+  size_t paren = stat.rfind(')');  // the command name may hold spaces and ')'
+  if (paren == std::string::npos || paren + 2 >= stat.size()) return true;
+  char state = stat[paren + 2];
+  return state != 'Z' && state != 'X';
+}
 
 pid_t pidFromFile(const std::string& path) {
   FILE* f = std::fopen(path.c_str(), "r");

@@ -2,6 +2,7 @@
 
 #include <libwebsockets.h>
 
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <new>
@@ -90,8 +91,13 @@ void appendJson(std::string& out, const cJSON* node) {
   }
   if (cJSON_IsNumber(node)) {
     double d = node->valuedouble;
+    if (!std::isfinite(d)) {  // JSON has no infinity or NaN (cJSON reads 1e400 as inf)
+      out += "null";
+      return;
+    }
     char buf[32];
-    if (d == static_cast<double>(static_cast<long long>(d)) && d > -9.0e15 && d < 9.0e15)
+    // Range first: converting a double outside long long's range is undefined.
+    if (d > -9.0e15 && d < 9.0e15 && d == static_cast<double>(static_cast<long long>(d)))
       std::snprintf(buf, sizeof buf, "%lld", static_cast<long long>(d));
     else
       std::snprintf(buf, sizeof buf, "%.17g", d);

@@ -25,6 +25,10 @@ void gather(Server& server, std::function<T(Worker&)> ask, std::function<void(st
   auto st = std::make_shared<State>();
   st->left = server.workerCount();
   st->done = std::move(done);
+  if (st->left == 0) {  // nobody to ask: answer at once
+    st->done(st->parts);
+    return;
+  }
   auto finish = [st](T part) {
     std::unique_lock<std::mutex> lock(st->mutex);
     st->parts.push_back(std::move(part));

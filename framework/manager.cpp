@@ -432,8 +432,14 @@ void Manager::metrics(const Reply& reply) {
   auto sample = [&out](const char* name, const std::string& labels, int64_t v) {
     out += "msw_";
     out += name;
-    if (!labels.empty()) out += "{" + labels + "}";
-    out += " " + std::to_string(v) + "\n";
+    if (!labels.empty()) {
+      out += '{';
+      out += labels;
+      out += '}';
+    }
+    out += ' ';
+    out += std::to_string(v);
+    out += '\n';
   };
   auto perWorker = [&](const char* name, const char* type, const char* help, Counter WorkerStats::*field) {
     family(name, type, help);

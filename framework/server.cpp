@@ -139,11 +139,12 @@ bool Server::startAll(std::string& error) {
   loader_ = std::make_unique<ModuleLoader>(pluginDir, config_.root + "/runtime/plugins", *app_);
   std::vector<std::string> errors;
   routes_ = loader_->load(config_.modules, nullptr, errors);
+  // Every Worker object exists before the manager thread can look at
+  // workers_ (it never changes size afterwards); a task posted to a worker
+  // whose thread has not started yet waits in its inbox.
+  for (int i = 0; i < config_.workerNum; ++i) workers_.push_back(std::make_unique<Worker>(*this, i));
   manager_ = std::make_unique<Manager>(*this);
   if (!manager_->start(error)) return false;
-  for (int i = 0; i < config_.workerNum; ++i) {
-    workers_.push_back(std::make_unique<Worker>(*this, i));
-  }
   for (auto& w : workers_) {
     if (!w->start(error)) return false;
     w->post([w = w.get(), s = liveSettings()] { w->setSettings(s); });

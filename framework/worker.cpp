@@ -109,6 +109,15 @@ void Worker::join() {
 
 bool Worker::setUp(std::string& error) {
   const Config& cfg = server_.config();
+  // Watchers first: tearDown stops them all, whatever step below failed.
+  ev_io_init(&acceptWatcher_, &Worker::onAccept, -1, EV_READ);
+  acceptWatcher_.data = this;
+  ev_timer_init(&resumeTimer_, &Worker::onResumeAccept, 0.1, 0.);
+  resumeTimer_.data = this;
+  ev_timer_init(&tickTimer_, &Worker::onTick, 1., 1.);
+  tickTimer_.data = this;
+  ev_prepare_init(&flushWatcher_, &Worker::onFlush);
+  flushWatcher_.data = this;
   settings_ = LiveSettings{};
   routes_ = server_.routes();
   server_.stores().attach(*loop_);
@@ -168,16 +177,9 @@ bool Worker::setUp(std::string& error) {
   if (!openListener(error)) return false;
 
   struct ev_loop* l = loop_->loop();
-  ev_io_init(&acceptWatcher_, &Worker::onAccept, listenFd_, EV_READ);
-  acceptWatcher_.data = this;
+  ev_io_set(&acceptWatcher_, listenFd_, EV_READ);
   ev_io_start(l, &acceptWatcher_);
-  ev_timer_init(&resumeTimer_, &Worker::onResumeAccept, 0.1, 0.);
-  resumeTimer_.data = this;
-  ev_timer_init(&tickTimer_, &Worker::onTick, 1., 1.);
-  tickTimer_.data = this;
   ev_timer_start(l, &tickTimer_);
-  ev_prepare_init(&flushWatcher_, &Worker::onFlush);
-  flushWatcher_.data = this;
   ev_prepare_start(l, &flushWatcher_);
   idle_.advance(static_cast<uint64_t>(ev_now(l)), [](TimerNode*) {});
   heartbeat_ = buildTextFrame("3");
@@ -450,6 +452,7 @@ void Worker::finishMessage(Connection* c, std::string_view text) {
   c->rxBinary = false;
   stats_.messagesIn.add();
   if (binary) {
+    if (rateLimited(c)) return;  // a flood of binary frames is a flood too
     send(c, buildMessage(400, "badRequest", "binary frames are not accepted: send JSON text", {}, {}));
     return;
   }
@@ -826,7 +829,19 @@ size_t Worker::roomSize(std::string_view room) const {
   return it == rooms_.end() ? 0 : it->second.members.size();
 }
 
-void Worker::setSettings(const LiveSettings& s) { settings_ = s; }
+void Worker::setSettings(const LiveSettings& s) {
+  bool idleChanged = s.heartbeatIdleTime != settings_.heartbeatIdleTime;
+  settings_ = s;
+  if (!idleChanged) return;
+  // A reload changed the idle time: every open connection is checked at the
+  // next tick (idleExpired reads how long it has really been silent and
+  // either closes it or schedules it again), or stops being timed.
+  for (auto& [fd, c] : conns_) {
+    if (c->gone || c->closing()) continue;
+    if (settings_.heartbeatIdleTime > 0) idle_.schedule(&c->idle, idle_.now() + 1);
+    else idle_.cancel(&c->idle);
+  }
+}
 
 // Writes every member of this worker into the store again (after a Redis
 // restart lost them): users, room memberships, and close-key sets.

@@ -154,7 +154,9 @@ TEST_F(Delivery, SendToAllReachesEveryConnectionOnce) {
   send(*as[0], "all", R"("event":"x1","exclude_self":true)");
   send(*as[0], "all", R"("event":"x2","exclude_self":true)");
   for (Client* c : everyone)
-    if (c != as[0].get()) EXPECT_EQ(eventsUntil(*c, "x2", "x"), (V{"x1", "x2"})) << c->member;
+    if (c != as[0].get()) {
+      EXPECT_EQ(eventsUntil(*c, "x2", "x"), (V{"x1", "x2"})) << c->member;
+    }
   send(*bs[0], "all", R"("event":"x3")");
   for (Client* c : everyone) EXPECT_EQ(eventsUntil(*c, "x3", "x"), (V{"x3"})) << c->member;
   expectSilence(everyone, "x");
@@ -315,7 +317,9 @@ TEST_F(Delivery, LiveWallAndAttendeeOnDifferentNodes) {
   Msg wb = user->waitEvent("wallSayBroadcast");
   ASSERT_TRUE(wb.received);
   EXPECT_EQ(wb.param()["content"].str(), "welcome");
-  // Each once.
+  // The wall (in room L:wall) gets both broadcasts too: each once.
+  EXPECT_TRUE(wall->waitEvent("userSayBroadcast").received);
+  EXPECT_TRUE(wall->waitEvent("wallSayBroadcast").received);
   for (Client* c : {user.get(), wall.get()})
     for (const Msg& m : c->drain(kGraceMs))
       EXPECT_TRUE(m.event() != "userSayBroadcast" && m.event() != "wallSayBroadcast" &&
@@ -328,6 +332,54 @@ TEST_F(Delivery, LiveWallAndAttendeeOnDifferentNodes) {
   Msg left = wall->waitEvent("userLeave");
   ASSERT_TRUE(left.received);
   EXPECT_EQ(left.param()["online"].i64(), 0) << left;
+}
+
+// A node whose last member of a room leaves unsubscribes from the room's
+// channel; a member joining again at once must subscribe it again, and the
+// room's messages from other nodes must reach it.
+TEST_F(Delivery, RejoinRightAfterTheLastMemberLeftStillGetsRoomMessages) {
+  auto fromA = connect("a", "sender");
+  join(*fromA, "q");
+  auto onB = connect("b", "rejoiner");
+  join(*onB, "q");
+  waitRoomSubscribers("q", 2);
+  for (int round = 0; round < 6; ++round) {
+    // Leave and join again: by two requests, or in one action (then
+    // UNSUBSCRIBE and SUBSCRIBE go out back to back on b's bus connection).
+    if (round % 2 == 0) {
+      Msg m = onB->call(R"({"method":"clustertest.t.leave","room":"q"})", "left");
+      ASSERT_EQ(m.status(), 200) << m;
+      join(*onB, "q");
+    } else {
+      Msg m = onB->call(R"({"method":"clustertest.t.rejoin","room":"q"})", "rejoined");
+      ASSERT_EQ(m.status(), 200) << m;
+    }
+    std::set<std::string> want = {fromA->member, onB->member};
+    ASSERT_EQ(waitOnline("a", "q", want), want);
+    waitRoomSubscribers("q", 2);
+    std::string ev = "q" + std::to_string(round);
+    Msg m = fromA->call(R"({"method":"clustertest.t.room","room":"q","exclude_self":true,"event":")" + ev + "\"}", "sent");
+    ASSERT_EQ(m.status(), 200) << m;
+    ASSERT_TRUE(onB->waitEvent(ev, 3000).received) << "round " << round << ": b lost the room after a rejoin";
+  }
+}
+
+// The same with a gap: b's room empty for a moment, then a newcomer.
+TEST_F(Delivery, NewMemberAfterTheRoomEmptiedOnANodeGetsRoomMessages) {
+  auto fromA = connect("a", "sender");
+  join(*fromA, "e");
+  for (int round = 0; round < 3; ++round) {
+    auto onB = connect("b", "member" + std::to_string(round));
+    join(*onB, "e");
+    waitRoomSubscribers("e", 2);
+    std::string ev = "e" + std::to_string(round);
+    Msg m = fromA->call(R"({"method":"clustertest.t.room","room":"e","exclude_self":true,"event":")" + ev + "\"}", "sent");
+    ASSERT_EQ(m.status(), 200) << m;
+    ASSERT_TRUE(onB->waitEvent(ev, 3000).received) << "round " << round;
+    onB->ws.sendClose(1000);
+    onB->ws.waitClose(5000);
+    waitRoomSubscribers("e", 1);  // b unsubscribed
+  }
 }
 
 }  // namespace

@@ -24,6 +24,11 @@ class Lifecycle : public ::testing::Test {
   void SetUp() override {}
   void start() { ASSERT_TRUE(server_.start()) << server_.error(); }
   void TearDown() override {
+    if (server_.proc.running()) {
+      EXPECT_EQ(server_.proc.stop(), 0) << "a clean exit at the end of the test";
+    }
+    std::string report = sanitizerReport(server_.proc.log());
+    EXPECT_EQ(report, "") << "sanitizer report from the server";
     if (HasFailure()) std::cerr << "---- server log ----\n" << server_.proc.log() << "\n";
   }
   WsClient client(const std::string& id = "u1") {
@@ -431,6 +436,8 @@ TEST_F(ConsoleUsage, AWorkerThatCannotStartFailsTheStartCleanly) {
   write(Ini(ini_).set("outside", "ssl_cert", root_ + "/bad.pem").set("outside", "ssl_key", root_ + "/bad.pem").str());
   ConsoleResult r = run({"-s", "start"});
   EXPECT_EQ(r.exitCode, 1) << "a failed start exits 1 (not a crash)\n" << r;
+  EXPECT_EQ(sanitizerReport(r.err), "") << "(an ASan build also exits 1 after a crash)";
+  EXPECT_NE(r.err.find("start failed"), std::string::npos) << "the reason is told\n" << r;
 }
 
 TEST_F(ConsoleUsage, UnknownKeysAreReportedButDoNotStopAStart) {

@@ -183,6 +183,14 @@ void RedisProcess::kill9() {
   pid_ = -1;
 }
 
+void RedisProcess::pause() {
+  if (pid_ > 0) ::kill(pid_, SIGSTOP);
+}
+
+void RedisProcess::resume() {
+  if (pid_ > 0) ::kill(pid_, SIGCONT);
+}
+
 bool RedisProcess::running() {
   if (pid_ <= 0) return false;
   int status = 0;

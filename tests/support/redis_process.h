@@ -30,6 +30,8 @@ class RedisProcess {
   bool start(int timeoutMs = 5000);
   void kill9();    // SIGKILL and reap; the port stays reserved for start()
   bool running();  // reaps it if it has exited
+  void pause();    // SIGSTOP: a Redis that does not answer (connections stay open)
+  void resume();   // SIGCONT
   int port() const { return port_; }
   const std::string& error() const { return error_; }
   std::string log() const;

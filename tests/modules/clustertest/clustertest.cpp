@@ -4,6 +4,7 @@
 // so that a receiver can tell which request it came from.
 //   whoami                    -> "whoami" {fd, member, node}
 //   join / leave {room}       -> "joined" / "left" (after the App call)
+//   rejoin {room}             leave then join at once -> "rejoined"
 //   room {room, event, tag, exclude_self: bool}  sendToRoom     -> "sent"
 //   user {user, event, tag}                      sendToUser     -> "sent"
 //   member {member, event, tag}                  sendToMember   -> "sent"
@@ -40,6 +41,12 @@ void leave(Request& r) {
   r.success("left", r.data["room"].str());
 }
 
+void rejoin(Request& r) {
+  r.app.leave(r.fd, r.data["room"].str());
+  r.app.join(r.fd, r.data["room"].str());
+  r.success("rejoined", r.data["room"].str());
+}
+
 void room(Request& r) {
   Fd self[] = {r.fd};
   bool ex = r.data["exclude_self"].boolean();
@@ -69,6 +76,7 @@ int init(msw::Module& m) {
       .action("whoami", whoami)
       .action("join", join)
       .action("leave", leave)
+      .action("rejoin", rejoin)
       .action("room", room)
       .action("user", user)
       .action("member", member)
