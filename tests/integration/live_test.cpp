@@ -241,6 +241,48 @@ TEST_F(Live, RejectedMessageIsDroppedButWallsAreTold) {
   EXPECT_EQ(r["event"].str(), "messageNotFound");
 }
 
+// The sender of a rejected message is told (and only the sender), so its
+// page does not show it as waiting forever.
+TEST_F(Live, TheSenderOfARejectedMessageIsToldAndNobodyElse) {
+  Client& u1 = user("u1");
+  Client& u2 = user("u2");
+  Client& w = wall("w1");
+  int64_t id = u1.call("live.user.say", "\"content\":\"nope\"")["param"]["id"].i64(-1);
+  ASSERT_GT(id, 0);
+  ASSERT_EQ(w.call("live.wall.check", "\"id\":" + std::to_string(id) + ",\"status\":0")["status"].i64(), 200);
+  Json told = u1.event("sayRejected");
+  ASSERT_TRUE(told) << "the sender hears nothing of its rejected message";
+  EXPECT_EQ(told["status"].i64(), 200) << told.dump();
+  EXPECT_EQ(told["param"]["id"].i64(), id) << told.dump();
+  u1.kept.push_front(Json::copy(told));
+  expectOnly("sayRejected", {&u1}, "rejected message");
+  (void)u2;
+  // An approved message tells its sender nothing of the kind.
+  id = u2.call("live.user.say", "\"content\":\"yes\"")["param"]["id"].i64(-1);
+  ASSERT_EQ(w.call("live.wall.check", "\"id\":" + std::to_string(id) + ",\"status\":1")["status"].i64(), 200);
+  expectOnly("sayRejected", {}, "approved message");
+}
+
+// A wall's own history is its announcements; list=timeline is everything the
+// room was shown (what a big screen opened late needs), in order.
+TEST_F(Live, WallHistoryGivesTheAnnouncementsOrTheWholeTimeline) {
+  Client& u = user("u1");
+  Client& w = wall("w1");
+  int64_t id = u.call("live.user.say", "\"content\":\"first\"")["param"]["id"].i64(-1);
+  ASSERT_EQ(w.call("live.wall.check", "\"id\":" + std::to_string(id) + ",\"status\":1")["status"].i64(), 200);
+  ASSERT_EQ(w.call("live.wall.say", "\"content\":\"second\"")["status"].i64(), 200);
+  Json r = w.call("live.wall.history");
+  EXPECT_EQ(contents(r), std::vector<std::string>{"second"}) << r.dump();
+  r = w.call("live.wall.history", "\"list\":\"wall\"");
+  EXPECT_EQ(contents(r), std::vector<std::string>{"second"}) << r.dump();
+  r = w.call("live.wall.history", "\"list\":\"timeline\"");
+  EXPECT_EQ(contents(r), (std::vector<std::string>{"first", "second"})) << r.dump();
+  EXPECT_EQ(r["param"]["total"].i64(-1), 2) << r.dump();
+  r = w.call("live.wall.history", "\"list\":\"pending\"");
+  EXPECT_EQ(r["status"].i64(), 400) << r.dump();
+  EXPECT_EQ(r["event"].str(), "badRequest");
+}
+
 TEST_F(Live, RejectTellsEveryWallOnce) {
   Client& u1 = user("u1");
   Client& w1 = wall("w1");
