@@ -261,6 +261,11 @@ void Cluster::stop(std::function<void()> done) {
 void Cluster::release() {
   if (managerLoop_) ev_timer_stop(managerLoop_->loop(), &timer_);
   subscriber_.reset();
+  while (!describes_.empty()) {
+    Json e = Json::object();
+    e.set("error", "node stopping");
+    described(describes_.begin()->first, std::move(e));
+  }
   managerLoop_ = nullptr;
 }
 
@@ -305,6 +310,99 @@ void Cluster::heartbeat() {
       });
     }
   });
+}
+
+// ---- the cluster as GET /status shows it (manager thread) ----
+
+struct Cluster::Describe {
+  Cluster* owner = nullptr;
+  uint64_t id = 0;
+  ev_timer timer;
+  std::function<void(Json)> done;
+  size_t left = 0;                       // alive keys not read yet
+  std::map<std::string, Json> alive;     // instance -> its heartbeat value
+};
+
+void Cluster::describe(std::function<void(Json)> done) {
+  if (!enabled_ || !managerLoop_) {
+    Json e = Json::object();
+    e.set("error", enabled_ ? "node stopping" : "no cluster (memory store)");
+    return done(std::move(e));
+  }
+  uint64_t id = ++nextDescribe_;
+  auto d = std::make_unique<Describe>();
+  d->owner = this;
+  d->id = id;
+  d->done = std::move(done);
+  ev_timer_init(&d->timer, &Cluster::onDescribeTimeout, kDescribeTimeoutMs / 1000., 0.);
+  d->timer.data = d.get();
+  ev_timer_start(managerLoop_->loop(), &d->timer);
+  describes_.emplace(id, std::move(d));
+  // Why a read failed: the connection's state says more than "store unavailable".
+  auto failed = [this, id](const std::string& error) {
+    std::string health = server_.stores().health();
+    Json e = Json::object();
+    e.set("error", health != "ok" ? health : error);
+    described(id, std::move(e));
+  };
+  // Every instance registered, then the heartbeat of each: one whose key
+  // expired (killed, not purged yet) is not listed.
+  server_.stores().internal().hgetall(kInstances, [this, id, failed](StoreResult<StrMap> all) {
+    auto it = describes_.find(id);
+    if (it == describes_.end()) return;  // timed out meanwhile
+    if (!all.ok()) return failed(all.error);
+    it->second->left = all.value.size();
+    if (all.value.empty()) return described(id, Json());
+    for (auto& [inst, node] : all.value) {
+      server_.stores().internal().get(
+          aliveKey(inst), [this, id, inst, node, failed](StoreResult<std::optional<std::string>> value) {
+            auto found = describes_.find(id);
+            if (found == describes_.end()) return;
+            if (!value.ok()) return failed(value.error);
+            Describe& d = *found->second;
+            if (value.value) {
+              Json j = Json::parse(*value.value);
+              if (!j.isObject()) j = Json::object();
+              if (!j["node"].isString()) j.set("node", node);
+              d.alive.emplace(inst, std::move(j));
+            }
+            if (--d.left == 0) described(id, Json());
+          });
+    }
+  });
+}
+
+void Cluster::onDescribeTimeout(struct ev_loop*, ev_timer* w, int) {
+  auto* d = static_cast<Describe*>(w->data);
+  Json e = Json::object();
+  e.set("error", "no answer from Redis within " + std::to_string(kDescribeTimeoutMs) + " ms");
+  d->owner->described(d->id, std::move(e));
+}
+
+// Ends describe request `id` with `result`, or (a null one) with the nodes read.
+void Cluster::described(uint64_t id, Json result) {
+  auto it = describes_.find(id);
+  if (it == describes_.end()) return;
+  std::unique_ptr<Describe> d = std::move(it->second);
+  describes_.erase(it);
+  if (managerLoop_) ev_timer_stop(managerLoop_->loop(), &d->timer);
+  if (!result) {
+    result = Json::object();
+    JsonRef nodes = result.addArray("nodes");
+    int64_t total = 0;
+    for (auto& [inst, alive] : d->alive) {  // by instance: "node_id@start", so by node id
+      JsonRef n = nodes.pushObject();
+      n.set("node_id", alive["node"].str());
+      n.set("instance", inst);
+      n.set("connections", alive["connections"].i64());
+      n.set("start_time", alive["start_time"].i64());
+      n.set("pid", alive["pid"].i64());
+      n.set("self", inst == instance_);
+      total += alive["connections"].i64();
+    }
+    result.set("connections", total);
+  }
+  d->done(std::move(result));
 }
 
 void Cluster::purge(const std::string& inst, const char* why, std::function<void()> done) {

@@ -11,6 +11,9 @@
 //   _msw:alive:INSTANCE  its heartbeat, ttl kAliveTtl, refreshed every kHeartbeat
 // An instance whose heartbeat expired (or an earlier run of this node, at
 // start) is purged by any node: everything in its inst set is removed.
+// The heartbeat's value, {"node","pid","connections","start_time"}, is what
+// GET /status shows of every node (describe()); its connection count is the
+// one of the last heartbeat.
 //
 // Bus (Redis): room, user, all and fd messages are delivered locally at
 // once and published to _msw:bus:room:ROOM (subscribed while this node has
@@ -24,6 +27,7 @@
 
 #include <ev.h>
 
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -32,6 +36,7 @@
 #include <string_view>
 
 #include "msw/app.h"
+#include "msw/json.h"
 
 namespace msw {
 
@@ -44,6 +49,7 @@ class Cluster {
  public:
   static constexpr int kHeartbeat = 5;   // seconds between heartbeats and purge checks
   static constexpr int kAliveTtl = 15;   // seconds a silent instance is kept
+  static constexpr int kDescribeTimeoutMs = 1000;  // describe() waits no longer for Redis
 
   explicit Cluster(Server& server);
   ~Cluster();
@@ -77,8 +83,15 @@ class Cluster {
   void start(EventLoop& managerLoop);
   // Removes what this run registered, then calls done (at most ~2 s later).
   void stop(std::function<void()> done);
-  // After stop's done: drops the subscriber and timers (the loop may end).
+  // After stop's done: drops the subscriber and timers (the loop may end);
+  // a describe() still waiting answers with an error.
   void release();
+  // The instances alive now, from their heartbeat keys (for GET /status):
+  // done gets {"nodes": [{"node_id","instance","connections","start_time",
+  // "pid","self"}...], "connections": TOTAL}, or {"error": REASON} when Redis
+  // is unreachable or has not answered within kDescribeTimeoutMs. done runs
+  // later on this loop (at once if the cluster is off or stopped).
+  void describe(std::function<void(Json)> done);
 
  private:
   void publish(const std::string& channel, char kind, std::string_view target, std::string_view text);
@@ -92,6 +105,9 @@ class Cluster {
   std::string member(Fd fd) const;
   void remember(const std::string& entry);
   void forget(const std::string& entry);
+  struct Describe;
+  static void onDescribeTimeout(struct ev_loop* loop, ev_timer* w, int revents);
+  void described(uint64_t id, Json result);
 
   Server& server_;
   const bool enabled_;
@@ -105,6 +121,8 @@ class Cluster {
   ev_timer timer_;
   bool registeredOnce_ = false;
   std::function<void()> stopTimeout_;
+  std::map<uint64_t, std::unique_ptr<Describe>> describes_;  // waiting for Redis, by id
+  uint64_t nextDescribe_ = 0;
 };
 
 }  // namespace msw

@@ -344,6 +344,33 @@ std::string durationText(int64_t s) {
   return buf;
 }
 
+std::string timeText(int64_t unixTime) {
+  time_t when = static_cast<time_t>(unixTime);
+  char buf[32];
+  tm t;
+  localtime_r(&when, &t);
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &t);
+  return buf;
+}
+
+// The nodes of a cluster (Redis), as /status has them: one line each.
+void printCluster(JsonRef c) {
+  if (!c.isObject()) return;
+  if (c.has("error")) {
+    std::printf("\n%-12s unknown: %s\n", "cluster", std::string(c["error"].str()).c_str());
+    return;
+  }
+  std::printf("\n%-12s %d node(s), %lld connections (as of each node's last heartbeat)\n", "cluster",
+              c["nodes"].size(), static_cast<long long>(c["connections"].i64()));
+  std::printf("%-24s %12s %10s  %s\n", "node", "connections", "pid", "started");
+  for (JsonRef n : c["nodes"]) {
+    std::string name(n["node_id"].str());
+    if (n["self"].boolean()) name += " (this)";
+    std::printf("%-24s %12lld %10lld  %s\n", name.c_str(), static_cast<long long>(n["connections"].i64()),
+                static_cast<long long>(n["pid"].i64()), timeText(n["start_time"].i64()).c_str());
+  }
+}
+
 int status(const Config& cfg) {
   HttpReply r = managerRequest(cfg, "GET", "/status", "");
   if (r.status == 0) {
@@ -355,17 +382,13 @@ int status(const Config& cfg) {
     return kFailed;
   }
   Json j = Json::parse(r.body);
-  time_t started = static_cast<time_t>(j["start_time"].i64());
-  char when[32];
-  tm t;
-  localtime_r(&started, &t);
-  std::strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &t);
   std::string mods;
   for (JsonRef m : j["modules"]) mods += (mods.empty() ? "" : ", ") + std::string(m.str());
   std::printf("%-12s msw %s\n", "version", std::string(j["version"].str()).c_str());
   std::printf("%-12s %s (pid %lld)\n", "node", std::string(j["node_id"].str()).c_str(),
               static_cast<long long>(j["pid"].i64()));
-  std::printf("%-12s %s, up %s\n", "started", when, durationText(j["uptime"].i64()).c_str());
+  std::printf("%-12s %s, up %s\n", "started", timeText(j["start_time"].i64()).c_str(),
+              durationText(j["uptime"].i64()).c_str());
   std::printf("%-12s %.2f %.2f %.2f\n", "load", j["load"].at(0).num(), j["load"].at(1).num(), j["load"].at(2).num());
   std::printf("%-12s %s resident (peak %s)\n", "memory", bytesText(j["memory"]["rss_bytes"].num()).c_str(),
               bytesText(j["memory"]["peak_rss_bytes"].num()).c_str());
@@ -382,6 +405,7 @@ int status(const Config& cfg) {
     std::printf("%-8lld %12lld %14lld %14lld %12s\n", static_cast<long long>(w["id"].i64()),
                 static_cast<long long>(w["connections"].i64()), static_cast<long long>(w["messages_in"].i64()),
                 static_cast<long long>(w["messages_out"].i64()), bytesText(w["queued_bytes"].num()).c_str());
+  printCluster(j["cluster"]);
   return kDone;
 }
 

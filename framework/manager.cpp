@@ -361,10 +361,18 @@ namespace msw {
 // ---- endpoints ----
 
 void Manager::status(const Reply& reply) {
+  // With Redis, the cluster first (Cluster::describe answers within a second
+  // whatever Redis does), then this node's workers.
+  if (server_.cluster().enabled())
+    return server_.cluster().describe([this, reply](Json cluster) { status(reply, std::move(cluster)); });
+  status(reply, Json());
+}
+
+void Manager::status(const Reply& reply, Json cluster) {
   Server& srv = server_;
   gather<std::vector<std::string>>(
       srv, [](Worker& w) { return w.roomNames(); },
-      [&srv, reply](std::vector<std::vector<std::string>>& parts) {
+      [&srv, reply, cluster = std::move(cluster)](std::vector<std::vector<std::string>>& parts) {
         std::set<std::string> rooms;
         for (auto& p : parts) rooms.insert(p.begin(), p.end());
         Json j = Json::object();
@@ -411,6 +419,7 @@ void Manager::status(const Reply& reply) {
         JsonRef mods = j.addArray("modules");
         if (auto routes = srv.routes())
           for (auto& [name, m] : routes->modules) mods.push(name);
+        if (cluster) j.set("cluster", cluster);
         reply(200, j.dump());
       });
 }

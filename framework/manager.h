@@ -56,6 +56,7 @@ class Manager {
 
   // Endpoints; each calls reply exactly once, maybe later.
   void status(const Reply& reply);
+  void status(const Reply& reply, Json cluster);  // cluster: Cluster::describe's answer, or null (none)
   void metrics(const Reply& reply);
   void push(JsonRef body, const Reply& reply);
   void online(const std::string& room, const Reply& reply);

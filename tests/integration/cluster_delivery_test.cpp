@@ -3,11 +3,14 @@
 // with one Redis"): room, user, member and "all" messages reach every
 // matching connection on every node exactly once, the manager's /push and
 // /kick reach other nodes, /online and /online/user answer for the whole
-// cluster from either node, and the live module works across nodes.
+// cluster from either node, /status lists every node (from the heartbeat
+// keys), and the live module works across nodes.
 //
 // Exactly once: a sender sends a message then a marker; each recipient must
 // see the message once, then the marker, and nothing more during a grace
 // period after everything expected has arrived.
+#include <map>
+
 #include "tests/integration/cluster_support.h"
 
 namespace msw::cluster {
@@ -380,6 +383,65 @@ TEST_F(Delivery, NewMemberAfterTheRoomEmptiedOnANodeGetsRoomMessages) {
     onB->ws.waitClose(5000);
     waitRoomSubscribers("e", 1);  // b unsubscribed
   }
+}
+
+// node_id -> connections of GET /status's "cluster" part on nodeId (empty if
+// it has none or an error; *body gets the whole answer).
+std::map<std::string, int64_t> clusterNodes(TestServer& node, Json* body = nullptr) {
+  Json st = node.status();
+  std::map<std::string, int64_t> out;
+  for (JsonRef n : st["cluster"]["nodes"]) out[std::string(n["node_id"].str())] = n["connections"].i64();
+  if (body) *body = std::move(st);
+  return out;
+}
+
+// /status on any node lists every node with its connections (as of its last
+// heartbeat, every Cluster::kHeartbeat s); a node stopped is gone at once.
+TEST_F(Delivery, StatusListsEveryNodeAndDropsAStoppedOne) {
+  auto onA = connect("a", "sa");
+  std::vector<std::unique_ptr<Client>> onB;
+  onB.push_back(connect("b", "sb1"));
+  onB.push_back(connect("b", "sb2"));
+  const std::map<std::string, int64_t> want = {{"a", 1}, {"b", 2}};
+  Json st;
+  std::map<std::string, int64_t> last;
+  auto asked = Clock::now();
+  ASSERT_TRUE(pollUntil([&] { return (last = clusterNodes(node("a"), &st)) == want; }, 15000)) << st.dump();
+  std::cerr << "[ info ] the heartbeats showed the connections after " << msSince(asked) << " ms\n";
+  JsonRef cluster = st["cluster"];
+  EXPECT_EQ(cluster["connections"].i64(), 3) << st.dump();
+  ASSERT_EQ(cluster["nodes"].size(), 2) << st.dump();
+  for (JsonRef n : cluster["nodes"]) {
+    std::string id(n["node_id"].str());
+    EXPECT_EQ(n["instance"].str().rfind(id + "@", 0), 0u) << st.dump();
+    EXPECT_EQ(n["self"].boolean(), id == "a") << st.dump();
+    EXPECT_EQ(n["pid"].i64(), static_cast<int64_t>(node(id).proc.pid())) << st.dump();
+    EXPECT_NEAR(static_cast<double>(n["start_time"].i64()),
+                static_cast<double>(node(id).status()["start_time"].i64()), 1) << st.dump();
+  }
+  EXPECT_EQ(st["connections"].i64(), 1) << "the node's own count stays its own: " << st.dump();
+  // The same from b, which is "self" there.
+  Json fromB;
+  EXPECT_EQ(clusterNodes(node("b"), &fromB), want) << fromB.dump();
+  for (JsonRef n : fromB["cluster"]["nodes"]) EXPECT_EQ(n["self"].boolean(), n["node_id"].str() == "b") << fromB.dump();
+  // The console's table has a line per node.
+  msw::it::ConsoleResult con = msw::it::runConsole(node("a").consoleArgs("status"));
+  EXPECT_EQ(con.exitCode, 0) << con;
+  EXPECT_NE(con.out.find("2 node(s), 3 connections"), std::string::npos) << con;
+  EXPECT_NE(con.out.find("\na (this)"), std::string::npos) << con;
+  EXPECT_NE(con.out.find("\nb "), std::string::npos) << con;
+
+  // b stops gracefully: it removes its heartbeat key on the way out.
+  int rc = -2;
+  std::thread stopper([&] { rc = node("b").proc.stop(15000); });
+  for (auto& c : onB) EXPECT_EQ(c->ws.waitClose(10000), 1001) << c->member;
+  stopper.join();
+  ASSERT_EQ(rc, 0) << tail(node("b").proc.log());
+  auto stopped = Clock::now();
+  EXPECT_TRUE(pollUntil([&] { return !clusterNodes(node("a"), &st).contains("b"); }, 2000)) << st.dump();
+  std::cerr << "[ info ] b gone from a's /status " << msSince(stopped) << " ms after b exited\n";
+  EXPECT_EQ(clusterNodes(node("a"), &st), (std::map<std::string, int64_t>{{"a", 1}})) << st.dump();
+  EXPECT_EQ(st["cluster"]["connections"].i64(), 1) << st.dump();
 }
 
 }  // namespace

@@ -63,6 +63,7 @@ TEST_F(Manager, StatusHasTheFieldsOfSpec6) {
   EXPECT_GT(s["memory"]["rss_bytes"].num(), 0) << r.body;
   ASSERT_TRUE(s["store"].isObject()) << r.body;
   EXPECT_EQ(s["store"]["driver"].str(), "memory") << r.body;
+  EXPECT_FALSE(s.has("cluster")) << "no cluster without Redis: " << r.body;
 }
 
 TEST_F(Manager, StatusCountsMessages) {
