@@ -424,7 +424,8 @@ int say(const Options& o, const Config& cfg) {
     std::fprintf(stderr, "say refused: %d %s\n", r.status, r.body.c_str());
     return kFailed;
   }
-  std::printf("delivered to %lld clients\n", static_cast<long long>(Json::parse(r.body)["delivered"].i64()));
+  long long n = static_cast<long long>(Json::parse(r.body)["delivered"].i64());
+  std::printf("delivered to %lld client%s\n", n, n == 1 ? "" : "s");
   return kDone;
 }
 

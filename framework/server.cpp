@@ -8,12 +8,17 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 
 #include "framework/app_impl.h"
 #include "framework/cluster.h"
@@ -58,6 +63,33 @@ int raiseFdLimit() {
     getrlimit(RLIMIT_NOFILE, &rl);
   }
   return rl.rlim_cur > 1 << 30 ? 1 << 30 : static_cast<int>(rl.rlim_cur);
+}
+
+// wss: the certificate and key are loaded here first, as lws will, so that a
+// wrong file stops the start with a clear reason (lws only says "problem
+// getting cert" from each worker, and leaks what it had allocated).
+bool checkTlsFiles(const Config& c, std::string& error) {
+  if (c.sslCert.empty()) return true;
+  auto fail = [&](const char* key, const std::string& path, const std::string& what) {
+    unsigned long e = ERR_peek_error();  // the first error: the root cause
+    const char* reason = e ? ERR_reason_error_string(e) : nullptr;
+    ERR_clear_error();
+    error = c.file + ": [outside] " + key + " = " + path + ": " + what + (reason ? std::string(" (") + reason + ")" : "");
+    return false;
+  };
+  for (auto [key, path] : {std::pair{"ssl_cert", &c.sslCert}, std::pair{"ssl_key", &c.sslKey}})
+    if (::access(path->c_str(), R_OK) != 0) return fail(key, *path, std::strerror(errno));
+  std::unique_ptr<SSL_CTX, void (*)(SSL_CTX*)> ctx(SSL_CTX_new(TLS_server_method()), &SSL_CTX_free);
+  if (!ctx) return fail("ssl_cert", c.sslCert, "cannot make a TLS context");
+  if (SSL_CTX_use_certificate_chain_file(ctx.get(), c.sslCert.c_str()) != 1)
+    return fail("ssl_cert", c.sslCert, "not a usable PEM certificate");
+  if (SSL_CTX_use_PrivateKey_file(ctx.get(), c.sslKey.c_str(), SSL_FILETYPE_PEM) != 1 ||
+      SSL_CTX_check_private_key(ctx.get()) != 1) {
+    if (ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH)
+      return fail("ssl_key", c.sslKey, "not the key of the certificate " + c.sslCert);
+    return fail("ssl_key", c.sslKey, "not a usable PEM private key (without a passphrase)");
+  }
+  return true;
 }
 
 }  // namespace
@@ -126,6 +158,7 @@ bool Server::startAll(std::string& error) {
   if (!loadOrCreateAuthKey(config_, key, error)) return false;
   codec_ = TokenCodec::create(config_.cipher, key, &error);
   if (!codec_) return false;
+  if (!checkTlsFiles(config_, error)) return false;
   if (!checkPortsFree(error)) return false;
   stores_ = StoreHub::create(config_, error);
   if (!stores_) return false;

@@ -430,16 +430,6 @@ TEST_F(ConsoleUsage, SeveralInvalidValuesAreAllReported) {
   for (const char* key : {"rate_limit", "cipher", "worker_num"}) EXPECT_NE(r.err.find(key), std::string::npos) << key << r;
 }
 
-TEST_F(ConsoleUsage, AWorkerThatCannotStartFailsTheStartCleanly) {
-  // A certificate that is not one: the worker's TLS vhost cannot be made.
-  std::ofstream(root_ + "/bad.pem") << "not a certificate\n";
-  write(Ini(ini_).set("outside", "ssl_cert", root_ + "/bad.pem").set("outside", "ssl_key", root_ + "/bad.pem").str());
-  ConsoleResult r = run({"-s", "start"});
-  EXPECT_EQ(r.exitCode, 1) << "a failed start exits 1 (not a crash)\n" << r;
-  EXPECT_EQ(sanitizerReport(r.err), "") << "(an ASan build also exits 1 after a crash)";
-  EXPECT_NE(r.err.find("start failed"), std::string::npos) << "the reason is told\n" << r;
-}
-
 TEST_F(ConsoleUsage, UnknownKeysAreReportedButDoNotStopAStart) {
   // Checked through `-s token`, which reads the file the same way and ends at once.
   write(ini_.str() + "[outside]\nno_such_key = 1\n");
