@@ -152,7 +152,7 @@ constexpr Key kKeys[] = {
   intKey   ("outside", "rate_burst",          &Config::rateBurst,           "200",       1, 1000000, kReloadable),
   pathKey  ("outside", "static_dir",          &Config::staticDir,           "public"),
   boolKey  ("outside", "escape_html",         &Config::escapeHtml,          "true",      kReloadable),
-  sizeKey  ("outside", "rx_buffer_size",      &Config::rxBufferSize,        "1024",      128, 64 * kKiB),
+  sizeKey  ("outside", "rx_buffer_size",      &Config::rxBufferSize,        "512",       128, 64 * kKiB),
   boolKey  ("outside", "permessage_deflate",  &Config::permessageDeflate,   "false"),
 
   stringKey("manager", "host",                &Config::managerHost,         "127.0.0.1", notEmpty),

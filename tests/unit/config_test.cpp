@@ -80,7 +80,7 @@ TEST_F(ConfigTest, EmptyFileGivesTheDefaults) {
   EXPECT_EQ(200, c.rateBurst);
   EXPECT_EQ(dir_ + "/public", c.staticDir);
   EXPECT_TRUE(c.escapeHtml);
-  EXPECT_EQ(1024, c.rxBufferSize);
+  EXPECT_EQ(512, c.rxBufferSize);
   EXPECT_FALSE(c.permessageDeflate);
   EXPECT_EQ("127.0.0.1", c.managerHost);
   EXPECT_EQ(20001, c.managerPort);
