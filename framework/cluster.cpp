@@ -82,8 +82,13 @@ void Cluster::forget(const std::string& e) {
 }
 
 // ---- registry ----
+//
+// Only with a shared store (Redis). On one node the workers' own room and
+// user indexes are the registry (Manager asks them): a copy in the memory
+// store would cost every connection a few hundred bytes for nothing.
 
 void Cluster::joined(Fd fd, std::string_view room, const Auth& auth) {
+  if (!enabled_) return;
   Json info = Json::object();
   info.set("id", auth.id).set("nickname", auth.nickname).set("type", auth.type);
   std::string m = member(fd);
@@ -92,18 +97,21 @@ void Cluster::joined(Fd fd, std::string_view room, const Auth& auth) {
 }
 
 void Cluster::left(Fd fd, std::string_view room) {
+  if (!enabled_) return;
   std::string m = member(fd);
   server_.stores().internal().hdel(roomKey(room), m);
   forget(entry('r', room, m));
 }
 
 void Cluster::userOnline(Fd fd, std::string_view id) {
+  if (!enabled_) return;
   std::string m = member(fd);
   server_.stores().internal().sadd(userKey(id), m);
   remember(entry('u', id, m));
 }
 
 void Cluster::userOffline(Fd fd, std::string_view id) {
+  if (!enabled_) return;
   std::string m = member(fd);
   server_.stores().internal().srem(userKey(id), m);
   forget(entry('u', id, m));

@@ -654,11 +654,56 @@ void Manager::kick(JsonRef body, const Reply& reply) {
       });
 }
 
-// Both read the registry in the store (framework/cluster.h): the whole cluster.
+namespace {
+
+void addRoomMember(JsonRef members, std::string_view node, uint64_t fd, std::string_view id,
+                   std::string_view nickname, std::string_view type) {
+  JsonRef o = members.pushObject();
+  o.set("fd", fd);
+  o.set("node", node);
+  o.set("id", id);
+  o.set("nickname", nickname);
+  o.set("type", type);
+}
+
+// {"online", "fds" (this node's), "members" ("node:fd", the cluster's)}, members sorted.
+std::string onlineUserBody(std::vector<std::string>& members, const std::string& self) {
+  std::sort(members.begin(), members.end());
+  Json j = Json::object();
+  j.set("online", !members.empty());
+  JsonRef fds = j.addArray("fds");
+  JsonRef list = j.addArray("members");
+  for (const std::string& m : members) {
+    list.push(m);
+    size_t colon = m.rfind(':');
+    if (m.compare(0, colon, self) == 0 && colon == self.size())
+      fds.push(static_cast<uint64_t>(std::strtoull(m.c_str() + colon + 1, nullptr, 10)));
+  }
+  return j.dump();
+}
+
+}  // namespace
+
+// With Redis both read the registry in the store (framework/cluster.h): the
+// whole cluster. On one node they ask the workers, which are the registry.
 void Manager::online(const std::string& room, const Reply& reply) {
   if (room.empty()) return reply(400, errorBody("give ?room=CODE"));
   std::string self = server_.config().nodeId;
-  server_.stores().internal().hgetall("_msw:room:" + room, [reply, self](StoreResult<StrMap> r) {
+  if (!server_.cluster().enabled()) {
+    return gather<std::vector<MemberInfo>>(
+        server_, [room](Worker& w) { return w.roomMembers(room); },
+        [reply, self](std::vector<std::vector<MemberInfo>>& parts) {
+          std::vector<MemberInfo> all;
+          for (auto& p : parts) all.insert(all.end(), p.begin(), p.end());
+          std::sort(all.begin(), all.end(), [](const MemberInfo& a, const MemberInfo& b) { return a.fd < b.fd; });
+          Json j = Json::object();
+          j.set("count", static_cast<int64_t>(all.size()));
+          JsonRef members = j.addArray("members");
+          for (const MemberInfo& m : all) addRoomMember(members, self, m.fd, m.id, m.nickname, m.type);
+          reply(200, j.dump());
+        });
+  }
+  server_.stores().internal().hgetall("_msw:room:" + room, [reply](StoreResult<StrMap> r) {
     if (!r.ok()) return reply(503, errorBody(r.error));
     Json j = Json::object();
     j.set("count", static_cast<int64_t>(r.value.size()));
@@ -666,12 +711,9 @@ void Manager::online(const std::string& room, const Reply& reply) {
     for (auto& [member, infoText] : r.value) {
       size_t colon = member.rfind(':');
       Json info = Json::parse(infoText);
-      JsonRef o = members.pushObject();
-      o.set("fd", static_cast<uint64_t>(std::strtoull(member.c_str() + colon + 1, nullptr, 10)));
-      o.set("node", member.substr(0, colon));
-      o.set("id", info["id"].str());
-      o.set("nickname", info["nickname"].str());
-      o.set("type", info["type"].str());
+      addRoomMember(members, std::string_view(member).substr(0, colon),
+                    std::strtoull(member.c_str() + colon + 1, nullptr, 10), info["id"].str(),
+                    info["nickname"].str(), info["type"].str());
     }
     reply(200, j.dump());
   });
@@ -680,20 +722,19 @@ void Manager::online(const std::string& room, const Reply& reply) {
 void Manager::onlineUser(const std::string& id, const Reply& reply) {
   if (id.empty()) return reply(400, errorBody("give ?id=USER"));
   std::string self = server_.config().nodeId;
+  if (!server_.cluster().enabled()) {
+    return gather<std::vector<Fd>>(
+        server_, [id](Worker& w) { return w.userFds(id); },
+        [reply, self](std::vector<std::vector<Fd>>& parts) {
+          std::vector<std::string> members;
+          for (auto& p : parts)
+            for (Fd fd : p) members.push_back(self + ":" + std::to_string(fd));
+          reply(200, onlineUserBody(members, self));
+        });
+  }
   server_.stores().internal().smembers("_msw:user:" + id, [reply, self](StoreResult<StrList> r) {
     if (!r.ok()) return reply(503, errorBody(r.error));
-    std::sort(r.value.begin(), r.value.end());
-    Json j = Json::object();
-    j.set("online", !r.value.empty());
-    JsonRef fds = j.addArray("fds");
-    JsonRef members = j.addArray("members");
-    for (const std::string& m : r.value) {
-      members.push(m);
-      size_t colon = m.rfind(':');
-      if (m.compare(0, colon, self) == 0 && colon == self.size())
-        fds.push(static_cast<uint64_t>(std::strtoull(m.c_str() + colon + 1, nullptr, 10)));
-    }
-    reply(200, j.dump());
+    reply(200, onlineUserBody(r.value, self));
   });
 }
 
