@@ -21,6 +21,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -209,6 +210,32 @@ std::string urlEncode(const std::string& s) {
   return out;
 }
 
+// An msw auth token (SPEC §3, aes-256-gcm): base64url without padding of
+// nonce(12) || ciphertext || tag(16), AES key = SHA-256 of the configured key.
+std::string mintToken(const std::string& key, int user) {
+  unsigned char aes[32];
+  unsigned int aesLen = 0;
+  EVP_Digest(key.data(), key.size(), aes, &aesLen, EVP_sha256(), nullptr);
+  std::string plain = "{\"id\":\"" + std::to_string(user) + "\",\"type\":\"bench\",\"code\":\"bench\",\"nickname\":\"u" +
+                      std::to_string(user) + "\",\"ctime\":" + std::to_string(time(nullptr)) + "}";
+  std::string raw(12 + plain.size() + 16, '\0');
+  auto* out = reinterpret_cast<unsigned char*>(raw.data());
+  if (RAND_bytes(out, 12) != 1) die("RAND_bytes failed");
+  EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
+  int n = 0, m = 0;
+  bool ok = ctx && EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), nullptr, aes, out) == 1 &&
+            EVP_EncryptUpdate(ctx, out + 12, &n, reinterpret_cast<const unsigned char*>(plain.data()),
+                              static_cast<int>(plain.size())) == 1 &&
+            EVP_EncryptFinal_ex(ctx, out + 12 + n, &m) == 1 &&
+            EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, 16, out + 12 + plain.size()) == 1;
+  EVP_CIPHER_CTX_free(ctx);
+  if (!ok) die("aes-256-gcm encryption failed");
+  std::string b64 = base64(out, raw.size());
+  for (char& c : b64) c = c == '+' ? '-' : c == '/' ? '_' : c;
+  while (!b64.empty() && b64.back() == '=') b64.pop_back();
+  return b64;
+}
+
 // The integer after `"key":` in a JSON text, or false. Good enough for the
 // server replies of bench/, whose only such keys are the ones we sent.
 bool findInt(std::string_view text, std::string_view key, uint64_t& out) {
@@ -290,6 +317,8 @@ const char* const kUsage =
     "usage: msw-loadgen --mode connect|idle|echo|fanout [options]\n"
     "  --host H --port P --path /bench     server (default 127.0.0.1:20000/bench)\n"
     "  --token T | --token-file F          ?auth= token, or one per line used round-robin\n"
+    "  --mint-key KEY --users N            mint aes-256-gcm tokens for users 1..N (type and\n"
+    "                                      code \"bench\"), used round-robin (msw's [auth] key)\n"
     "  --conns N                           connections (connect: handshakes in total)\n"
     "  --duration S --warmup S             measured window, after a warm-up (default 10, 2)\n"
     "  --inflight W                        echo: requests in flight per connection;\n"
@@ -306,7 +335,8 @@ const char* const kUsage =
 
 Options parseArgs(int argc, char** argv) {
   Options o;
-  std::string tokenFile;
+  std::string tokenFile, mintKey;
+  int users = 0;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto val = [&]() -> std::string {
@@ -325,6 +355,8 @@ Options parseArgs(int argc, char** argv) {
     else if (a == "--path") o.path = val();
     else if (a == "--token") o.tokens = {val()};
     else if (a == "--token-file") tokenFile = val();
+    else if (a == "--mint-key") mintKey = val();
+    else if (a == "--users") users = static_cast<int>(num());
     else if (a == "--conns") o.conns = static_cast<int>(num());
     else if (a == "--mode") {
       std::string m = val();
@@ -353,6 +385,11 @@ Options parseArgs(int argc, char** argv) {
       std::fputs(kUsage, stderr);
       die("unknown argument %s", a.c_str());
     }
+  }
+  if (!mintKey.empty()) {
+    if (users < 1) die("--mint-key needs --users N");
+    o.tokens.reserve(static_cast<size_t>(users));
+    for (int u = 1; u <= users; ++u) o.tokens.push_back(mintToken(mintKey, u));
   }
   if (!tokenFile.empty()) {
     std::ifstream f(tokenFile);
