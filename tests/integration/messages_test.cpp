@@ -1,6 +1,8 @@
 // tests/integration/messages_test.cpp: SPEC §4 against the real server: the
 // status table, routing, rid, data and HTML escaping, heartbeats, and what a
 // connection does with frames it cannot take (binary, invalid UTF-8, too large).
+#include <zlib.h>
+
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -394,6 +396,93 @@ TEST_F(Messages, AnActionCanCloseItsCallerAfterItsReply) {
   EXPECT_EQ(m.event(), "bye") << "what was queued goes out before the close: " << m;
   EXPECT_EQ(c.waitClose(), 4010);
   EXPECT_EQ(c.closeReason(), "bye");
+}
+
+// ---------------------------------------------------------------- permessage-deflate (RFC 7692)
+
+constexpr const char* kDeflateOffer = "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits";
+
+// One message compressed as RFC 7692 §7.2.1 sends it: raw DEFLATE, flushed,
+// without the final 00 00 FF FF.
+std::string deflateMessage(std::string_view text) {
+  z_stream z{};
+  EXPECT_EQ(deflateInit2(&z, Z_BEST_COMPRESSION, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY), Z_OK);
+  std::string out(deflateBound(&z, text.size()) + 16, '\0');
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(text.data()));
+  z.avail_in = static_cast<uInt>(text.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  EXPECT_EQ(deflate(&z, Z_SYNC_FLUSH), Z_OK);
+  EXPECT_EQ(z.avail_in, 0u);
+  out.resize(out.size() - z.avail_out);
+  deflateEnd(&z);
+  EXPECT_EQ(out.substr(out.size() - 4), std::string("\0\0\xff\xff", 4));
+  out.resize(out.size() - 4);
+  return out;
+}
+
+// RSV1 marks a compressed message (RFC 7692 §6); encodeFrame takes it as opcode bit 6.
+constexpr int kRsv1 = 0x40;
+
+class Deflate : public SharedServerTest<Deflate> {
+ public:
+  static void configure(TestServer& s) {
+    s.ini.set("outside", "permessage_deflate", "true").set("outside", "max_message_size", "1024");
+  }
+};
+
+TEST_F(Deflate, IsAgreedWhenOfferedAndCompressedMessagesAreRead) {
+  WsClient c;
+  ASSERT_TRUE(c.connect("127.0.0.1", server().port, server().path(server().userToken()), {kDeflateOffer}))
+      << c.error();
+  EXPECT_EQ(msw::test::headerValue(c.response(), "sec-websocket-extensions").rfind("permessage-deflate", 0), 0u)
+      << "extensions: " << msw::test::headerValue(c.response(), "sec-websocket-extensions");
+  std::string text = R"({"method":"echo","rid":"z1","pad":")" + std::string(600, 'a') + "\"}";
+  std::string packed = deflateMessage(text);
+  ASSERT_LT(packed.size(), 100u);
+  ASSERT_TRUE(c.sendFrame(kOpText | kRsv1, packed, true));
+  // The reply is read by a client that refuses any reserved bit: msw's own
+  // frames go out uncompressed, which RFC 7692 allows for any message.
+  Msg m = recvMsg(c);
+  EXPECT_EQ(m.status(), 200) << m << " " << c.error();
+  EXPECT_EQ(m.rid().str(), "z1") << m;
+  EXPECT_EQ(m.param()["pad"].str(), std::string(600, 'a')) << m;
+  // Uncompressed messages stay allowed on the same connection.
+  EXPECT_EQ(request(c, R"({"method":"ping"})").event(), "pong");
+}
+
+TEST_F(Deflate, AMessageThatInflatesOverTheLimitIsClosedWith1009) {
+  WsClient c;
+  ASSERT_TRUE(c.connect("127.0.0.1", server().port, server().path(server().userToken()), {kDeflateOffer}))
+      << c.error();
+  // 1 MiB of text in about a kilobyte on the wire: the limit is on what it inflates to.
+  std::string bomb = R"({"method":"echo","pad":")" + std::string(1 << 20, 'b') + "\"}";
+  std::string packed = deflateMessage(bomb);
+  ASSERT_LT(packed.size(), 4096u);
+  ASSERT_TRUE(c.sendFrame(kOpText | kRsv1, packed, true));
+  Msg m = recvMsg(c);
+  EXPECT_EQ(m.status(), 413) << m;
+  EXPECT_EQ(c.waitClose(), 1009);
+  WsClient other = client();
+  EXPECT_EQ(request(other, R"({"method":"ping"})").event(), "pong") << "the others carry on";
+}
+
+TEST_F(Deflate, AClientThatDoesNotOfferItGetsPlainWebSocket) {
+  WsClient c = client();
+  EXPECT_EQ(msw::test::headerValue(c.response(), "sec-websocket-extensions"), "");
+  EXPECT_EQ(request(c, R"({"method":"ping"})").event(), "pong");
+}
+
+TEST_F(Messages, WithoutPermessageDeflateTheOfferIsDeclinedAndRsv1IsAProtocolError) {
+  WsClient c;
+  ASSERT_TRUE(c.connect("127.0.0.1", server().port, server().path(server().userToken()), {kDeflateOffer}))
+      << c.error();
+  EXPECT_EQ(msw::test::headerValue(c.response(), "sec-websocket-extensions"), "")
+      << "permessage_deflate is off by default";
+  ASSERT_TRUE(c.sendFrame(kOpText | kRsv1, deflateMessage(R"({"method":"ping"})"), true));
+  std::optional<std::string> m = c.recvMessage(3000);
+  EXPECT_FALSE(m) << "a compressed frame was answered: " << *m;
+  EXPECT_FALSE(c.timedOut()) << "RSV1 without the extension ends the connection (RFC 6455 §5.2)";
 }
 
 // ---------------------------------------------------------------- plain HTTP on the outside port
