@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <optional>
 
 #include "framework/event_loop.h"
 #include "framework/frame_builder.h"
@@ -32,6 +33,28 @@ std::string entry(char kind, std::string_view what, std::string_view member) {
   e.append(what).push_back(kSep);
   e.append(member);
   return e;
+}
+
+// One entry of an instance's set, read back.
+struct Entry {
+  char kind = 0;
+  std::string_view what;
+  std::string_view member;  // "node_id:fd"
+};
+
+std::optional<Entry> parseEntry(std::string_view e) {
+  size_t a = e.find(kSep);
+  size_t b = e.rfind(kSep);
+  if (a != 1 || b == a) return std::nullopt;
+  return Entry{e[0], e.substr(2, b - 2), e.substr(b + 1)};
+}
+
+// Takes the entry's member out of the room, user or close-key set it names.
+void removeMember(Store& st, const Entry& e) {
+  std::string m(e.member);
+  if (e.kind == 'r') st.hdel(roomKey(e.what), m);
+  else if (e.kind == 'u') st.srem(userKey(e.what), m);
+  else if (e.kind == 'k') st.srem(std::string(e.what), m);
 }
 
 // Milliseconds since 2024-01-01.
@@ -120,6 +143,35 @@ void Cluster::userOffline(Fd fd, std::string_view id) {
 void Cluster::closeKeyAdded(Fd fd, std::string_view key) { remember(entry('k', key, member(fd))); }
 
 void Cluster::closeKeyRemoved(Fd fd, std::string_view key) { forget(entry('k', key, member(fd))); }
+
+// Writes the worker sent may never have been applied: those on the wire
+// when the link dropped, or all since the snapshot a restarted Redis loaded.
+// What was added is written again by the worker (registerAll); what was
+// removed is found here, in the instance's own record, and removed again.
+// The read goes on the worker's connection after its writes, and `holds` is
+// asked when the answer comes: an entry added meanwhile is not in the answer,
+// one removed meanwhile has had its removal sent already.
+void Cluster::reconcile(int worker, std::function<bool(Fd, char, std::string_view)> holds) {
+  if (!enabled_) return;
+  server_.stores().internal().smembers(
+      instKey(instance_), [this, worker, holds = std::move(holds)](StoreResult<StrList> entries) {
+        if (!entries.ok()) return;
+        Store& st = server_.stores().internal();
+        const Fd workers = static_cast<Fd>(server_.workerCount());
+        size_t stale = 0;
+        for (const std::string& e : entries.value) {
+          std::optional<Entry> parsed = parseEntry(e);
+          if (!parsed) continue;
+          size_t colon = parsed->member.rfind(':');
+          Fd fd = colon == std::string_view::npos ? 0 : toFd(parsed->member.substr(colon + 1));
+          if (fd == 0 || fd % workers != static_cast<Fd>(worker) || holds(fd, parsed->kind, parsed->what)) continue;
+          removeMember(st, *parsed);
+          st.srem(instKey(instance_), e);
+          ++stale;
+        }
+        if (stale) LOG_INFO("cluster: %zu entries of worker %d were stale in Redis: removed", stale, worker);
+      });
+}
 
 void Cluster::roomActive(std::string_view room) {
   if (!enabled_) return;
@@ -423,14 +475,7 @@ void Cluster::purge(const std::string& inst, const char* why, std::function<void
     }
     Store& st = server_.stores().internal();
     for (const std::string& e : entries.value) {
-      size_t a = e.find(kSep);
-      size_t b = e.rfind(kSep);
-      if (a != 1 || b == a) continue;
-      std::string what = e.substr(2, b - 2);
-      std::string m = e.substr(b + 1);
-      if (e[0] == 'r') st.hdel(roomKey(what), m);
-      else if (e[0] == 'u') st.srem(userKey(what), m);
-      else if (e[0] == 'k') st.srem(what, m);
+      if (std::optional<Entry> parsed = parseEntry(e)) removeMember(st, *parsed);
     }
     st.del(instKey(inst));
     st.hdel(kInstances, inst);

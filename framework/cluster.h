@@ -67,6 +67,11 @@ class Cluster {
   void userOffline(Fd fd, std::string_view id);
   void closeKeyAdded(Fd fd, std::string_view key);
   void closeKeyRemoved(Fd fd, std::string_view key);
+  // After a reconnect: of what this instance recorded for members of
+  // `worker`, removes from Redis each entry that `holds(fd, kind, what)`
+  // says is no longer true (kind 'r' room, 'u' user id, 'k' close key):
+  // the member goes from what the entry names, then the entry.
+  void reconcile(int worker, std::function<bool(Fd fd, char kind, std::string_view what)> holds);
   // A worker's first member of a room arrived / its last one left.
   void roomActive(std::string_view room);
   void roomInactive(std::string_view room);

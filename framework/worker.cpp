@@ -861,6 +861,25 @@ void Worker::registerAll() {
     }
   }
   if (n) LOG_INFO("registered %zu connections in the store again", n);
+  cluster.reconcile(index_, [this](Fd fd, char kind, std::string_view what) { return holds(fd, kind, what); });
+}
+
+// A connection already gone (closed or broken) holds nothing: its own
+// cleanup removes the same entries, and removing twice is harmless. A close
+// key given up (fdRemoveCloseKey) no longer holds either: the module took
+// the member out of that set with it (docs/controllers.md).
+bool Worker::holds(Fd fd, char kind, std::string_view what) const {
+  auto it = conns_.find(fd);
+  if (it == conns_.end() || it->second->gone) return false;
+  const Connection& c = *it->second;
+  const Connection::Extras* ex = c.extras.get();
+  auto has = [&](const std::vector<std::string>& v) { return std::find(v.begin(), v.end(), what) != v.end(); };
+  switch (kind) {
+    case 'r': return ex && has(ex->rooms);
+    case 'u': return c.auth.id() == what;
+    case 'k': return ex && has(ex->closeKeys);
+    default: return true;  // not ours to judge
+  }
 }
 
 // ---- timers and stop ----

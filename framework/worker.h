@@ -91,6 +91,8 @@ class Worker {
   int onLwsEvent(lws* wsi, int reason, void* user, void* in, size_t len);
 
  private:
+  // Is this entry of the store registry still true (Cluster::reconcile)?
+  bool holds(Fd fd, char kind, std::string_view what) const;
   struct Room {
     std::vector<Connection*> members;
   };

@@ -7,6 +7,8 @@
 //     leftovers at once;
 //   - Redis restarted mid-run (its data lost): both nodes reconnect,
 //     resubscribe and register their members again; clients stay connected;
+//   - Redis back with its data but without writes it never read (a snapshot
+//     after SIGSTOP + SIGKILL): what left meanwhile is removed again;
 //   - Redis down when a node starts: the node serves clients anyway and
 //     recovers by itself when Redis comes;
 //   - a node stopped: its members go at once, nothing of it stays in Redis;
@@ -69,6 +71,27 @@ class Fault : public ClusterTest {
     return found;
   }
 
+  // How many times node id's store connections and its subscriber have
+  // connected so far, from its log.
+  struct Ups {
+    size_t store = 0;
+    size_t subscriber = 0;
+  };
+  Ups ups(const std::string& id) {
+    return {countInLog(node(id), kStoreUp), countInLog(node(id), kSubUp)};
+  }
+  // Until every connection of node id to Redis has come back since `before`:
+  // the manager's and each worker's store connection, and the subscriber.
+  void waitReconnected(const std::string& id, Ups before) {
+    TestServer& n = node(id);
+    EXPECT_TRUE(pollUntil([&] { return countInLog(n, kStoreUp) >= before.store + 1 + kWorkers; }, 15000))
+        << id << ": store connections did not all come back\n" << tail(n.proc.log());
+    EXPECT_TRUE(pollUntil([&] { return countInLog(n, kSubUp) >= before.subscriber + 1; }, 15000))
+        << id << ": the subscriber did not come back\n" << tail(n.proc.log());
+  }
+
+  static constexpr const char* kStoreUp = "redis store: connected";
+  static constexpr const char* kSubUp = "redis subscriber: connected";
   int walls_ = 0;
 };
 
@@ -185,26 +208,15 @@ TEST_F(Fault, RedisRestartMidRunIsRecoveredWithoutDroppingClients) {
   for (auto& c : bs) all.insert(c->member);
   ASSERT_EQ(waitOnline("a", "X", all), all);
   waitRoomSubscribers("X", 2);
-  const char* kStoreUp = "redis store: connected";
-  const char* kSubUp = "redis subscriber: connected";
-  size_t storeUp[2] = {countInLog(node("a"), kStoreUp), countInLog(node("b"), kStoreUp)};
-  size_t subUp[2] = {countInLog(node("a"), kSubUp), countInLog(node("b"), kSubUp)};
+  Ups before[2] = {ups("a"), ups("b")};
 
   redis_.kill9();
   ASSERT_TRUE(redis_.start()) << redis_.error();
   auto restarted = Clock::now();
 
-  // Every connection of both nodes comes back: the manager's and each
-  // worker's store connection, and the subscriber.
-  int i = 0;
-  for (const char* id : {"a", "b"}) {
-    TestServer& n = node(id);
-    EXPECT_TRUE(pollUntil([&] { return countInLog(n, kStoreUp) >= storeUp[i] + 1 + kWorkers; }, 15000))
-        << id << ": store connections did not all come back\n" << tail(n.proc.log());
-    EXPECT_TRUE(pollUntil([&] { return countInLog(n, kSubUp) >= subUp[i] + 1; }, 15000))
-        << id << ": the subscriber did not come back\n" << tail(n.proc.log());
-    ++i;
-  }
+  // Every connection of both nodes comes back.
+  waitReconnected("a", before[0]);
+  waitReconnected("b", before[1]);
   std::cerr << "[ info ] all reconnected " << msSince(restarted) << " ms after the Redis restart\n";
   // The registry is rebuilt from the nodes' own state: seen from both.
   EXPECT_EQ(waitOnline("a", "X", all, 10000), all);
@@ -235,6 +247,86 @@ TEST_F(Fault, RedisRestartMidRunIsRecoveredWithoutDroppingClients) {
     }
   EXPECT_TRUE(node("a").proc.running());
   EXPECT_TRUE(node("b").proc.running());
+}
+
+// Redis dies with writes of the node unread in its socket, and comes back
+// with its data (from a snapshot here; a dropped link loses writes in flight
+// the same way): what left meanwhile must not stay listed. On reconnect a
+// node writes all it has again and takes out what it no longer has.
+TEST_F(Fault, RedisBackWithItsDataForgetsWritesItNeverRead) {
+  startBoth();
+  ASSERT_FALSE(HasFatalFailure());
+  auto as = attendees("a", 3, "ua", "K");
+  auto bs = attendees("b", 1, "ub", "K");
+  for (auto& c : as) join(*c, "side");
+  for (size_t i = 0; i < 2; ++i) {
+    Msg kept = as[i]->call(R"({"method":"clustertest.t.keep","key":"kept"})", "kept");
+    EXPECT_EQ(kept.status(), 200) << kept;
+  }
+  std::set<std::string> all = members(as);
+  for (auto& c : bs) all.insert(c->member);
+  ASSERT_EQ(waitOnline("a", "K", all), all);
+  auto saved = msw::test::redisCall(redis_.port(), {"SAVE"});
+  ASSERT_TRUE(saved && saved->str == "OK") << (saved ? saved->str : "no answer");
+  Ups before[2] = {ups("a"), ups("b")};
+  redis_.pause();  // what a sends now waits, unread, in Redis's socket
+
+  // One attendee of a leaves the live room and a set with a close key,
+  // another disconnects, a third leaves one room and stays in the other.
+  TestServer& a = node("a");
+  int64_t conns = a.status()["connections"].i64();
+  Msg out = as[0]->call(R"({"method":"live.user.out"})", "out");
+  EXPECT_EQ(out.status(), 200) << out;
+  Msg unkept = as[0]->call(R"({"method":"clustertest.t.unkeep","key":"kept"})", "unkept");
+  EXPECT_EQ(unkept.status(), 200) << unkept;
+  std::unique_ptr<Client> gone = std::move(as[1]);
+  as.erase(as.begin() + 1);
+  ASSERT_TRUE(gone->ws.sendClose(1000));
+  EXPECT_EQ(gone->ws.waitClose(), 1000);
+  ASSERT_TRUE(pollUntil([&] { return a.status()["connections"].i64() == conns - 1; }, 5000))
+      << a.status().dump();
+  Msg left = as[1]->call(R"({"method":"clustertest.t.leave","room":"side"})", "left");
+  EXPECT_EQ(left.status(), 200) << left;
+
+  redis_.kill9();  // those writes die with it
+  ASSERT_TRUE(redis_.start()) << redis_.error();
+  auto up = Clock::now();
+  // as[0] left K, as[1] left side; the others (as many as it took to have
+  // one on each worker) did nothing.
+  std::set<std::string> stay = members(bs), side = members(as);
+  for (size_t i = 1; i < as.size(); ++i) stay.insert(as[i]->member);
+  side.erase(as[1]->member);
+  std::set<std::string> last = waitOnline("b", "K", stay, 10000);
+  EXPECT_EQ(last, stay) << "still listed " << msSince(up) << " ms after Redis came back with its snapshot";
+  std::cerr << "[ info ] registry right again " << msSince(up) << " ms after Redis came back\n";
+  EXPECT_EQ(waitOnline("b", "side", side, 5000), side);
+  EXPECT_EQ(onlineUser("b", gone->user), std::set<std::string>{});
+  EXPECT_EQ(onlineUser("b", as[1]->user), std::set<std::string>{as[1]->member});
+  waitReconnected("b", before[1]);  // the wall's worker too: its join reads the store
+  EXPECT_EQ(wallOnlineCount("b", "K"), static_cast<int64_t>(stay.size())) << "live:K:users (a close key)";
+  // Nothing names the disconnected member any more.
+  std::string named;
+  for (const std::string& l : leftoversOf("a"))
+    if (l.find(gone->member) != std::string::npos) named += l + "\n";
+  EXPECT_EQ(named, "");
+  // The set with a close key: both are out of it, and a's record of what
+  // it wrote names neither.
+  auto kept = msw::test::redisCall(redis_.port(), {"SMEMBERS", prefix_ + "kept"});
+  ASSERT_TRUE(kept.has_value());
+  std::set<std::string> inSet;
+  for (auto& e : kept->elements) inSet.insert(e.str);
+  EXPECT_EQ(inSet, std::set<std::string>{});
+  auto instances = msw::test::redisCall(redis_.port(), {"HKEYS", prefix_ + "_msw:instances"});
+  ASSERT_TRUE(instances.has_value());
+  std::string recorded;
+  for (auto& inst : instances->elements) {
+    auto entries = msw::test::redisCall(redis_.port(), {"SMEMBERS", prefix_ + "_msw:inst:" + inst.str});
+    ASSERT_TRUE(entries.has_value());
+    for (auto& e : entries->elements)
+      if (e.str.find("kept") != std::string::npos || e.str.find(gone->member) != std::string::npos)
+        recorded += e.str + "\n";
+  }
+  EXPECT_EQ(recorded, "");
 }
 
 // No Redis when the node starts: it serves anyway, then recovers alone.

@@ -5,6 +5,8 @@
 //   whoami                    -> "whoami" {fd, member, node}
 //   join / leave {room}       -> "joined" / "left" (after the App call)
 //   rejoin {room}             leave then join at once -> "rejoined"
+//   keep {key}                the caller into the set at key, with a close key -> "kept"
+//   unkeep {key}              out of the set, close key removed -> "unkept"
 //   room {room, event, tag, exclude_self: bool}  sendToRoom     -> "sent"
 //   user {user, event, tag}                      sendToUser     -> "sent"
 //   member {member, event, tag}                  sendToMember   -> "sent"
@@ -47,6 +49,18 @@ void rejoin(Request& r) {
   r.success("rejoined", r.data["room"].str());
 }
 
+void keep(Request& r) {
+  r.app.store().sadd(r.data["key"].str(), r.app.member(r.fd));
+  r.app.fdAddCloseKey(r.fd, r.data["key"].str());
+  r.success("kept");
+}
+
+void unkeep(Request& r) {
+  r.app.store().srem(r.data["key"].str(), r.app.member(r.fd));
+  r.app.fdRemoveCloseKey(r.fd, r.data["key"].str());
+  r.success("unkept");
+}
+
 void room(Request& r) {
   Fd self[] = {r.fd};
   bool ex = r.data["exclude_self"].boolean();
@@ -77,6 +91,8 @@ int init(msw::Module& m) {
       .action("join", join)
       .action("leave", leave)
       .action("rejoin", rejoin)
+      .action("keep", keep)
+      .action("unkeep", unkeep)
       .action("room", room)
       .action("user", user)
       .action("member", member)
