@@ -148,6 +148,36 @@ TEST_F(MaxConnections, UpgradesBeyondTheLimitAreRefusedUntilOneCloses) {
   EXPECT_TRUE(server().connect(again, server().userToken())) << again.error() << " " << again.response().body;
 }
 
+// The server's descriptor limits (soft, hard) from /proc.
+std::pair<long, long> openFileLimits(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/limits");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("Max open files", 0) != 0) continue;
+    std::istringstream fields(line.substr(std::string("Max open files").size()));
+    long soft = -1, hard = -1;
+    fields >> soft >> hard;
+    return {soft, hard};
+  }
+  return {-1, -1};
+}
+
+TEST_F(MaxConnections, TheDescriptorLimitFollowsItNotTheHardLimit) {
+  // libwebsockets scans a table of one slot per allowed descriptor at every
+  // connection's open and close: the server keeps the limit near need.
+  auto [soft, hard] = openFileLimits(server().proc.pid());
+  ASSERT_GT(soft, 0);
+  EXPECT_GE(soft, 3 + 64) << "max_connections and the reserve";
+  EXPECT_LE(soft, 3 + 64 + 8 * kWorkers);
+  EXPECT_LE(soft, hard);
+}
+
+TEST_F(Idle, WithoutMaxConnectionsTheDescriptorLimitIsRaisedToTheHardOne) {
+  auto [soft, hard] = openFileLimits(server().proc.pid());
+  ASSERT_GT(soft, 0);
+  EXPECT_EQ(soft, hard);
+}
+
 // ---------------------------------------------------------------- send_queue_limit
 
 class SendQueue : public SharedServerTest<SendQueue> {
