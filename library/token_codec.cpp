@@ -8,8 +8,10 @@
 #include <openssl/rand.h>
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <stdexcept>
 #include <utility>
 
@@ -160,20 +162,22 @@ std::optional<CipherHandle> openCipher(const char* name, std::string* error) {
 // (decrypt) or written (encrypt) when the cipher is an AEAD. Returns nullopt
 // on failure and leaves the thread's error queue empty: a stale entry there
 // would be misread by the next SSL_get_error on this thread.
-std::optional<std::string> runCipher(const EVP_CIPHER* cipher, bool encrypt, std::string_view key,
-                                     std::string_view iv, std::string_view input, std::string* tag) {
-  OsslPtr<EVP_CIPHER_CTX> ctx(EVP_CIPHER_CTX_new());
+// On `ctx`: keyed here when cipher is given, else already keyed (only the
+// iv is set).
+std::optional<std::string> runCipherOn(EVP_CIPHER_CTX* ctx, const EVP_CIPHER* cipher, bool encrypt,
+                                       std::string_view key, std::string_view iv, std::string_view input,
+                                       std::string* tag) {
   std::string out(input.size() + EVP_MAX_BLOCK_LENGTH, '\0');
   int len = 0, finalLen = 0;
-  bool ok = ctx && EVP_CipherInit_ex2(ctx.get(), cipher, bytesOf(key), iv.empty() ? nullptr : bytesOf(iv),
-                                      encrypt ? 1 : 0, nullptr) == 1;
+  bool ok = ctx && EVP_CipherInit_ex2(ctx, cipher, cipher ? bytesOf(key) : nullptr,
+                                      iv.empty() ? nullptr : bytesOf(iv), encrypt ? 1 : 0, nullptr) == 1;
   ok = ok && (input.empty() ||
-              EVP_CipherUpdate(ctx.get(), bytesOf(out), &len, bytesOf(input), static_cast<int>(input.size())) == 1);
+              EVP_CipherUpdate(ctx, bytesOf(out), &len, bytesOf(input), static_cast<int>(input.size())) == 1);
   if (ok && tag && !encrypt)
-    ok = EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_AEAD_SET_TAG, static_cast<int>(tag->size()), tag->data()) == 1;
-  ok = ok && EVP_CipherFinal_ex(ctx.get(), bytesOf(out) + len, &finalLen) == 1;
+    ok = EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, static_cast<int>(tag->size()), tag->data()) == 1;
+  ok = ok && EVP_CipherFinal_ex(ctx, bytesOf(out) + len, &finalLen) == 1;
   if (ok && tag && encrypt)
-    ok = EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_AEAD_GET_TAG, static_cast<int>(tag->size()), tag->data()) == 1;
+    ok = EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, static_cast<int>(tag->size()), tag->data()) == 1;
   if (!ok) {
     ERR_clear_error();
     return std::nullopt;
@@ -182,21 +186,30 @@ std::optional<std::string> runCipher(const EVP_CIPHER* cipher, bool encrypt, std
   return out;
 }
 
+std::optional<std::string> runCipher(const EVP_CIPHER* cipher, bool encrypt, std::string_view key,
+                                     std::string_view iv, std::string_view input, std::string* tag) {
+  OsslPtr<EVP_CIPHER_CTX> ctx(EVP_CIPHER_CTX_new());
+  return runCipherOn(ctx.get(), cipher, encrypt, key, iv, input, tag);
+}
+
 // ---------------------------------------------------------------- codecs
 
 class CipherCodec : public TokenCodec {
  public:
-  CipherCodec(CipherHandle handle, std::string key) : handle_(std::move(handle)), key_(std::move(key)) {}
+  CipherCodec(CipherHandle handle, std::string key)
+      : handle_(std::make_shared<const CipherHandle>(std::move(handle))), key_(std::move(key)) {}
   ~CipherCodec() override { OPENSSL_cleanse(key_.data(), key_.size()); }
   CipherCodec(const CipherCodec&) = delete;
   CipherCodec& operator=(const CipherCodec&) = delete;
 
  protected:
-  const EVP_CIPHER* cipher() const { return handle_.cipher.get(); }
+  const EVP_CIPHER* cipher() const { return handle_->cipher.get(); }
   const std::string& key() const { return key_; }
+  // Shared with contexts that may outlive the codec (they hold the cipher).
+  const std::shared_ptr<const CipherHandle>& handle() const { return handle_; }
 
  private:
-  CipherHandle handle_;
+  std::shared_ptr<const CipherHandle> handle_;
   std::string key_;  // raw cipher key, wiped on destruction
 };
 
@@ -225,8 +238,40 @@ class AesGcmCodec final : public CipherCodec {
     std::string_view bytes(*raw);
     std::string tag(bytes.substr(bytes.size() - kTagSize));
     std::string_view ciphertext = bytes.substr(kNonceSize, bytes.size() - kNonceSize - kTagSize);
-    return runCipher(cipher(), false, key(), bytes.substr(0, kNonceSize), ciphertext, &tag);
+    return runCipherOn(keyedDecryptor(), nullptr, false, {}, bytes.substr(0, kNonceSize), ciphertext, &tag);
   }
+
+ private:
+  // Setting up AES-256 and GCM for a key is most of what decrypting a token
+  // costs (bench connect: every handshake decrypts one), so each thread
+  // keeps a context keyed for this codec and a token only sets its nonce.
+  // The slot is per thread, so concurrent handshakes share nothing mutable;
+  // the codec's id, never reused, tells a context keyed for another codec.
+  // The slot keeps the cipher's library context alive until the thread ends
+  // or keys it for another codec (then the context is freed and cleansed).
+  EVP_CIPHER_CTX* keyedDecryptor() const {
+    struct Slot {
+      uint64_t codec = 0;
+      std::shared_ptr<const CipherHandle> handle;  // declared first: outlives ctx
+      OsslPtr<EVP_CIPHER_CTX> ctx;
+    };
+    thread_local Slot slot;
+    if (slot.codec == id_) return slot.ctx.get();
+    slot.codec = 0;
+    slot.ctx.reset();
+    slot.handle = handle();
+    slot.ctx.reset(EVP_CIPHER_CTX_new());
+    if (!slot.ctx || EVP_DecryptInit_ex2(slot.ctx.get(), cipher(), bytesOf(key()), nullptr, nullptr) != 1) {
+      ERR_clear_error();
+      slot.ctx.reset();
+      return nullptr;
+    }
+    slot.codec = id_;
+    return slot.ctx.get();
+  }
+
+  static inline std::atomic<uint64_t> nextId_{0};
+  const uint64_t id_ = ++nextId_;
 };
 
 // MSwoole's legacy tokens. The PHP issuer writes standard base64 through

@@ -357,6 +357,32 @@ TEST(AesGcmCodecTest, AcceptsPaddedSpellingButNotStandardAlphabet) {
   EXPECT_EQ(codec->decrypt(standard), std::nullopt);
 }
 
+// Each thread keeps a context keyed for the codec it last decrypted with.
+TEST(AesGcmCodecTest, AFailedTokenDoesNotSpoilTheNextOne) {
+  auto codec = makeCodec(CipherKind::kAes256Gcm, "reuse-key");
+  ASSERT_NE(codec, nullptr);
+  for (int i = 0; i < 10; ++i) {
+    std::string plain = "message " + std::to_string(i);
+    std::string token = codec->encrypt(plain);
+    std::string tampered = token;
+    tampered[tampered.size() / 2] = tampered[tampered.size() / 2] == 'A' ? 'B' : 'A';
+    EXPECT_EQ(codec->decrypt(tampered), std::nullopt) << i;
+    EXPECT_EQ(codec->decrypt(token), plain) << i;
+  }
+}
+
+TEST(AesGcmCodecTest, ANewCodecNeverDecryptsWithTheKeyOfAnOldOne) {
+  auto first = makeCodec(CipherKind::kAes256Gcm, "first-key");
+  ASSERT_NE(first, nullptr);
+  std::string firstToken = first->encrypt("first");
+  ASSERT_EQ(first->decrypt(firstToken), "first");
+  first.reset();  // this thread's context still holds what it was keyed with
+  auto second = makeCodec(CipherKind::kAes256Gcm, "second-key");
+  ASSERT_NE(second, nullptr);
+  EXPECT_EQ(second->decrypt(firstToken), std::nullopt);
+  EXPECT_EQ(second->decrypt(second->encrypt("second")), "second");
+}
+
 TEST(AesGcmCodecTest, OnlyTheRightKeyDecrypts) {
   for (const char* wrong : {"msw-aes-test-kez", "", "msw-aes-test-key ", "MSW-AES-TEST-KEY"}) {
     auto codec = makeCodec(CipherKind::kAes256Gcm, wrong);
