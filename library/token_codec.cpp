@@ -157,13 +157,11 @@ std::optional<CipherHandle> openCipher(const char* name, std::string* error) {
   return std::nullopt;
 }
 
-// Runs one whole encryption or decryption with a fresh EVP_CIPHER_CTX, so
-// that concurrent calls on one codec share nothing mutable. `tag` is read
+// Runs one whole encryption or decryption on `ctx`: keyed here when cipher
+// is given, else keyed already (only the iv is set). `tag` is read
 // (decrypt) or written (encrypt) when the cipher is an AEAD. Returns nullopt
 // on failure and leaves the thread's error queue empty: a stale entry there
 // would be misread by the next SSL_get_error on this thread.
-// On `ctx`: keyed here when cipher is given, else already keyed (only the
-// iv is set).
 std::optional<std::string> runCipherOn(EVP_CIPHER_CTX* ctx, const EVP_CIPHER* cipher, bool encrypt,
                                        std::string_view key, std::string_view iv, std::string_view input,
                                        std::string* tag) {
@@ -186,6 +184,8 @@ std::optional<std::string> runCipherOn(EVP_CIPHER_CTX* ctx, const EVP_CIPHER* ci
   return out;
 }
 
+// The same with a fresh EVP_CIPHER_CTX, so that concurrent calls on one
+// codec share nothing mutable.
 std::optional<std::string> runCipher(const EVP_CIPHER* cipher, bool encrypt, std::string_view key,
                                      std::string_view iv, std::string_view input, std::string* tag) {
   OsslPtr<EVP_CIPHER_CTX> ctx(EVP_CIPHER_CTX_new());
@@ -242,8 +242,8 @@ class AesGcmCodec final : public CipherCodec {
   }
 
  private:
-  // Setting up AES-256 and GCM for a key is most of what decrypting a token
-  // costs (bench connect: every handshake decrypts one), so each thread
+  // Setting up AES-256 and GCM for a key is a third of what decrypting a
+  // token costs (every handshake decrypts one), so each thread
   // keeps a context keyed for this codec and a token only sets its nonce.
   // The slot is per thread, so concurrent handshakes share nothing mutable;
   // the codec's id, never reused, tells a context keyed for another codec.
