@@ -36,6 +36,10 @@ const std::string kVersion = "0.1.0";
 // Descriptors kept back from max_connections: listeners, loops and their
 // wake pipes, log, store connections, plugin files, the manager's clients.
 int fdReserve(int workers) { return 64 + 8 * workers; }
+// With max_connections set, the limit also leaves room for this many more:
+// backends' connections to the manager port, store and plugin files. A
+// thousand slots cost ~0.5 us per connection (see setFdLimit).
+constexpr int kFdHeadroom = 1024;
 constexpr int kLargeFdLimit = 65536;  // above this, with max_connections 0, the start warns
 
 void lwsLog(int level, const char* line) {
@@ -56,15 +60,17 @@ log::Level toLogLevel(LogLevelSetting l) {
 }
 
 // Sets the soft descriptor limit (each client is one fd) and returns it:
-// max_connections + the reserve when max_connections is set, else the hard
-// limit. Never more than needed: libwebsockets 4.1 keeps one table slot per
-// allowed descriptor and scans the whole table at every connection's open
-// and close (bench: 23 us a handshake at a 1,024 limit, 33 us at 20,000).
+// max_connections + the reserve + kFdHeadroom when max_connections is set,
+// else the hard limit. Never more than needed: libwebsockets 4.1 keeps one
+// table slot per allowed descriptor and scans the whole table at every
+// connection's open and close (bench: 23 us a handshake at a 1,024 limit,
+// 33 us at 20,000).
 int setFdLimit(int maxConnections, int reserve) {
   rlimit rl;
   if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return 1024;
   rlim_t want = rl.rlim_max;
-  if (maxConnections > 0) want = std::min<rlim_t>(rl.rlim_max, static_cast<rlim_t>(maxConnections + reserve));
+  if (maxConnections > 0)
+    want = std::min<rlim_t>(rl.rlim_max, static_cast<rlim_t>(maxConnections + reserve + kFdHeadroom));
   if (rl.rlim_cur != want) {
     rl.rlim_cur = want;
     setrlimit(RLIMIT_NOFILE, &rl);

@@ -2,6 +2,7 @@
 // take time or volume: heartbeat_idle_time (4008) and send_queue_limit (4009).
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <sstream>
@@ -167,8 +168,9 @@ TEST_F(MaxConnections, TheDescriptorLimitFollowsItNotTheHardLimit) {
   // connection's open and close: the server keeps the limit near need.
   auto [soft, hard] = openFileLimits(server().proc.pid());
   ASSERT_GT(soft, 0);
-  EXPECT_GE(soft, 3 + 64) << "max_connections and the reserve";
-  EXPECT_LE(soft, 3 + 64 + 8 * kWorkers);
+  // max_connections 3, the server's own 64 + 8 per worker, 1,024 for
+  // manager clients and files: far below the machine's hard limit.
+  EXPECT_EQ(soft, std::min<long>(hard, 3 + 64 + 8 * kWorkers + 1024));
   EXPECT_LE(soft, hard);
 }
 
