@@ -55,27 +55,10 @@ void AppImpl::sendToFd(Fd fd, const Payload& p) {
   });
 }
 
-namespace {
-
-// "node:fd" split at its last colon (node ids may hold colons: host:port).
-bool splitMember(std::string_view member, std::string_view& node, Fd& fd) {
-  size_t colon = member.rfind(':');
-  if (colon == std::string_view::npos || colon == 0 || colon + 1 == member.size()) return false;
-  fd = 0;
-  for (char c : member.substr(colon + 1)) {
-    if (c < '0' || c > '9') return false;
-    fd = fd * 10 + static_cast<Fd>(c - '0');
-  }
-  node = member.substr(0, colon);
-  return fd != 0;
-}
-
-}  // namespace
-
 void AppImpl::sendToMember(std::string_view member, const Payload& p) {
   std::string_view node;
   Fd fd;
-  if (!splitMember(member, node, fd)) return;
+  if (!Cluster::splitMember(member, node, fd)) return;
   if (node == server_.config().nodeId) sendToFd(fd, p);
   else server_.cluster().publishToMember(node, fd, p.text());
 }
@@ -83,7 +66,7 @@ void AppImpl::sendToMember(std::string_view member, const Payload& p) {
 bool AppImpl::closeMember(std::string_view member, int code, std::string_view reason) {
   std::string_view node;
   Fd fd;
-  if (!splitMember(member, node, fd)) return false;
+  if (!Cluster::splitMember(member, node, fd)) return false;
   if (node == server_.config().nodeId) close(fd, code, reason);
   else server_.cluster().publishKick(node, fd, code, reason);
   return true;

@@ -96,6 +96,14 @@ Cluster::~Cluster() = default;
 
 std::string Cluster::member(Fd fd) const { return nodeId_ + ":" + std::to_string(fd); }
 
+bool Cluster::splitMember(std::string_view member, std::string_view& node, Fd& fd) {
+  size_t colon = member.rfind(':');
+  if (colon == std::string_view::npos || colon == 0 || colon + 1 == member.size()) return false;
+  fd = toFd(member.substr(colon + 1));
+  node = member.substr(0, colon);
+  return fd != 0;
+}
+
 void Cluster::remember(const std::string& e) {
   if (enabled_) server_.stores().internal().sadd(instKey(instance_), e);
 }
@@ -157,14 +165,15 @@ void Cluster::reconcile(int worker, std::function<bool(Fd, char, std::string_vie
       instKey(instance_), [this, worker, holds = std::move(holds)](StoreResult<StrList> entries) {
         if (!entries.ok()) return;
         Store& st = server_.stores().internal();
-        const Fd workers = static_cast<Fd>(server_.workerCount());
+        const Worker* mine = &server_.worker(worker);
         size_t stale = 0;
         for (const std::string& e : entries.value) {
           std::optional<Entry> parsed = parseEntry(e);
-          if (!parsed) continue;
-          size_t colon = parsed->member.rfind(':');
-          Fd fd = colon == std::string_view::npos ? 0 : toFd(parsed->member.substr(colon + 1));
-          if (fd == 0 || fd % workers != static_cast<Fd>(worker) || holds(fd, parsed->kind, parsed->what)) continue;
+          std::string_view node;
+          Fd fd = 0;
+          if (!parsed || !splitMember(parsed->member, node, fd) || server_.workerFor(fd) != mine ||
+              holds(fd, parsed->kind, parsed->what))
+            continue;
           removeMember(st, *parsed);
           st.srem(instKey(instance_), e);
           ++stale;

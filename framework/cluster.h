@@ -54,6 +54,10 @@ class Cluster {
   explicit Cluster(Server& server);
   ~Cluster();
 
+  // "node_id:fd" split at its last colon (node ids may hold colons:
+  // host:port); false unless fd is a nonzero number.
+  static bool splitMember(std::string_view member, std::string_view& node, Fd& fd);
+
   bool enabled() const { return enabled_; }  // a shared (Redis) store
   const std::string& instance() const { return instance_; }
   // Where this run's fds start: past every fd an earlier run of this node
