@@ -3,6 +3,12 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 JOBS ?= $(shell nproc)
 
+# Each recipe installs what is missing, then configures, then builds, in that
+# order, whatever -j says: CMake must not look for packages before they are in.
+configure = test -f $(1)/CMakeCache.txt || cmake -S . -B $(1) $(2)
+# The nested gmake that CMake runs would announce every directory it enters.
+cmake_build = cmake --build $(1) -j $(JOBS) -- --no-print-directory
+
 .PHONY: all build deps test-deps run test test-asan bench clean
 
 all: build
@@ -13,24 +19,26 @@ deps:
 test-deps:
 	@scripts/deps test
 
-$(BUILD)/CMakeCache.txt:
-	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
-
-build: deps $(BUILD)/CMakeCache.txt
-	cmake --build $(BUILD) -j $(JOBS)
+build:
+	@scripts/deps build
+	@$(call configure,$(BUILD),-DCMAKE_BUILD_TYPE=RelWithDebInfo)
+	@$(call cmake_build,$(BUILD))
 
 run: build
 	@scripts/demo-urls || true
 	public/console -s start
 
-test: test-deps $(BUILD)/CMakeCache.txt
-	cmake --build $(BUILD) -j $(JOBS)
+test:
+	@scripts/deps test
+	@$(call configure,$(BUILD),-DCMAKE_BUILD_TYPE=RelWithDebInfo)
+	@$(call cmake_build,$(BUILD))
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 
 # The same tests in an AddressSanitizer + UndefinedBehaviorSanitizer build (CI runs both).
-test-asan: test-deps
+test-asan:
+	@scripts/deps test
 	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DMSW_SANITIZE=ON
-	cmake --build $(ASAN_BUILD) -j $(JOBS)
+	@$(call cmake_build,$(ASAN_BUILD))
 	ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS)
 
 bench: build
