@@ -2,7 +2,7 @@
 //
 //   msw -s start|stop|reload|restart|status|say|token [options]
 //
-// Exit codes (SPEC §1): 0 done, 1 failed, 2 bad usage, 3 server not running.
+// Exit codes (docs/console.md): 0 done, 1 failed, 2 bad usage, 3 server not running.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -211,7 +211,7 @@ pid_t pidFromFile(const std::string& path) {
 
 int runServer(Config cfg, int readyFd) {
   // Before any thread exists, so that every thread inherits the mask and
-  // only the main thread's sigwait takes these (DESIGN §2).
+  // only the main thread's sigwait takes these (docs/design.md#threads-and-event-loops).
   sigset_t set;
   sigemptyset(&set);
   for (int s : {SIGINT, SIGTERM, SIGUSR1, SIGHUP}) sigaddset(&set, s);

@@ -1,4 +1,4 @@
-// library/config.cpp: the key table of SPEC §2 and the reader around inih.
+// library/config.cpp: the key table of docs/configuration.md#keys and the reader around inih.
 //
 // Every key is one row of kKeys. Parsing, defaults, reload and the dump all
 // walk that table, so a row added there is complete everywhere at once.
@@ -128,7 +128,7 @@ const char* nodeIdChars(std::string_view v) { return allOf(v, "_.:-") ? nullptr 
 // Module names become file names under plugin_dir: no '/' or "..".
 const char* moduleName(std::string_view v) { return allOf(v, "_-") ? nullptr : kListRule; }
 
-// Every key of SPEC §2. Defaults are written as in the file; nullptr marks the
+// Every key of docs/configuration.md#keys. Defaults are written as in the file; nullptr marks the
 // two computed ones (worker_num: online CPUs; node_id: host name + ":" + port).
 // clang-format off
 constexpr Key kKeys[] = {

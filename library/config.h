@@ -1,4 +1,4 @@
-// library/config.h: msw's configuration (SPEC §2), read from an ini file.
+// library/config.h: msw's configuration (docs/configuration.md#keys), read from an ini file.
 //
 // Every key is declared once, in the table in config.cpp (section, name,
 // type, default, check, reloadable); this struct is where the values land.

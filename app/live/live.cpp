@@ -1,4 +1,4 @@
-// app/live: MSwoole's live-event wall (SPEC §7).
+// app/live: MSwoole's live-event wall (docs/live.md).
 //
 // Attendees (type wechatUser) join the room named by their token's code and
 // send messages to a moderation queue; walls (type wall) join the room

@@ -1,4 +1,4 @@
-// msw/app.h: what a controller can do (SPEC §5), and what it is handed.
+// msw/app.h: what a controller can do (docs/controllers.md), and what it is handed.
 //
 // App is the framework seen from a module: every method may be called from
 // any worker thread, for any connection of this node or (with the Redis
@@ -20,7 +20,7 @@ namespace msw {
 
 using Fd = uint64_t;
 
-// Close codes of SPEC §4.
+// Close codes of docs/protocol.md#limits-and-close-codes.
 enum CloseCode : int {
   kCloseNormal = 1000,
   kCloseGoingAway = 1001,

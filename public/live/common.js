@@ -5,7 +5,7 @@
 (function () {
   'use strict';
 
-  // The server HTML-escapes every string an action receives (SPEC §4,
+  // The server HTML-escapes every string an action receives (docs/protocol.md#messages,
   // [outside] escape_html: & < > " ' become &amp; &lt; &gt; &quot; &#039;),
   // so message texts arrive as HTML source. We decode those five entities and
   // insert the result with textContent, never innerHTML: the page stays safe

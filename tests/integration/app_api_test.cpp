@@ -1,4 +1,4 @@
-// Integration tests of the App API (SPEC §5) through the apptest module
+// Integration tests of the App API (docs/controllers.md) through the apptest module
 // (tests/modules/apptest): every send kind, rooms, close keys and close
 // controllers, for every way a connection can end, across the two workers.
 //

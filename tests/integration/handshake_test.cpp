@@ -1,5 +1,5 @@
 // tests/integration/handshake_test.cpp: the upgrade, against the real server:
-// the auth token of SPEC §3 (403 before any upgrade, both ciphers, required =
+// the auth token of docs/protocol.md#the-token (403 before any upgrade, both ciphers, required =
 // false) and strict RFC 6455 (version, key), with /metrics counting refusals.
 #include <cstdio>
 

@@ -1,4 +1,4 @@
-// tests/integration/lifecycle_test.cpp: SPEC §1 with clients connected: a
+// tests/integration/lifecycle_test.cpp: docs/console.md with clients connected: a
 // graceful stop (SIGTERM and `-s stop`) closes everyone with 1001 after what
 // is queued for them; `-s reload` keeps every connection; the console's verbs
 // and exit codes (0 done, 1 failed, 2 bad usage, 3 not running).

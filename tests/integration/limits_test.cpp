@@ -1,4 +1,4 @@
-// tests/integration/limits_test.cpp: the connection limits of SPEC §2/§4 that
+// tests/integration/limits_test.cpp: the connection limits of docs/protocol.md#limits-and-close-codes that
 // take time or volume: heartbeat_idle_time (4008) and send_queue_limit (4009).
 #include <sys/socket.h>
 

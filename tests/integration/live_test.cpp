@@ -1,4 +1,4 @@
-// Integration tests of the live module (app/live/live.cpp, SPEC §7) with
+// Integration tests of the live module (app/live/live.cpp, docs/live.md) with
 // real WebSocket clients: attendees (wechatUser) and walls on both workers.
 //
 // "Exactly once" and "nothing else" are checked with barriers: settle() makes

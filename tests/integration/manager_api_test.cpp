@@ -1,4 +1,4 @@
-// Integration tests of the manager port (SPEC §6): every endpoint with its
+// Integration tests of the manager port (docs/manager-api.md): every endpoint with its
 // documented body and answer, every error, the bearer token, and the MSwoole
 // console's WebSocket commands; pushes are checked for exact delivery on
 // both workers with barriers (a push to everyone after the push under test:
@@ -163,7 +163,7 @@ TEST_F(ManagerApi, PushToAllHonoursExclude) {
   expectDelivered(collect("ax"), expected, "push to all with exclude");
 }
 
-// "exclude" is a field of every push (SPEC §6), not only of room and all.
+// "exclude" is a field of every push (docs/manager-api.md), not only of room and all.
 TEST_F(ManagerApi, ExcludeAppliesToUserAndFdsPushesToo) {
   std::set<uint64_t> dup;
   for (int i = 0; i < 3; ++i) {
@@ -395,7 +395,7 @@ TEST(ManagerApiToken, MissingOrWrongTokenIs401WithWwwAuthenticate) {
   EXPECT_EQ(Json::parse(*m)["status"].i64(), 200) << *m;
 }
 
-// SPEC §6: "A wrong or missing token gets 401" - the console's WebSocket
+// docs/manager-api.md: "A wrong or missing token gets 401" - the console's WebSocket
 // upgrade included (a real HTTP answer, not a dropped connection).
 TEST(ManagerApiToken, ConsoleWebSocketWithoutTheTokenGets401) {
   Options o;

@@ -1,4 +1,4 @@
-// tests/integration/messages_test.cpp: SPEC §4 against the real server: the
+// tests/integration/messages_test.cpp: docs/protocol.md#messages against the real server: the
 // status table, routing, rid, data and HTML escaping, heartbeats, and what a
 // connection does with frames it cannot take (binary, invalid UTF-8, too large).
 #include <zlib.h>
@@ -43,7 +43,7 @@ TEST_F(Messages, EveryReplyIsTheEnvelope) {
   EXPECT_TRUE(m.root["status"].isNumber());
   EXPECT_TRUE(m.root["event"].isString());
   EXPECT_TRUE(m.root["info"].isString());
-  // Field order of SPEC §4.
+  // Field order of docs/protocol.md#messages.
   EXPECT_EQ(m.raw.rfind(R"({"status":200,"event":"echo","info":"","param":)", 0), 0u) << m;
 }
 
@@ -375,7 +375,7 @@ TEST_F(Messages, InvalidUtf8TextIsClosedWith1007) {
 TEST_F(Messages, AnUnmaskedClientFrameEndsTheConnection) {
   // RFC 6455 §5.1: "a server MUST close the connection upon receiving a frame
   // that is not masked". lws 4.1.6 unmasks without checking and has no option
-  // for it, so the framework cannot see it; not a SPEC §4 requirement.
+  // for it, so the framework cannot see it; documented in docs/protocol.md#limits-and-close-codes.
   GTEST_SKIP() << "KNOWN (lws 4.1.6): an unmasked client frame is accepted and answered";
   WsClient c = client();
   ASSERT_TRUE(c.sendFrame(kOpText, R"({"method":"ping"})", true, /*mask=*/false));

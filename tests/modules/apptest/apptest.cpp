@@ -1,4 +1,4 @@
-// tests/modules/apptest: exposes the App API (SPEC §5) to the integration
+// tests/modules/apptest: exposes the App API (docs/controllers.md) to the integration
 // tests (tests/integration/app_api_*.cpp, manager_api_*.cpp, live_*.cpp).
 //
 // Controller "api" (methods apptest.api.ACTION). Every action replies with
