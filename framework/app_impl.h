@@ -39,13 +39,6 @@ class AppImpl : public App {
   void log(LogLevel level, std::string_view text) override;
 
  private:
-  // Runs task(worker) on the worker that owns fd: now if that is this thread.
-  template <class F>
-  void onOwner(Fd fd, F&& task);
-  // Runs task(worker) on every worker.
-  template <class F>
-  void onEach(F&& task);
-
   Server& server_;
 };
 

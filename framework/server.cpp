@@ -133,16 +133,9 @@ LiveSettings Server::liveSettings() const {
 // Workers bind with SO_REUSEPORT, which would quietly share the port with
 // another msw of the same user. A plain bind first tells us it is taken.
 bool Server::checkPortsFree(std::string& error) {
-  addrinfo hints = {};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_PASSIVE;
-  addrinfo* res = nullptr;
+  addrinfo* res = Listener::resolve(config_, error);
+  if (!res) return false;
   std::string port = std::to_string(config_.port);
-  if (getaddrinfo(config_.host.empty() ? nullptr : config_.host.c_str(), port.c_str(), &hints, &res) != 0) {
-    error = "[outside] host " + config_.host + " does not resolve";
-    return false;
-  }
   int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -182,6 +175,8 @@ bool Server::startAll(std::string& error) {
   stores_ = StoreHub::create(config_, error);
   if (!stores_) return false;
   cluster_ = std::make_unique<Cluster>(*this);
+  // Rounded down to a multiple of worker_num, so that fd % workers still names the owning worker.
+  fdBase_ = cluster_->fdFloor() / static_cast<Fd>(config_.workerNum) * static_cast<Fd>(config_.workerNum);
   app_ = std::make_unique<AppImpl>(*this);
   std::string pluginDir = config_.pluginDir;
   if (pluginDir.empty()) {  // plugins/ beside the binary, where the build puts them
@@ -247,7 +242,7 @@ void Server::requestStop() { kill(getpid(), SIGTERM); }
 
 void Server::stopAll() {
   for (auto& w : workers_) w->requestStop();
-  for (auto& w : workers_) w->join();
+  for (auto& w : workers_) w->joinThread();
   if (manager_) manager_->stop();
   std::shared_ptr<const RouteTable> routes;
   {
