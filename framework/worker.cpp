@@ -17,6 +17,7 @@
 #include "framework/auth.h"
 #include "framework/cluster.h"
 #include "framework/store_hub.h"
+#include "framework/token_probe.h"
 #include "framework/frame_builder.h"
 #include "framework/http_response.h"
 #include "framework/method.h"
@@ -319,6 +320,8 @@ int Worker::onLwsEvent(lws* wsi, int reason, void* user, void* in, size_t len) {
         else delete c;
       }
       return 0;
+    case LWS_CALLBACK_FILTER_HTTP_CONNECTION:  // plain HTTP, before the static_dir mount
+      return answerTokenProbe(wsi, *server_.codec(), server_.config()) ? 1 : 0;
     case LWS_CALLBACK_HTTP:
       // Only reached when no static_dir mount answers.
       writeHttpResponse(wsi, 404, "application/json", "{\"status\":404,\"info\":\"not found\"}");
@@ -331,13 +334,10 @@ int Worker::onLwsEvent(lws* wsi, int reason, void* user, void* in, size_t len) {
 void Worker::reject(lws* wsi, int status, std::string_view info, Reject why, const char* extraName,
                     const char* extraValue) {
   stats_.rejected[static_cast<int>(why)].add();
-  std::string body = "{\"status\":" + std::to_string(status) + ",\"info\":";
-  appendJsonString(body, info);
-  body += "}";
   char peer[64] = "";
   lws_get_peer_simple(wsi, peer, sizeof peer);
   LOG_INFO("handshake from %s refused: %d %.*s", peer, status, static_cast<int>(info.size()), info.data());
-  writeHttpResponse(wsi, status, "application/json", body, extraName, extraValue);
+  writeHttpResponse(wsi, status, "application/json", statusBody(status, info), extraName, extraValue);
 }
 
 int Worker::filterHandshake(lws* wsi, void* user) {
