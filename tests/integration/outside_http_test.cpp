@@ -1,8 +1,11 @@
 // tests/integration/outside_http_test.cpp: what plain HTTP on the outside port
 // gives a new user, against the real server serving the source tree's public/:
 // the landing page at / (and every page it links to), the token probe that
-// lets a page tell a refused link from a network drop (docs/client.md), and a
-// refused handshake's log (one msw line, not lws's restatement of it).
+// lets a page tell a refused link from a network drop (docs/client.md), a
+// refused handshake's log (one msw line, not lws's restatement of it), and the
+// demo links `make run` prints (scripts/demo-urls).
+#include <cstdio>
+#include <map>
 #include <regex>
 #include <set>
 
@@ -12,9 +15,12 @@ namespace msw::it {
 namespace {
 
 // static_dir = public: the root's public/ is the source tree's (server_process.h).
+// The live module, for the demo links.
 class OutsideHttp : public SharedServerTest<OutsideHttp> {
  public:
-  static void configure(TestServer& s) { s.ini.set("outside", "static_dir", "public"); }
+  static void configure(TestServer& s) {
+    s.ini.set("outside", "static_dir", "public").set("app", "modules", "index, live");
+  }
 
  protected:
   static HttpResponse get(const std::string& path) {
@@ -75,6 +81,53 @@ TEST_F(OutsideHttp, ARefusedHandshakeLogsMswsLineAndNotLwsWarning) {
   std::string log = server().proc.log();
   EXPECT_NE(log.find("refused: 403 invalid auth"), std::string::npos) << log;
   EXPECT_EQ(log.find("User code denied connection"), std::string::npos) << log;
+}
+
+// What scripts/demo-urls prints for this server's root, minted by the built console.
+std::string demoUrls(const std::string& root) {
+  std::string cmd = "MSW_ROOT='" + root + "' MSW_CONSOLE='" MSW_BINARY "' '" MSW_SOURCE_DIR "/scripts/demo-urls' 2>&1";
+  std::string out;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return "popen failed";
+  char buf[4096];
+  for (size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
+  pclose(p);
+  return out;
+}
+
+TEST_F(OutsideHttp, TheDemoLinksAreDistinctPeopleAndAWall) {
+  std::string out = demoUrls(server().root());
+  std::map<std::string, std::string> attendees;  // name -> token
+  std::regex line(R"re(attendee (\w+): +http://127\.0\.0\.1:(\d+)/live/index\.html\?token=(\S+))re");
+  for (auto it = std::sregex_iterator(out.begin(), out.end(), line); it != std::sregex_iterator(); ++it) {
+    EXPECT_EQ((*it)[2].str(), std::to_string(server().port)) << "the port of this root's config";
+    attendees[(*it)[1].str()] = (*it)[3].str();
+  }
+  ASSERT_GE(attendees.size(), 3u) << out;
+  std::smatch wall;
+  ASSERT_TRUE(std::regex_search(out, wall, std::regex(R"(/live/wall\.html\?token=(\S+))"))) << out;
+  std::vector<WsClient> people(attendees.size());
+  size_t i = 0;
+  for (const auto& [name, token] : attendees) {
+    ASSERT_TRUE(people[i].connect("127.0.0.1", server().port, "/live/socket?auth=" + token)) << name;
+    EXPECT_EQ(request(people[i++], R"({"method":"live.user.join"})").status(), 200) << name;
+  }
+  WsClient screen;
+  ASSERT_TRUE(screen.connect("127.0.0.1", server().port, "/live/socket?auth=" + wall[1].str()));
+  EXPECT_EQ(request(screen, R"({"method":"live.wall.join"})").status(), 200) << "the wall link is a wall";
+  // Each attendee link is its own user, under the name it was printed with.
+  Json online = Json::parse(server().manager("GET", "/online?room=demo").body);
+  std::set<std::string> ids;
+  std::set<std::string> names;
+  for (JsonRef m : online["members"]) {
+    if (m["type"].str() != "wechatUser") continue;
+    ids.insert(std::string(m["id"].text()));
+    names.insert(std::string(m["nickname"].str()));
+  }
+  EXPECT_EQ(ids.size(), attendees.size()) << online.dump();
+  std::set<std::string> printed;
+  for (const auto& a : attendees) printed.insert(a.first);
+  EXPECT_EQ(names, printed) << online.dump();
 }
 
 }  // namespace
