@@ -373,7 +373,8 @@
     /**
      * GETs the attempt's URL over HTTP(S): msw answers 403 with its JSON body
      * when the token is refused (docs/client.md). Resolves with
-     * {status, info} then, null for any other answer or none.
+     * {status, info} then, null for any other answer (a 403 without msw's
+     * body included) or none.
      * @private
      */
     _probe(url) {
@@ -383,7 +384,8 @@
       return fetch(url.replace(/^ws/i, 'http'), opts)
         .then((res) => {
           if (res.status !== 403) return null;
-          return res.json().catch(() => ({})).then((body) => ({ status: 403, info: (body && body.info) || 'refused' }));
+          // msw's own refusal only (its JSON body), not any proxy's 403 page.
+          return res.json().then((body) => (body && body.status === 403 ? { status: 403, info: String(body.info || 'refused') } : null));
         })
         .catch(() => null)
         .then((refusal) => {
