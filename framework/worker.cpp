@@ -334,10 +334,13 @@ int Worker::onLwsEvent(lws* wsi, int reason, void* user, void* in, size_t len) {
 void Worker::reject(lws* wsi, int status, std::string_view info, Reject why, const char* extraName,
                     const char* extraValue) {
   stats_.rejected[static_cast<int>(why)].add();
+  std::string body = "{\"status\":" + std::to_string(status) + ",\"info\":";
+  appendJsonString(body, info);
+  body += "}";
   char peer[64] = "";
   lws_get_peer_simple(wsi, peer, sizeof peer);
   LOG_INFO("handshake from %s refused: %d %.*s", peer, status, static_cast<int>(info.size()), info.data());
-  writeHttpResponse(wsi, status, "application/json", statusBody(status, info), extraName, extraValue);
+  writeHttpResponse(wsi, status, "application/json", body, extraName, extraValue);
 }
 
 int Worker::filterHandshake(lws* wsi, void* user) {
