@@ -314,6 +314,7 @@
       if (!WS) throw new Error('MswClient: no WebSocket implementation');
       this._setState('connecting');
       this._attemptSeq++;
+      this._attemptUrl = ''; // no probe for an attempt whose URL could not even be made
       let ws;
       try {
         this._attemptUrl = this._socketUrl();
