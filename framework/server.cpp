@@ -19,7 +19,9 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <memory>
+#include <string_view>
 
 #include "framework/app_impl.h"
 #include "framework/cluster.h"
@@ -42,10 +44,18 @@ int fdReserve(int workers) { return 64 + 8 * workers; }
 constexpr int kFdHeadroom = 1024;
 constexpr int kLargeFdLimit = 65536;  // above this, with max_connections 0, the start warns
 
+// lws warnings that restate what msw has just logged with more context (the
+// handshake refusal with its peer and reason): every bad token would log two
+// lines. Kept at debug; every other lws warning and error stays as it is.
+constexpr std::string_view kRestatedByMsw[] = {"User code denied connection"};
+
 void lwsLog(int level, const char* line) {
   std::string_view l(line);
   while (!l.empty() && (l.back() == '\n' || l.back() == '\r')) l.remove_suffix(1);
+  const auto restated = [l](std::string_view known) { return l.find(known) != std::string_view::npos; };
   if (level & LLL_ERR) LOG_ERROR("lws: %.*s", static_cast<int>(l.size()), l.data());
+  else if (std::any_of(std::begin(kRestatedByMsw), std::end(kRestatedByMsw), restated))
+    LOG_DEBUG("lws: %.*s", static_cast<int>(l.size()), l.data());
   else LOG_WARN("lws: %.*s", static_cast<int>(l.size()), l.data());
 }
 

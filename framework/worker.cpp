@@ -13,6 +13,7 @@
 #include "framework/app_impl.h"
 #include "framework/cluster.h"
 #include "framework/store_hub.h"
+#include "framework/token_probe.h"
 #include "framework/frame_builder.h"
 #include "framework/http_response.h"
 #include "framework/server.h"
@@ -249,6 +250,8 @@ int Worker::onLwsEvent(lws* wsi, int reason, void* user, void* in, size_t len) {
         else delete c;
       }
       return 0;
+    case LWS_CALLBACK_FILTER_HTTP_CONNECTION:  // plain HTTP, before the static_dir mount
+      return answerTokenProbe(wsi, *server_.codec(), server_.config()) ? 1 : 0;
     case LWS_CALLBACK_HTTP:
       // Only reached when no static_dir mount answers.
       writeHttpResponse(wsi, 404, "application/json", "{\"status\":404,\"info\":\"not found\"}");
