@@ -119,17 +119,6 @@ std::shared_ptr<const RouteTable> Server::routes() const {
   return routes_;
 }
 
-LiveSettings Server::liveSettings() const {
-  LiveSettings s;
-  s.maxMessageSize = config_.maxMessageSize;
-  s.sendQueueLimit = config_.sendQueueLimit;
-  s.heartbeatIdleTime = config_.heartbeatIdleTime;
-  s.rateLimit = config_.rateLimit;
-  s.rateBurst = config_.rateBurst;
-  s.escapeHtml = config_.escapeHtml;
-  return s;
-}
-
 // Workers bind with SO_REUSEPORT, which would quietly share the port with
 // another msw of the same user. A plain bind first tells us it is taken.
 bool Server::checkPortsFree(std::string& error) {
@@ -162,7 +151,7 @@ void Server::writePidFile() {
 }
 
 bool Server::startAll(std::string& error) {
-  log::setLevel(toLogLevel(config_.logLevel));
+  log::setLevel(toLogLevel(config_.live.logLevel));
   lws_set_log_level(LLL_ERR | LLL_WARN, lwsLog);
   const int reserve = fdReserve(config_.workerNum);
   int fdLimit = setFdLimit(config_.maxConnections, reserve);
@@ -199,7 +188,7 @@ bool Server::startAll(std::string& error) {
   if (!manager_->start(error)) return false;
   for (auto& w : workers_) {
     if (!w->start(error)) return false;
-    w->post([w = w.get(), s = liveSettings()] { w->setSettings(s); });
+    w->post([w = w.get(), s = config_.live] { w->setSettings(s); });
   }
   writePidFile();
   startTime_ = time(nullptr);
@@ -295,12 +284,12 @@ ReloadResult Server::reload() {
         }
   std::shared_ptr<const RouteTable> table = loader_->load(config_.modules, old.get(), r.errors);
   applyReloadable(fresh, config_);
-  log::setLevel(toLogLevel(config_.logLevel));
+  log::setLevel(toLogLevel(config_.live.logLevel));
   {
     std::lock_guard<std::mutex> l(routesMutex_);
     routes_ = table;
   }
-  LiveSettings s = liveSettings();
+  LiveSettings s = config_.live;
   for (auto& w : workers_) w->post([w = w.get(), table, s] {
       w->setRoutes(table);
       w->setSettings(s);

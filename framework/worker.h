@@ -22,20 +22,11 @@
 #include "framework/event_loop.h"
 #include "framework/module_loader.h"
 #include "framework/stats.h"
+#include "library/config.h"
 
 namespace msw {
 
 class Server;
-
-// The settings a reload may change, copied into each worker.
-struct LiveSettings {
-  int64_t maxMessageSize = 65536;
-  int64_t sendQueueLimit = 1 << 20;
-  int heartbeatIdleTime = 60;
-  int rateLimit = 0;
-  int rateBurst = 1;
-  bool escapeHtml = true;
-};
 
 struct MemberInfo {
   Fd fd;
