@@ -714,6 +714,7 @@ ConfigLoad loadConfig(const std::string& file, const std::string& root, Config& 
   try {
     Parse p{.file = file, .root = absolutePath(root), .out = out, .result = result};
     load(p);
+    for (auto [k, line] : p.setAt) result.setAt[label(*k)] = line;
   } catch (const std::exception& e) {
     result.errors.push_back(file + ": cannot load: " + e.what());
   } catch (...) {
@@ -724,9 +725,16 @@ ConfigLoad loadConfig(const std::string& file, const std::string& root, Config& 
 }
 
 
-std::string dumpConfig(const Config& c) {
+std::string dumpConfig(const Config& c, const ConfigLoad* origin) {
   std::string out;
-  for (const Key& k : kKeys) out += label(k) + " = " + valueText(k, c) + "\n";
+  for (const Key& k : kKeys) {
+    out += label(k) + " = " + valueText(k, c);
+    if (origin) {
+      auto it = origin->setAt.find(label(k));
+      out += it == origin->setAt.end() ? "  ; default" : "  ; " + c.file + ":" + std::to_string(it->second);
+    }
+    out += "\n";
+  }
   return out;
 }
 

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -89,6 +90,7 @@ struct ConfigLoad {
   bool ok = false;
   std::vector<std::string> errors;    // "FILE:LINE: [section] key: what is allowed"
   std::vector<std::string> warnings;  // unknown keys and sections, same form
+  std::map<std::string, int> setAt;   // "[section] key" -> the line of the file that set it last
 };
 
 // Reads `file` into `out` (defaults first, then the file). `root` is the
@@ -98,7 +100,9 @@ ConfigLoad loadConfig(const std::string& file, const std::string& root, Config& 
 // Copies the keys marked reloadable from `fresh` into `live` (used by reload).
 inline void applyReloadable(const Config& fresh, Config& live) { live.live = fresh.live; }
 
-// One line per key: "[section] name = value" with defaults, for `--print-config`.
-std::string dumpConfig(const Config& c);
+// One line per key: "[section] name = value" with defaults, secrets
+// "(hidden)". Given the load that filled `c`, each line also says where the
+// value came from ("  ; FILE:LINE" or "  ; default"): `--print-config`.
+std::string dumpConfig(const Config& c, const ConfigLoad* origin = nullptr);
 
 }  // namespace msw
