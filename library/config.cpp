@@ -3,6 +3,7 @@
 // Every key is one row of kKeys. Parsing, defaults, reload and the dump all
 // walk that table, so a row added there is complete everywhere at once.
 #include "library/config.h"
+#include "library/config_text.h"
 
 #include <arpa/inet.h>
 #include <ini.h>
@@ -11,7 +12,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <charconv>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -31,6 +31,7 @@ namespace msw {
 namespace {
 
 namespace fs = std::filesystem;
+using namespace config_text;
 
 enum class KeyType { kInt, kSize, kBool, kString, kPath, kEnum, kList };
 using enum KeyType;
@@ -130,9 +131,6 @@ constexpr Key listKey(const char* s, const char* n, Field f, const char* def, Ch
   return textKey(kList, s, n, f, def, check, kFixed);
 }
 
-constexpr int64_t kKiB = 1024;
-constexpr int64_t kMiB = 1024 * kKiB;
-constexpr int64_t kGiB = 1024 * kMiB;
 constexpr int64_t kInt32Max = std::numeric_limits<int32_t>::max();
 
 constexpr const char* kLogLevels[] = {"debug", "info", "warn", "error"};
@@ -246,72 +244,9 @@ static_assert(tableIsConsistent(),
               "a row of kKeys has a type that does not match its field, is reloadable but not in LiveSettings "
               "(or the other way round), or repeats a key");
 
-// ---- text helpers
-
-char lowerAscii(char ch) { return (ch >= 'A' && ch <= 'Z') ? static_cast<char>(ch - 'A' + 'a') : ch; }
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return lowerAscii(x) == lowerAscii(y); });
-}
-
-std::string_view trim(std::string_view s) {
-  constexpr std::string_view kBlank = " \t\r\n\f\v";
-  size_t first = s.find_first_not_of(kBlank);
-  if (first == std::string_view::npos) return {};
-  return s.substr(first, s.find_last_not_of(kBlank) - first + 1);
-}
+// ---- keys and lists
 
 std::string label(const Key& k) { return std::string("[") + k.section + "] " + k.name; }
-
-// "64m" rather than 67108864 when the number is a whole unit: easier to read in a message.
-std::string sizeText(int64_t bytes) {
-  if (bytes > 0 && bytes % kGiB == 0) return std::to_string(bytes / kGiB) + "g";
-  if (bytes > 0 && bytes % kMiB == 0) return std::to_string(bytes / kMiB) + "m";
-  if (bytes > 0 && bytes % kKiB == 0) return std::to_string(bytes / kKiB) + "k";
-  return std::to_string(bytes);
-}
-
-std::string join(std::span<const std::string> items) {
-  std::string out;
-  for (const std::string& item : items) out += (out.empty() ? "" : ", ") + item;
-  return out;
-}
-
-std::string join(std::span<const char* const> items) {
-  return join(std::vector<std::string>(items.begin(), items.end()));
-}
-
-// ---- value parsing
-
-std::optional<int64_t> parseInteger(std::string_view s) {
-  int64_t value = 0;
-  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
-  if (s.empty() || ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
-  return value;
-}
-
-std::optional<int64_t> parseSize(std::string_view s) {
-  int64_t unit = 1;
-  char last = s.empty() ? '\0' : lowerAscii(s.back());
-  if (last == 'k') unit = kKiB;
-  if (last == 'm') unit = kMiB;
-  if (last == 'g') unit = kGiB;
-  if (unit > 1) s.remove_suffix(1);
-  std::optional<int64_t> n = parseInteger(s);
-  if (!n || *n < 0 || *n > std::numeric_limits<int64_t>::max() / unit) return std::nullopt;
-  return *n * unit;
-}
-
-std::optional<bool> parseBool(std::string_view s) {
-  for (const char* yes : {"true", "yes", "on", "1"}) {
-    if (iequals(s, yes)) return true;
-  }
-  for (const char* no : {"false", "no", "off", "0"}) {
-    if (iequals(s, no)) return false;
-  }
-  return std::nullopt;
-}
 
 std::optional<std::vector<std::string>> parseList(const Key& k, std::string_view s) {
   std::vector<std::string> items;
@@ -327,19 +262,6 @@ std::optional<std::vector<std::string>> parseList(const Key& k, std::string_view
     start = comma + 1;
   }
   return items;
-}
-
-fs::path normalPath(const fs::path& p) {
-  fs::path n = p.lexically_normal();
-  // "dir/" normalises to "dir/" (an empty last part): drop the separator.
-  if (!n.has_filename() && n.has_relative_path()) n = n.parent_path();
-  return n;
-}
-
-fs::path absolutePath(const std::string& p) {
-  std::error_code ec;
-  fs::path a = fs::absolute(p.empty() ? fs::path(".") : fs::path(p), ec);
-  return normalPath(ec ? fs::path(p) : a);
 }
 
 // ---- writing into Config
