@@ -49,6 +49,7 @@ const char* const kUsageText =
     "  -s say -i TEXT           send TEXT to every client (event serverBroadcast)\n"
     "  -s token --id ID [--type T] [--code ROOM] [--nickname N] [--field K=V ...]\n"
     "                           print an auth token for the configured cipher and key\n"
+    "  --print-config           print the configuration in force and where each value comes from\n"
     "  -c FILE                  config file (default: ROOT/config/app.ini)\n"
     "  --root DIR               application root (default: the folder holding public/ and config/)\n";
 
@@ -95,6 +96,8 @@ bool parseArgs(int argc, char** argv, Options& o, std::string& error) {
         return false;
       }
       o.fields[v.substr(0, eq)] = v.substr(eq + 1);
+    } else if (a == "--print-config") {
+      o.verb = "print-config";
     } else if (a == "-h" || a == "--help") {
       o.verb = "help";
     } else {
@@ -119,14 +122,15 @@ std::string findRoot(const Options& o) {
   return fs::current_path(ec).string();
 }
 
-bool readConfig(const Options& o, Config& cfg) {
+// Loads the config file, its warnings and errors printed on stderr.
+ConfigLoad readConfig(const Options& o, Config& cfg) {
   std::string root = findRoot(o);
   std::error_code ec;
   std::string file = o.configFile.empty() ? root + "/config/app.ini" : fs::absolute(o.configFile, ec).string();
   ConfigLoad load = loadConfig(file, root, cfg);
   for (const std::string& w : load.warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
   for (const std::string& e : load.errors) std::fprintf(stderr, "error: %s\n", e.c_str());
-  return load.ok;
+  return load;
 }
 
 // ---- a blocking HTTP client for the manager port ----
@@ -448,16 +452,27 @@ int token(const Options& o, const Config& cfg) {
   return kDone;
 }
 
+// --print-config: every key, secrets hidden, each with the file line that
+// set it or "default". Needs no server.
+int printConfig(const Options& o) {
+  Config cfg;
+  ConfigLoad load = readConfig(o, cfg);
+  if (!load.ok) return kFailed;
+  std::fputs(dumpConfig(cfg, &load).c_str(), stdout);
+  return kDone;
+}
+
 int runVerb(const Options& o) {
   if (o.verb == "help") {
     std::fputs(kUsageText, stdout);
     return kDone;
   }
+  if (o.verb == "print-config") return printConfig(o);
   static const char* const verbs[] = {"start", "stop", "reload", "restart", "status", "say", "token"};
   if (std::find(std::begin(verbs), std::end(verbs), o.verb) == std::end(verbs))
     return usage(o.verb.empty() ? "give a verb with -s" : ("unknown verb " + o.verb).c_str());
   Config cfg;
-  if (!readConfig(o, cfg)) return kFailed;
+  if (!readConfig(o, cfg).ok) return kFailed;
   if (o.verb == "start") return start(o, cfg);
   if (o.verb == "stop") return stop(cfg);
   if (o.verb == "reload") return reload(cfg);

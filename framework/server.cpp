@@ -49,6 +49,23 @@ constexpr int kLargeFdLimit = 65536;  // above this, with max_connections 0, the
 // lines. Kept at debug; every other lws warning and error stays as it is.
 constexpr std::string_view kRestatedByMsw[] = {"User code denied connection"};
 
+// Runs one hook (onReload or onShutdown) of every controller of the modules
+// `names` of `table`, or of all of them; one that throws is logged.
+void runHooks(const RouteTable& table, const HookFn& (Controller::*hook)() const, const char* what, App& app,
+              const std::vector<std::string>* names = nullptr) {
+  for (auto& [name, m] : table.modules) {
+    if (names && std::find(names->begin(), names->end(), name) == names->end()) continue;
+    for (auto& [cname, ctl] : m->controllers()) {
+      if (!(ctl.*hook)()) continue;
+      try {
+        (ctl.*hook)()(app);
+      } catch (const std::exception& e) {
+        LOG_ERROR("%s.%s %s threw: %s", name.c_str(), cname.c_str(), what, e.what());
+      }
+    }
+  }
+}
+
 void lwsLog(int level, const char* line) {
   std::string_view l(line);
   while (!l.empty() && (l.back() == '\n' || l.back() == '\r')) l.remove_suffix(1);
@@ -129,17 +146,6 @@ std::shared_ptr<const RouteTable> Server::routes() const {
   return routes_;
 }
 
-LiveSettings Server::liveSettings() const {
-  LiveSettings s;
-  s.maxMessageSize = config_.maxMessageSize;
-  s.sendQueueLimit = config_.sendQueueLimit;
-  s.heartbeatIdleTime = config_.heartbeatIdleTime;
-  s.rateLimit = config_.rateLimit;
-  s.rateBurst = config_.rateBurst;
-  s.escapeHtml = config_.escapeHtml;
-  return s;
-}
-
 // Workers bind with SO_REUSEPORT, which would quietly share the port with
 // another msw of the same user. A plain bind first tells us it is taken.
 bool Server::checkPortsFree(std::string& error) {
@@ -165,7 +171,7 @@ void Server::writePidFile() {
 }
 
 bool Server::startAll(std::string& error) {
-  log::setLevel(toLogLevel(config_.logLevel));
+  log::setLevel(toLogLevel(config_.live.logLevel));
   lws_set_log_level(LLL_ERR | LLL_WARN, lwsLog);
   const int reserve = fdReserve(config_.workerNum);
   int fdLimit = setFdLimit(config_.maxConnections, reserve);
@@ -204,7 +210,7 @@ bool Server::startAll(std::string& error) {
   if (!manager_->start(error)) return false;
   for (auto& w : workers_) {
     if (!w->start(error)) return false;
-    w->post([w = w.get(), s = liveSettings()] { w->setSettings(s); });
+    w->post([w = w.get(), s = config_.live] { w->setSettings(s); });
   }
   writePidFile();
   startTime_ = time(nullptr);
@@ -259,17 +265,7 @@ void Server::stopAll() {
     std::lock_guard<std::mutex> lock(routesMutex_);
     routes.swap(routes_);
   }
-  if (routes && app_) {
-    for (auto& [name, m] : routes->modules)
-      for (auto& [cname, ctl] : m->controllers())
-        if (ctl.shutdownHook()) {
-          try {
-            ctl.shutdownHook()(*app_);
-          } catch (const std::exception& e) {
-            LOG_ERROR("%s.%s onShutdown threw: %s", name.c_str(), cname.c_str(), e.what());
-          }
-        }
-  }
+  if (routes && app_) runHooks(*routes, &Controller::shutdownHook, "onShutdown", *app_);
   routes.reset();  // unloads the modules
   workers_.clear();
   if (pidWritten_) ::unlink(config_.pidFile.c_str());
@@ -288,28 +284,29 @@ ReloadResult Server::reload() {
   }
   std::shared_ptr<const RouteTable> old = routes();
   // The old code hears of the reload while it is still the code in force.
+  if (old) runHooks(*old, &Controller::reloadHook, "onReload", *app_);
+  // [app] modules is reloadable (docs/configuration.md): a module new to the
+  // list is loaded, one gone from it is dropped from the routes and then
+  // told onShutdown; its library is unloaded when the last table holding it goes.
+  std::vector<std::string> removed;
   if (old)
     for (auto& [name, m] : old->modules)
-      for (auto& [cname, ctl] : m->controllers())
-        if (ctl.reloadHook()) {
-          try {
-            ctl.reloadHook()(*app_);
-          } catch (const std::exception& e) {
-            LOG_ERROR("%s.%s onReload threw: %s", name.c_str(), cname.c_str(), e.what());
-          }
-        }
-  std::shared_ptr<const RouteTable> table = loader_->load(config_.modules, old.get(), r.errors);
+      if (std::find(fresh.modules.begin(), fresh.modules.end(), name) == fresh.modules.end()) removed.push_back(name);
+  std::shared_ptr<const RouteTable> table = loader_->load(fresh.modules, old.get(), r.errors);
+  config_.modules = fresh.modules;
   applyReloadable(fresh, config_);
-  log::setLevel(toLogLevel(config_.logLevel));
+  log::setLevel(toLogLevel(config_.live.logLevel));
   {
     std::lock_guard<std::mutex> l(routesMutex_);
     routes_ = table;
   }
-  LiveSettings s = liveSettings();
+  LiveSettings s = config_.live;
   for (auto& w : workers_) w->post([w = w.get(), table, s] {
       w->setRoutes(table);
       w->setSettings(s);
     });
+  if (!removed.empty()) runHooks(*old, &Controller::shutdownHook, "onShutdown", *app_, &removed);
+  for (const std::string& name : removed) LOG_INFO("reload: module %s removed", name.c_str());
   for (auto& [name, m] : table->modules) r.modules.push_back(name);
   r.ok = r.errors.empty();
   LOG_INFO("reload: %zu modules in force%s", r.modules.size(), r.ok ? "" : ", with errors");

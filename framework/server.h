@@ -87,7 +87,6 @@ class Server {
   bool startAll(std::string& error);
   void stopAll();
   void waitForSignals();
-  LiveSettings liveSettings() const;
   bool checkPortsFree(std::string& error);
   void writePidFile();
 

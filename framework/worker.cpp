@@ -114,7 +114,7 @@ bool Worker::setUp(std::string& error) {
   tickTimer_.data = this;
   ev_prepare_init(&flushWatcher_, &Worker::onFlush);
   flushWatcher_.data = this;
-  settings_ = LiveSettings{};
+  settings_ = cfg.live;
   routes_ = server_.routes();
   server_.stores().attach(*loop_);
   // A Redis that restarted has forgotten this worker's members: tell it again.

@@ -26,21 +26,12 @@
 #include "framework/room_index.h"
 #include "framework/router.h"
 #include "framework/stats.h"
+#include "library/config.h"
 
 namespace msw {
 
 class Server;
 enum class RegistryKind : char;
-
-// The settings a reload may change, copied into each worker.
-struct LiveSettings {
-  int64_t maxMessageSize = 65536;
-  int64_t sendQueueLimit = 1 << 20;
-  int heartbeatIdleTime = 60;
-  int rateLimit = 0;
-  int rateBurst = 1;
-  bool escapeHtml = true;
-};
 
 class Worker {
  public:

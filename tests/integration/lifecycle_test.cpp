@@ -193,6 +193,34 @@ TEST_F(Lifecycle, ReloadAppliesReloadableSettings) {
   EXPECT_EQ(c.waitClose(), 1009);
 }
 
+// [app] modules is reloadable: a module new to the list is loaded, one gone
+// from it is told onShutdown and its routes go; connections and rooms stay.
+TEST_F(Lifecycle, ReloadLoadsAddedModulesAndDropsRemovedOnes) {
+  start();
+  WsClient c = client();
+  ASSERT_EQ(request(c, R"({"method":"testmod.test.join","room":"r"})").event(), "joined");
+  EXPECT_EQ(request(c, R"({"method":"hello.greet.hello"})").event(), "controllerNotFound");
+  server_.ini.set("app", "modules", "index, hello");
+  std::ofstream(server_.configPath(), std::ios::trunc) << server_.ini.str();
+  ConsoleResult r = console("reload");
+  ASSERT_EQ(r.exitCode, 0) << r;
+  EXPECT_NE(r.out.find("hello"), std::string::npos) << r;
+  EXPECT_EQ(r.out.find("testmod"), std::string::npos) << r;
+  EXPECT_TRUE(server_.proc.waitLog("testmod: onShutdown")) << "the removed module's onShutdown ran";
+  EXPECT_TRUE(server_.proc.waitLog("reload: module testmod removed"));
+  EXPECT_EQ(request(c, R"({"method":"hello.greet.hello"})").event(), "hello") << "the added module answers";
+  EXPECT_EQ(request(c, R"({"method":"testmod.test.whoami"})").event(), "controllerNotFound") << "its routes are gone";
+  EXPECT_EQ(request(c, R"({"method":"ping"})").event(), "pong") << "the connection stayed";
+  EXPECT_EQ(server_.status()["rooms"].i64(), 1) << "and so did its room";
+
+  server_.ini.set("app", "modules", "index, testmod");
+  std::ofstream(server_.configPath(), std::ios::trunc) << server_.ini.str();
+  r = console("reload");
+  ASSERT_EQ(r.exitCode, 0) << r;
+  EXPECT_EQ(request(c, R"({"method":"testmod.test.whoami"})").event(), "whoami") << "and back again";
+  EXPECT_EQ(request(c, R"({"method":"hello.greet.hello"})").event(), "controllerNotFound");
+}
+
 TEST_F(Lifecycle, AReloadWithAnInvalidFileChangesNothing) {
   start();
   WsClient c = client();

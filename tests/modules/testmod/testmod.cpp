@@ -120,7 +120,10 @@ int init(msw::Module& m) {
       .action("sendto", sendto)
       .action("hooks", hooks)
       .action("bye", bye);
-  m.controller("hooks").onClose(hookClosed);
+  // Logged so that a test can see it run (at stop, or when a reload drops the module).
+  m.controller("hooks").onClose(hookClosed).onShutdown([](msw::App& app) {
+    app.log(msw::LogLevel::kInfo, "testmod: onShutdown");
+  });
   m.controller("any").onMessage(anyMessage);
   return 0;
 }
