@@ -20,6 +20,12 @@
 namespace msw::cluster {
 namespace {
 
+std::string lines(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& s : v) out += s + "\n";
+  return out;
+}
+
 class Fault : public ClusterTest {
  protected:
   void startBoth() {
@@ -71,6 +77,14 @@ class Fault : public ClusterTest {
     return found;
   }
 
+  // Once b is gone: nothing of b is left in Redis, the live module counts
+  // only a's attendees of `code`, and a's own clients are still served.
+  void expectOnlyARemains(const std::vector<std::unique_ptr<Client>>& as, const std::string& code) {
+    EXPECT_EQ(lines(leftoversOf("b")), "");
+    EXPECT_EQ(wallOnlineCount("a", code), static_cast<int64_t>(as.size()));
+    for (auto& c : as) EXPECT_EQ(c->call(R"({"method":"clustertest.t.whoami"})", "whoami").status(), 200);
+  }
+
   // How many times node id's store connections and its subscriber have
   // connected so far, from its log.
   struct Ups {
@@ -78,15 +92,15 @@ class Fault : public ClusterTest {
     size_t subscriber = 0;
   };
   Ups ups(const std::string& id) {
-    return {countInLog(node(id), kStoreUp), countInLog(node(id), kSubUp)};
+    return {node(id).countInLog(kStoreUp), node(id).countInLog(kSubUp)};
   }
   // Until every connection of node id to Redis has come back since `before`:
   // the manager's and each worker's store connection, and the subscriber.
   void waitReconnected(const std::string& id, Ups before) {
     TestServer& n = node(id);
-    EXPECT_TRUE(pollUntil([&] { return countInLog(n, kStoreUp) >= before.store + 1 + kWorkers; }, 15000))
+    EXPECT_TRUE(pollUntil([&] { return n.countInLog(kStoreUp) >= before.store + 1 + kWorkers; }, 15000))
         << id << ": store connections did not all come back\n" << tail(n.proc.log());
-    EXPECT_TRUE(pollUntil([&] { return countInLog(n, kSubUp) >= before.subscriber + 1; }, 15000))
+    EXPECT_TRUE(pollUntil([&] { return n.countInLog(kSubUp) >= before.subscriber + 1; }, 15000))
         << id << ": the subscriber did not come back\n" << tail(n.proc.log());
   }
 
@@ -94,12 +108,6 @@ class Fault : public ClusterTest {
   static constexpr const char* kSubUp = "redis subscriber: connected";
   int walls_ = 0;
 };
-
-std::string lines(const std::vector<std::string>& v) {
-  std::string out;
-  for (const auto& s : v) out += s + "\n";
-  return out;
-}
 
 // SIGKILL: listed until the heartbeat expires, then purged by the other node.
 TEST_F(Fault, KilledNodeMembersArePurgedWhenItsHeartbeatExpires) {
@@ -132,10 +140,7 @@ TEST_F(Fault, KilledNodeMembersArePurgedWhenItsHeartbeatExpires) {
     EXPECT_TRUE(onlineUser("a", c->user, &flag).empty()) << c->user;
     EXPECT_FALSE(flag);
   }
-  EXPECT_EQ(wallOnlineCount("a", "K"), static_cast<int64_t>(as.size()));
-  EXPECT_EQ(lines(leftoversOf("b")), "");
-  // a's own clients were never disturbed.
-  for (auto& c : as) EXPECT_EQ(c->call(R"({"method":"clustertest.t.whoami"})", "whoami").status(), 200);
+  expectOnlyARemains(as, "K");
 }
 
 // SIGKILL, then a restart of the same node id well before the TTL.
@@ -412,9 +417,7 @@ TEST_F(Fault, StoppedNodeLeavesNothingInRedis) {
   std::cerr << "[ info ] b's members gone " << msSince(stopped) << " ms after b exited\n";
   EXPECT_EQ(last, aOnly);
   EXPECT_EQ(online("a", "bonly"), std::set<std::string>{});
-  EXPECT_EQ(lines(leftoversOf("b")), "");
-  EXPECT_EQ(wallOnlineCount("a", "G"), static_cast<int64_t>(as.size()));
-  for (auto& c : as) EXPECT_EQ(c->call(R"({"method":"clustertest.t.whoami"})", "whoami").status(), 200);
+  expectOnlyARemains(as, "G");
 }
 
 // Redis stops answering (SIGSTOP; its connections stay open): nothing on a

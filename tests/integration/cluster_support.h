@@ -4,120 +4,36 @@
 //
 // A ClusterTest has a redis-server of its own and makes msw nodes (TestServer
 // with worker_num 2, [cache] driver redis on that server, a prefix of its
-// own, modules index, live and clustertest). Clients read through an inbox,
-// so that a message that arrives while a test waits for a reply is kept for
-// the check that wants it, never dropped.
-//
-// Every wait ends on an event (a message, a close, an HTTP answer, a log
-// line) or polls state in Redis (GET /online, PUBSUB NUMSUB) against a
-// deadline; nothing sleeps to let the cluster catch up.
+// own, modules index, live and clustertest). Clients read through an inbox
+// (InboxClient), so a message that arrives while a test waits for a reply is
+// kept for the check that wants it. Besides events, the tests poll state in
+// Redis (GET /online, PUBSUB NUMSUB) against a deadline.
 #pragma once
 
-#include <algorithm>
-#include <deque>
+#include <chrono>
 #include <memory>
 #include <random>
 #include <set>
-#include <thread>
 
 #include "tests/integration/it_support.h"
 #include "tests/support/redis_process.h"
 
 namespace msw::cluster {
 
-using msw::Json;
-using msw::JsonRef;
-using msw::it::Msg;
-using msw::it::TestServer;
-using msw::test::HttpResponse;
+using namespace msw::it;  // the shared layer these tests build on
 using msw::test::RedisProcess;
-using msw::test::WsClient;
 using Clock = std::chrono::steady_clock;
 
 inline constexpr int kWorkers = 2;
 
-inline std::string tail(const std::string& log, size_t bytes = 6000) {
-  return log.size() > bytes ? log.substr(log.size() - bytes) : log;
-}
-
-inline int64_t msSince(Clock::time_point t) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t).count();
-}
-
-// How often `needle` occurs in the node's own log file (stderr.log: where
-// the foreground server writes every line once).
-inline size_t countInLog(const TestServer& node, const std::string& needle) {
-  std::string log = msw::it::readFile(node.root() + "/runtime/log/stderr.log");
-  size_t n = 0;
-  for (size_t pos = log.find(needle); pos != std::string::npos; pos = log.find(needle, pos + needle.size())) ++n;
-  return n;
-}
-
-// Polls `pred` every 20 ms until it holds or timeoutMs passed: the last result.
-template <class Pred>
-bool pollUntil(Pred pred, int timeoutMs) {
-  const auto deadline = msw::test::deadlineIn(timeoutMs);
-  for (;;) {
-    if (pred()) return true;
-    if (msw::test::remainingMs(deadline) == 0) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-}
-
-// One client connection and what the server said about it.
-struct Client {
-  WsClient ws;
+// One client connection, and what the server said about it in whoami.
+struct Client : msw::it::InboxClient {
   std::string node;    // its node id
   std::string member;  // "node:fd"
   uint64_t fd = 0;
   std::string user;
-  std::deque<Msg> inbox;  // received but not yet looked at
 
-  int worker() const { return static_cast<int>(fd % kWorkers); }
-
-  // The next message: the inbox first, then the wire.
-  Msg next(int timeoutMs = 5000) {
-    if (!inbox.empty()) {
-      Msg m = std::move(inbox.front());
-      inbox.pop_front();
-      return m;
-    }
-    return msw::it::recvMsg(ws, timeoutMs);
-  }
-  // The first message with that event (others stay in the inbox, in order).
-  Msg waitEvent(const std::string& event, int timeoutMs = 5000) {
-    for (auto it = inbox.begin(); it != inbox.end(); ++it)
-      if (it->event() == event) {
-        Msg m = std::move(*it);
-        inbox.erase(it);
-        return m;
-      }
-    const auto deadline = msw::test::deadlineIn(timeoutMs);
-    for (;;) {
-      Msg m = msw::it::recvMsg(ws, std::max(1, msw::test::remainingMs(deadline)));
-      if (!m.received) return m;
-      if (m.event() == event) return m;
-      inbox.push_back(std::move(m));
-      if (msw::test::remainingMs(deadline) == 0) return Msg{};
-    }
-  }
-  // Sends `json` and waits for the reply with that event.
-  Msg call(const std::string& json, const std::string& replyEvent, int timeoutMs = 5000) {
-    if (!ws.sendText(json)) return Msg{};
-    return waitEvent(replyEvent, timeoutMs);
-  }
-  // Every message that arrives within timeoutMs (the inbox included).
-  std::vector<Msg> drain(int timeoutMs) {
-    std::vector<Msg> out(std::make_move_iterator(inbox.begin()), std::make_move_iterator(inbox.end()));
-    inbox.clear();
-    const auto deadline = msw::test::deadlineIn(timeoutMs);
-    for (;;) {
-      int left = msw::test::remainingMs(deadline);
-      Msg m = msw::it::recvMsg(ws, std::max(1, left));
-      if (!m.received) return out;
-      out.push_back(std::move(m));
-    }
-  }
+  int worker() const { return msw::it::workerOf(fd, kWorkers); }
 };
 
 inline std::string str(const std::set<std::string>& s) {

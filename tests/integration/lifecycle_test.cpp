@@ -184,7 +184,7 @@ TEST_F(Lifecycle, ReloadAppliesReloadableSettings) {
   WsClient c = client();
   EXPECT_EQ(request(c, R"({"method":"echo","t":"<b>"})").param()["t"].str(), "&lt;b&gt;");
   server_.ini.set("outside", "escape_html", "false").set("outside", "max_message_size", "100");
-  std::ofstream(server_.configPath(), std::ios::trunc) << server_.ini.str();
+  server_.writeConfig();
   ConsoleResult r = console("reload");
   ASSERT_EQ(r.exitCode, 0) << r;
   EXPECT_EQ(request(c, R"({"method":"echo","t":"<b>"})").param()["t"].str(), "<b>") << "escape_html is reloadable";

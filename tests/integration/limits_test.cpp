@@ -12,12 +12,6 @@
 namespace msw::it {
 namespace {
 
-using Ms = std::chrono::milliseconds;
-
-int64_t msSince(msw::test::Clock::time_point t) {
-  return std::chrono::duration_cast<Ms>(msw::test::Clock::now() - t).count();
-}
-
 class Idle : public SharedServerTest<Idle> {
  public:
   static void configure(TestServer& s) { s.ini.set("outside", "heartbeat_idle_time", "2"); }
@@ -97,7 +91,7 @@ TEST(IdleReload, AShorterIdleTimeAppliesToConnectionsAlreadyOpen) {
   ASSERT_TRUE(s.connect(c)) << c.error();
   ASSERT_EQ(request(c, R"({"method":"ping"})").event(), "pong");
   s.ini.set("outside", "heartbeat_idle_time", "2");
-  std::ofstream(s.configPath(), std::ios::trunc) << s.ini.str();
+  s.writeConfig();
   ASSERT_EQ(s.manager("POST", "/reload").status, 200);
   auto t0 = msw::test::Clock::now();
   int code = c.waitClose(4500);
@@ -116,7 +110,7 @@ TEST(IdleReload, TurningTheIdleTimeOnAppliesToConnectionsAlreadyOpen) {
   ASSERT_TRUE(s.connect(c)) << c.error();
   ASSERT_EQ(request(c, R"({"method":"ping"})").event(), "pong");
   s.ini.set("outside", "heartbeat_idle_time", "2");
-  std::ofstream(s.configPath(), std::ios::trunc) << s.ini.str();
+  s.writeConfig();
   ASSERT_EQ(s.manager("POST", "/reload").status, 200);
   EXPECT_EQ(c.waitClose(4500), 4008) << "a connection opened while idle closing was off is never closed";
 }

@@ -54,12 +54,7 @@ class Live : public ::testing::Test {
       for (auto& h : helpers) EXPECT_TRUE(h->call("apptest.api.whoami")) << "helper";
     Json r = helpers.front()->call("apptest.api.send", "\"to\":\"fds\",\"fds\":[],\"event\":\"" + tag + "\",\"barrier\":true");
     EXPECT_EQ(r["status"].i64(), 200) << r.dump();
-    std::map<uint64_t, int> seen;
-    for (auto& c : all) {
-      int n = c->countBefore(tag, event);
-      EXPECT_GE(n, 0) << "fd " << c->fd << " never got barrier " << tag;
-      seen[c->fd] = n;
-    }
+    std::map<uint64_t, int> seen = collectBefore(all, tag, event);
     for (auto& h : helpers) h->countBefore(tag, event);
     return seen;
   }
@@ -198,7 +193,7 @@ TEST_F(Live, ApprovedMessageGoesToTheRoomAndEveryWall) {
   EXPECT_EQ(b["param"]["content"].str(), "hello all");
   EXPECT_EQ(b["param"]["id"].i64(), id);
   EXPECT_EQ(b["param"]["nickname"].str(), "nick-u0");
-  w2.kept.push_front(Json::copy(b));
+  w2.putBack(b);
   std::set<const Client*> everyone(users.begin(), users.end());
   everyone.insert(&w1);
   everyone.insert(&w2);
@@ -254,7 +249,7 @@ TEST_F(Live, TheSenderOfARejectedMessageIsToldAndNobodyElse) {
   ASSERT_TRUE(told) << "the sender hears nothing of its rejected message";
   EXPECT_EQ(told["status"].i64(), 200) << told.dump();
   EXPECT_EQ(told["param"]["id"].i64(), id) << told.dump();
-  u1.kept.push_front(Json::copy(told));
+  u1.putBack(told);
   expectOnly("sayRejected", {&u1}, "rejected message");
   (void)u2;
   // An approved message tells its sender nothing of the kind.
@@ -335,7 +330,7 @@ TEST_F(Live, WallSayBroadcastsAndIsStored) {
   EXPECT_EQ(b["param"]["kind"].str(), "wall");
   EXPECT_EQ(b["param"]["id"].i64(), id);
   EXPECT_EQ(b["param"]["nickname"].str(), "wall-w1");
-  users[2]->kept.push_front(Json::copy(b));
+  users[2]->putBack(b);
   std::set<const Client*> everyone(users.begin(), users.end());
   everyone.insert(&w1);
   everyone.insert(&w2);
@@ -363,7 +358,7 @@ TEST_F(Live, WallRecallRemovesTheAnnouncementEverywhere) {
   Json m = u1.event("wallSayRecall");
   ASSERT_TRUE(m);
   EXPECT_EQ(m["param"]["id"].i64(), drop);
-  u1.kept.push_front(Json::copy(m));
+  u1.putBack(m);
   expectOnly("wallSayRecall", {&u1, &u2, &w}, "recall");
   r = u1.call("live.user.history");
   EXPECT_EQ(contents(r), (std::vector<std::string>{"keep me", "mine"})) << r.dump();
@@ -575,7 +570,7 @@ TEST_P(LiveLeave, TheRoomHearsExactlyOneUserLeave) {
   }
   std::erase_if(all, [leaver](const std::unique_ptr<Client>& c) { return c.get() == leaver; });
   ASSERT_TRUE(server->waitConnections(static_cast<int64_t>(all.size() + helpers.size())));
-  w.kept.push_front(Json::copy(m));
+  w.putBack(m);
   std::map<uint64_t, int> seen = settle("left", "userLeave");
   EXPECT_EQ(seen[w.fd], 1) << "userLeave at the wall";
   EXPECT_EQ(seen[stay.fd], 1) << "userLeave at an attendee";

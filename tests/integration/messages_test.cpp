@@ -196,14 +196,19 @@ TEST_F(Messages, MessagesUpToTheLimitPassWholeOrFragmented) {
 
 // ---------------------------------------------------------------- routing
 
+// `method` reaches testmod's whoami, which sees the canonical (lower-case) name.
+void expectWhoami(WsClient& c, const std::string& method) {
+  Msg m = request(c, R"({"method":")" + method + R"("})");
+  EXPECT_EQ(m.event(), "whoami") << m;
+  EXPECT_EQ(m.param()["method"].str(), "testmod.test.whoami") << m;
+}
+
 TEST_F(Messages, OneTwoAndThreeSegmentMethods) {
   WsClient c = client();
   EXPECT_EQ(request(c, R"({"method":"ping"})").event(), "pong");
   EXPECT_EQ(request(c, R"({"method":"index.ping"})").event(), "pong");
   EXPECT_EQ(request(c, R"({"method":"index.index.ping"})").event(), "pong");
-  Msg m = request(c, R"({"method":"testmod.test.whoami"})");
-  EXPECT_EQ(m.event(), "whoami") << m;
-  EXPECT_EQ(m.param()["method"].str(), "testmod.test.whoami") << m;
+  expectWhoami(c, "testmod.test.whoami");
 }
 
 TEST_F(Messages, MethodsAreCaseInsensitive) {
@@ -211,9 +216,7 @@ TEST_F(Messages, MethodsAreCaseInsensitive) {
   EXPECT_EQ(request(c, R"({"method":"PING"})").event(), "pong");
   EXPECT_EQ(request(c, R"({"method":"Index.PiNg"})").event(), "pong");
   EXPECT_EQ(request(c, R"({"method":"INDEX.INDEX.ECHO"})").event(), "echo");
-  Msg m = request(c, R"({"method":"TestMod.TEST.WhoAmI"})");
-  EXPECT_EQ(m.event(), "whoami") << m;
-  EXPECT_EQ(m.param()["method"].str(), "testmod.test.whoami") << m;
+  expectWhoami(c, "TestMod.TEST.WhoAmI");
 }
 
 TEST_F(Messages, NoMethodIsIndexIndexIndex) {
