@@ -23,13 +23,6 @@ extern char** environ;
 
 namespace msw::it {
 
-std::string readFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
 size_t countOf(const std::string& haystack, const std::string& needle) {
   size_t n = 0;
   for (size_t pos = haystack.find(needle); pos != std::string::npos; pos = haystack.find(needle, pos + needle.size()))
@@ -223,10 +216,10 @@ int waitConsole(pid_t pid, const std::function<void()>& onPoll, int timeoutMs, s
 
 ConsoleResult runConsole(const std::vector<std::string>& args, const std::function<void()>& onPoll, int timeoutMs) {
   ConsoleResult r;
-  char dir[] = "/tmp/msw-console-XXXXXX";
-  if (!::mkdtemp(dir)) return r;
-  const std::string outPath = std::string(dir) + "/out";
-  const std::string errPath = std::string(dir) + "/err";
+  const std::string dir = msw::test::makeTempDir("msw-console");
+  if (dir.empty()) return r;
+  const std::string outPath = dir + "/out";
+  const std::string errPath = dir + "/err";
   pid_t pid = spawnConsole(args, outPath, errPath);
   if (pid > 0) r.exitCode = waitConsole(pid, onPoll, timeoutMs, r.err);
   r.out = readFile(outPath);

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "msw/json.h"
+#include "tests/support/files.h"
 #include "tests/support/http_client.h"
 #include "tests/support/server_process.h"
 #include "tests/support/ws_client.h"
@@ -41,7 +42,7 @@ inline const std::string kAuthKey = "integration-test-key";
 
 inline int64_t unixNow() { return static_cast<int64_t>(std::time(nullptr)); }
 
-std::string readFile(const std::string& path);
+using msw::test::readFile;
 // How often `needle` occurs in `haystack` (non-overlapping).
 size_t countOf(const std::string& haystack, const std::string& needle);
 // The last `bytes` of a log, for a failure message.

@@ -343,9 +343,8 @@ TEST_F(Lifecycle, ConsoleStopReturnsOnceTheServerHasExitedEvenIfNobodyReapedIt) 
 class ConsoleUsage : public ::testing::Test {
  protected:
   void SetUp() override {
-    char dir[] = "/tmp/msw-usage-XXXXXX";
-    ASSERT_NE(::mkdtemp(dir), nullptr);
-    root_ = dir;
+    root_ = msw::test::makeTempDir("msw-usage");
+    ASSERT_FALSE(root_.empty());
     std::filesystem::create_directories(root_ + "/config");
     std::filesystem::create_directories(root_ + "/public");
     TestServer unstarted;  // only for its ini with free ports

@@ -22,6 +22,7 @@
 
 #include "library/redis_store.h"
 #include "library/redis_subscriber.h"
+#include "tests/support/files.h"
 #include "tests/support/http_client.h"
 #include "tests/support/store_fixture.h"
 
@@ -51,10 +52,8 @@ bool acceptsTcp(int port) {
 
 class RedisServer {
  public:
-  explicit RedisServer(std::vector<std::string> extraArgs = {}) : port_(freePort()), extra_(std::move(extraArgs)) {
-    std::string pattern = (std::filesystem::temp_directory_path() / "msw-redis-XXXXXX").string();
-    if (mkdtemp(pattern.data())) dir_ = pattern;
-  }
+  explicit RedisServer(std::vector<std::string> extraArgs = {})
+      : port_(freePort()), extra_(std::move(extraArgs)), dir_(makeTempDir("msw-redis")) {}
   ~RedisServer() {
     kill();
     std::error_code ec;
