@@ -46,6 +46,24 @@ class Fault : public ClusterTest {
     return out;
   }
 
+  // Starts both nodes, makes two live attendees of room `code` on each and
+  // waits until node a lists them all.
+  struct Attendance {
+    std::vector<std::unique_ptr<Client>> as, bs;  // on node a, on node b
+    std::set<std::string> all;                    // the members of both
+  };
+  Attendance attendBoth(const std::string& code) {
+    Attendance t;
+    startBoth();
+    if (HasFatalFailure()) return t;
+    t.as = attendees("a", 2, "ua", code);
+    t.bs = attendees("b", 2, "ub", code);
+    t.all = members(t.as);
+    for (auto& c : t.bs) t.all.insert(c->member);
+    EXPECT_EQ(waitOnline("a", code, t.all), t.all);
+    return t;
+  }
+
   // A wall joining on nodeId: the live module's online count of `code`.
   int64_t wallOnlineCount(const std::string& nodeId, const std::string& code) {
     auto wall = connect(nodeId, "wall-" + code + "-" + std::to_string(++walls_), code, "wall");
@@ -111,13 +129,9 @@ class Fault : public ClusterTest {
 
 // SIGKILL: listed until the heartbeat expires, then purged by the other node.
 TEST_F(Fault, KilledNodeMembersArePurgedWhenItsHeartbeatExpires) {
-  startBoth();
-  ASSERT_FALSE(HasFatalFailure());
-  auto as = attendees("a", 2, "ua", "K");
-  auto bs = attendees("b", 2, "ub", "K");
-  std::set<std::string> all = members(as), aOnly = members(as);
-  for (auto& c : bs) all.insert(c->member);
-  ASSERT_EQ(waitOnline("a", "K", all), all);
+  auto [as, bs, all] = attendBoth("K");
+  ASSERT_FALSE(HasFailure());
+  const std::set<std::string> aOnly = members(as);
   bool flag = false;
   ASSERT_FALSE(onlineUser("a", bs[0]->user, &flag).empty());
 
@@ -145,13 +159,9 @@ TEST_F(Fault, KilledNodeMembersArePurgedWhenItsHeartbeatExpires) {
 
 // SIGKILL, then a restart of the same node id well before the TTL.
 TEST_F(Fault, RestartedNodePurgesItsLeftoversAtOnce) {
-  startBoth();
-  ASSERT_FALSE(HasFatalFailure());
-  auto as = attendees("a", 2, "ua", "R");
-  auto bs = attendees("b", 2, "ub", "R");
-  std::set<std::string> all = members(as), aOnly = members(as);
-  for (auto& c : bs) all.insert(c->member);
-  ASSERT_EQ(waitOnline("a", "R", all), all);
+  auto [as, bs, all] = attendBoth("R");
+  ASSERT_FALSE(HasFailure());
+  const std::set<std::string> aOnly = members(as);
 
   auto killed = Clock::now();
   node("b").proc.kill9();
@@ -205,13 +215,8 @@ TEST_F(Fault, RestartedNodePurgesItsLeftoversAtOnce) {
 
 // Redis restarts (and loses everything): the nodes put it all back.
 TEST_F(Fault, RedisRestartMidRunIsRecoveredWithoutDroppingClients) {
-  startBoth();
-  ASSERT_FALSE(HasFatalFailure());
-  auto as = attendees("a", 2, "ua", "X");
-  auto bs = attendees("b", 2, "ub", "X");
-  std::set<std::string> all = members(as);
-  for (auto& c : bs) all.insert(c->member);
-  ASSERT_EQ(waitOnline("a", "X", all), all);
+  auto [as, bs, all] = attendBoth("X");
+  ASSERT_FALSE(HasFailure());
   waitRoomSubscribers("X", 2);
   Ups before[2] = {ups("a"), ups("b")};
 
@@ -396,14 +401,10 @@ TEST_F(Fault, RedisDownAtStartNodeServesAndRecovers) {
 
 // A graceful stop: members gone at once, nothing of the node left in Redis.
 TEST_F(Fault, StoppedNodeLeavesNothingInRedis) {
-  startBoth();
-  ASSERT_FALSE(HasFatalFailure());
-  auto as = attendees("a", 2, "ua", "G");
-  auto bs = attendees("b", 2, "ub", "G");
+  auto [as, bs, all] = attendBoth("G");
+  ASSERT_FALSE(HasFailure());
+  const std::set<std::string> aOnly = members(as);
   for (auto& c : bs) join(*c, "bonly");  // and a room of their own
-  std::set<std::string> all = members(as), aOnly = members(as);
-  for (auto& c : bs) all.insert(c->member);
-  ASSERT_EQ(waitOnline("a", "G", all), all);
   ASSERT_EQ(waitOnline("a", "bonly", members(bs)), members(bs));
   ASSERT_FALSE(leftoversOf("b").empty()) << "the check below would prove nothing";
 

@@ -224,10 +224,8 @@ TEST_P(StoreContract, Sets) {
 
 TEST_P(StoreContract, EmptySetVanishes) {
   apply([](Store& s) {
-    s.sadd("s", "a");
-    s.sadd("s", "b");
-    s.srem("s", "a");
-    s.srem("s", "b");
+    for (const char* m : {"a", "b"}) s.sadd("s", m);
+    for (const char* m : {"a", "b"}) s.srem("s", m);
   });
   EXPECT_FALSE(exists("s").value);
   EXPECT_EQ(scard("s").value, 0);
