@@ -184,7 +184,7 @@ TEST_F(Lifecycle, ReloadAppliesReloadableSettings) {
   WsClient c = client();
   EXPECT_EQ(request(c, R"({"method":"echo","t":"<b>"})").param()["t"].str(), "&lt;b&gt;");
   server_.ini.set("outside", "escape_html", "false").set("outside", "max_message_size", "100");
-  std::ofstream(server_.configPath(), std::ios::trunc) << server_.ini.str();
+  server_.writeConfig();
   ConsoleResult r = console("reload");
   ASSERT_EQ(r.exitCode, 0) << r;
   EXPECT_EQ(request(c, R"({"method":"echo","t":"<b>"})").param()["t"].str(), "<b>") << "escape_html is reloadable";
@@ -371,9 +371,8 @@ TEST_F(Lifecycle, ConsoleStopReturnsOnceTheServerHasExitedEvenIfNobodyReapedIt) 
 class ConsoleUsage : public ::testing::Test {
  protected:
   void SetUp() override {
-    char dir[] = "/tmp/msw-usage-XXXXXX";
-    ASSERT_NE(::mkdtemp(dir), nullptr);
-    root_ = dir;
+    root_ = msw::test::makeTempDir("msw-usage");
+    ASSERT_FALSE(root_.empty());
     std::filesystem::create_directories(root_ + "/config");
     std::filesystem::create_directories(root_ + "/public");
     TestServer unstarted;  // only for its ini with free ports
