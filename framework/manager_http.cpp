@@ -6,6 +6,8 @@
 #include <libwebsockets.h>
 
 #include <algorithm>
+#include <condition_variable>
+#include <mutex>
 #include <cstring>
 
 #include "framework/cluster.h"
@@ -25,7 +27,8 @@ std::string errorBody(std::string_view reason) {
 
 namespace {
 
-constexpr size_t kMaxBody = 1 << 20;
+// How long a POST waits for the workers before it is answered 503.
+constexpr auto kAnswerTimeout = std::chrono::seconds(5);
 
 int managerCallback(lws* wsi, lws_callback_reasons reason, void* user, void* in, size_t len) {
   auto* m = static_cast<Manager*>(lws_context_user(lws_get_context(wsi)));
@@ -89,10 +92,12 @@ bool Manager::authorized(lws* wsi) const {
   if (token.empty()) return true;
   char buf[512];
   int n = lws_hdr_copy(wsi, buf, sizeof buf, WSI_TOKEN_HTTP_AUTHORIZATION);
-  std::string_view given = n > 0 ? std::string_view(buf, static_cast<size_t>(n)) : std::string_view();
-  if (given.rfind("Bearer ", 0) == 0) given.remove_prefix(7);
-  else if (const char* q = lws_get_urlarg_by_name(wsi, "token=", buf, sizeof buf)) given = q;  // console WebSocket clients
-  else given = {};
+  std::string_view given =
+      HttpExchange::bearerCredentials(n > 0 ? std::string_view(buf, static_cast<size_t>(n)) : std::string_view());
+  if (given.empty()) {
+    const char* q = lws_get_urlarg_by_name(wsi, "token=", buf, sizeof buf);  // console WebSocket clients
+    given = q ? q : "";
+  }
   return constantTimeEquals(given, token);
 }
 
@@ -110,11 +115,9 @@ int Manager::onLwsEvent(lws* wsi, int reason, void* user, void* in, size_t len) 
     case LWS_CALLBACK_HTTP:
       return httpStart(wsi, *session(), static_cast<const char*>(in));
     case LWS_CALLBACK_HTTP_BODY:
-      return s ? httpBody(*s, static_cast<const char*>(in), len) : -1;
+      return s ? httpStep(wsi, *s, s->http.body(std::string_view(static_cast<const char*>(in), len)), false) : -1;
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-      if (!s) return -1;
-      if (!s->status) route(*s);
-      return 0;
+      return s ? httpStep(wsi, *s, s->http.bodyComplete(), true) : -1;
     case LWS_CALLBACK_HTTP_WRITEABLE:
       return s ? httpWriteable(wsi, *s) : 0;
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
@@ -128,7 +131,7 @@ int Manager::onLwsEvent(lws* wsi, int reason, void* user, void* in, size_t len) 
     case LWS_CALLBACK_RECEIVE:
       if (!s) return -1;
       s->body.append(static_cast<const char*>(in), len);
-      if (s->body.size() > kMaxBody) return -1;
+      if (s->body.size() > HttpExchange::kMaxBody) return -1;
       if (lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi)) {
         std::string text;
         text.swap(s->body);
@@ -165,54 +168,91 @@ int Manager::onLwsEvent(lws* wsi, int reason, void* user, void* in, size_t len) 
 }
 
 int Manager::httpStart(lws* wsi, Session& s, const char* path) {
-  pending_.erase(s.id);
-  s.id = 0;
-  s.post = false;
-  s.body.clear();
-  s.expected = 0;
-  s.status = 0;
-  s.answer.clear();
-  s.path = path ? path : "/";
-  s.post = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0;
-  bool get = lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) > 0;
-  auto fail = [&](int status, const char* why) {
-    s.status = status;
-    s.answer = errorBody(why);
-    lws_callback_on_writable(wsi);
-    return 0;
-  };
+  if (!s.http.awaitingAnswer()) {
+    pending_.erase(s.id);
+    s.id = 0;
+    s.status = 0;
+    s.answer.clear();
+  }
+  HttpHead head;
+  head.method = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0  ? "POST"
+                : lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) > 0 ? "GET"
+                                                                    : "";
   // lws hands the path without the query; the query is read by name later.
-  if (!authorized(wsi)) return fail(401, "missing or wrong bearer token");
-  if (!get && !s.post) return fail(405, "only GET and POST");
-  if (!s.post) {
-    route(s);
+  head.path = path ? path : "/";
+  char length[32];
+  head.hasContentLength = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0;
+  int n = lws_hdr_copy(wsi, length, sizeof length, WSI_TOKEN_HTTP_CONTENT_LENGTH);
+  head.contentLength = n > 0 ? std::string_view(length, static_cast<size_t>(n)) : std::string_view("?");
+  // lws would take a chunked body for 100 MB and wait for it: refused.
+  head.hasTransferEncoding = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0;
+  head.authorized = authorized(wsi);
+  return httpStep(wsi, s, s.http.begin(head), false);
+}
+
+int Manager::httpStep(lws* wsi, Session& s, HttpExchange::Step step, bool bodyDone) {
+  if (step == HttpExchange::Step::kWait) return 0;
+  if (step == HttpExchange::Step::kRefuse)
+    LOG_INFO("manager conn %d refused: %d %s", static_cast<int>(lws_get_socket_fd(wsi)), s.http.status(),
+             s.http.errorReason().c_str());
+  // After a body lws 4.1 stays in its body state until the transaction is
+  // completed, and while a pipelined request waits in its buffer it reports
+  // this body's end again and again, at full speed: such a request is
+  // answered before this callback returns (docs/manager-api.md). Only
+  // POSTs: GET endpoints may wait on this thread's loop (the store, Redis).
+  if (bodyDone && (s.http.post() || step == HttpExchange::Step::kRefuse)) {
+    auto [status, body] = step == HttpExchange::Step::kRoute ? answerNow(s)
+                                                              : std::pair(s.http.status(), errorBody(s.http.errorReason()));
+    s.status = status;
+    s.answer = std::move(body);
+    return httpWriteable(wsi, s);
+  }
+  if (step == HttpExchange::Step::kRoute) {
+    route(s, replyTo(s));
     return 0;
   }
-  char len[24];
-  // lws takes a chunked body for 100 MB and waits for it (DESIGN §2).
-  if (lws_hdr_copy(wsi, len, sizeof len, WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0)
-    return fail(411, "POST needs a Content-Length");
-  s.expected = std::strtoull(len, nullptr, 10);
-  if (s.expected > kMaxBody) return fail(413, "body over 1 MiB");
-  if (s.expected == 0) route(s);
+  s.status = s.http.status();
+  s.answer = errorBody(s.http.errorReason());
+  lws_callback_on_writable(wsi);
   return 0;
 }
 
-int Manager::httpBody(Session& s, const char* in, size_t len) {
-  if (s.status) return 0;  // already answered (an error): ignore the rest
-  s.body.append(in, len);
-  return s.body.size() > kMaxBody ? -1 : 0;
+std::pair<int, std::string> Manager::answerNow(Session& s) {
+  // The POST endpoints answer on this thread or on a worker's (gather),
+  // never through this loop, so waiting here cannot deadlock.
+  struct Answer {
+    std::mutex mutex;
+    std::condition_variable ready;
+    bool done = false;
+    int status = 0;
+    std::string body;
+  };
+  auto a = std::make_shared<Answer>();
+  route(s, [a](int status, std::string body) {
+    std::lock_guard<std::mutex> lock(a->mutex);
+    if (a->done) return;  // too late: 503 was answered
+    a->done = true;
+    a->status = status;
+    a->body = std::move(body);
+    a->ready.notify_all();
+  });
+  std::unique_lock<std::mutex> lock(a->mutex);
+  if (!a->ready.wait_for(lock, kAnswerTimeout, [&] { return a->done; })) {
+    a->done = true;
+    return {503, errorBody("the workers did not answer in time")};
+  }
+  return {a->status, std::move(a->body)};
 }
 
 int Manager::httpWriteable(lws* wsi, Session& s) {
   if (!s.status) return 0;
-  bool text = s.path == "/metrics" && s.status == 200;
+  bool text = s.http.path() == "/metrics" && s.status == 200;
   const char* type = text ? "text/plain; version=0.0.4" : "application/json";
   bool ok = writeHttpResponse(wsi, s.status, type, s.answer, s.status == 401 ? "www-authenticate:" : nullptr, "Bearer");
   s.status = 0;
   s.answer.clear();
   if (std::exchange(s.stopAfterAnswer, false)) server_.requestStop();  // the answer is out: now stop
-  if (!ok) return -1;
+  if (!ok || !s.http.answered()) return -1;
   return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
@@ -241,25 +281,25 @@ void Manager::complete(uint64_t id, int status, std::string body) {
   lws_callback_on_writable(s->wsi);
 }
 
-void Manager::route(Session& s) {
-  Reply reply = replyTo(s);
-  const std::string& path = s.path;
+void Manager::route(Session& s, const Reply& reply) {
+  const std::string& path = s.http.path();
+  bool post = s.http.post();
   Json body;
-  if (s.post) {
-    body = Json::parse(s.body);
+  if (post) {
+    body = Json::parse(s.http.body());
     if (!body.isObject() && path != "/reload" && path != "/stop") {
       reply(400, errorBody("body is not a JSON object"));
       return;
     }
   }
-  if (path == "/status" && !s.post) return status(reply);
-  if (path == "/metrics" && !s.post) return metrics(reply);
-  if (path == "/push" && s.post) return push(body, reply);
-  if (path == "/kick" && s.post) return kick(body, reply);
-  if (path == "/reload" && s.post) return reload(reply);
-  if (path == "/stop" && s.post) return stopServer(s, reply);
-  if (path == "/online" && !s.post) return online(queryArg(s.wsi, "room="), reply);
-  if (path == "/online/user" && !s.post) return onlineUser(queryArg(s.wsi, "id="), reply);
+  if (path == "/status" && !post) return status(reply);
+  if (path == "/metrics" && !post) return metrics(reply);
+  if (path == "/push" && post) return push(body, reply);
+  if (path == "/kick" && post) return kick(body, reply);
+  if (path == "/reload" && post) return reload(reply);
+  if (path == "/stop" && post) return stopServer(s, reply);
+  if (path == "/online" && !post) return online(queryArg(s.wsi, "room="), reply);
+  if (path == "/online/user" && !post) return onlineUser(queryArg(s.wsi, "id="), reply);
   bool known = path == "/status" || path == "/metrics" || path == "/push" || path == "/kick" || path == "/reload" ||
                path == "/stop" || path == "/online" || path == "/online/user";
   reply(known ? 405 : 404, errorBody(known ? "wrong method for " + path : "no such endpoint " + path));

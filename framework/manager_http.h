@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "framework/http_exchange.h"
 #include "framework/manager.h"
 
 namespace msw {
@@ -18,10 +19,8 @@ struct Manager::Session {
   uint64_t id = 0;  // key in pending_ while an answer is awaited
   bool console = false;  // a WebSocket of the MSwoole console
   bool stopAfterAnswer = false;  // a stop request: the server stops once its answer is written
-  bool post = false;
-  std::string path;
-  std::string body;
-  size_t expected = 0;
+  HttpExchange http;  // the request being read or answered
+  std::string body;  // console: the WebSocket message being received
   int status = 0;  // set when the answer is ready
   std::string answer;
   std::deque<std::string> wsOut;  // console WebSocket replies
