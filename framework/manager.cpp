@@ -483,6 +483,8 @@ void Manager::reload(const Reply& reply) {
   ReloadResult r = server_.reload();
   Json j = Json::object();
   j.set("reloaded", r.ok);
+  // A config with errors changes nothing: say so, not just "no modules".
+  if (r.configRejected) j.set("unchanged", true);
   JsonRef mods = j.addArray("modules");
   for (auto& m : r.modules) mods.push(m);
   JsonRef errs = j.addArray("errors");
