@@ -7,6 +7,8 @@
 #include <arpa/inet.h>
 
 #include <atomic>
+#include <cstdio>
+#include <fstream>
 #include <future>
 #include <thread>
 
@@ -370,6 +372,53 @@ TEST_F(ManagerToken, TheBearerSchemeIsCaseInsensitive) {
 TEST_F(ManagerToken, TheConsoleUsesTheTokenOfTheConfig) {
   ConsoleResult r = runConsole(server().consoleArgs("status"));
   EXPECT_EQ(r.exitCode, 0) << r;
+}
+
+// ---------------------------------------------------------------- docs
+
+// The `curl` lines of the ```sh blocks of docs/manager-api.md, in order.
+std::vector<std::string> curlExamples() {
+  std::ifstream in(std::string(MSW_SOURCE_DIR) + "/docs/manager-api.md");
+  std::vector<std::string> out;
+  bool inSh = false;
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("```", 0) == 0) inSh = !inSh && line == "```sh";
+    else if (inSh && line.rfind("curl ", 0) == 0) out.push_back(line);
+  }
+  return out;
+}
+
+// Runs a shell command line; its standard output, and its exit status.
+std::pair<std::string, int> shell(const std::string& command) {
+  std::string out;
+  FILE* p = ::popen(command.c_str(), "r");
+  if (!p) return {out, -1};
+  char buf[4096];
+  for (size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
+  int status = ::pclose(p);
+  return {out, WIFEXITED(status) ? WEXITSTATUS(status) : -1};
+}
+
+TEST(DocsExamples, EveryCurlLineOfTheManagerPageWorksAsWritten) {
+  std::vector<std::string> lines = curlExamples();
+  ASSERT_GE(lines.size(), 9u) << "docs/manager-api.md has its examples";
+  TestServer s;
+  ASSERT_TRUE(s.start()) << s.error();
+  ASSERT_EQ(::setenv("M", ("http://127.0.0.1:" + std::to_string(s.managerPort)).c_str(), 1), 0);
+  for (const std::string& line : lines) {
+    auto [out, exit] = shell(line);
+    EXPECT_EQ(exit, 0) << line;
+    EXPECT_FALSE(out.empty()) << line;
+    if (line.find("/metrics") != std::string::npos) {
+      EXPECT_NE(out.find("msw_connections{worker=\"0\"}"), std::string::npos) << line << "\n" << out;
+      continue;
+    }
+    Json j = Json::parse(out);
+    EXPECT_TRUE(j.isObject()) << line << "\n" << out;
+    EXPECT_FALSE(j.has("error")) << line << "\n" << out;
+  }
+  EXPECT_NE(lines.back().find("/stop"), std::string::npos) << "stop comes last";
+  EXPECT_EQ(s.proc.stop(), 0);
 }
 
 // ---------------------------------------------------------------- startup
