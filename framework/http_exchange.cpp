@@ -44,7 +44,7 @@ HttpExchange::Step HttpExchange::begin(const HttpHead& head) {
   if (head.hasContentLength && !parseLength(head.contentLength, expected_))
     return refuse(400, "Content-Length is not a number", false);
   if (expected_ > kMaxBody) return refuse(413, "body over 1 MiB", false);
-  if (!post_ && expected_ > 0) return refuse(400, "only a POST takes a body", false);
+  if (head.method == "GET" && expected_ > 0) return refuse(400, "a GET takes no body", false);
   if (!head.authorized) refuseLater(401, "missing or wrong bearer token");
   else if (!post_ && head.method != "GET") refuseLater(405, "only GET and POST");
   // lws reports a body, and its end, whenever Content-Length is there (even 0).
