@@ -6,9 +6,11 @@
 #include <libwebsockets.h>
 
 #include <algorithm>
+#include <chrono>
 #include <condition_variable>
-#include <mutex>
 #include <cstring>
+#include <memory>
+#include <mutex>
 
 #include "framework/cluster.h"
 #include "framework/frame_builder.h"
