@@ -280,6 +280,11 @@ ReloadResult Server::reload() {
   if (!load.ok) {
     for (const std::string& e : load.errors) LOG_ERROR("reload: %s", e.c_str());
     r.errors = load.errors;
+    r.configRejected = true;
+    if (std::shared_ptr<const RouteTable> t = routes())
+      for (auto& [name, m] : t->modules) r.modules.push_back(name);
+    LOG_ERROR("reload refused: the config file has errors; the configuration and the %zu modules in force stay",
+              r.modules.size());
     return r;
   }
   std::shared_ptr<const RouteTable> old = routes();

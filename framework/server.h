@@ -29,7 +29,8 @@ class StoreHub;
 
 struct ReloadResult {
   bool ok = false;
-  std::vector<std::string> modules;  // loaded now
+  bool configRejected = false;  // the file had errors: nothing changed
+  std::vector<std::string> modules;  // in force after the reload (the old ones when nothing changed)
   std::vector<std::string> errors;
 };
 
