@@ -26,6 +26,9 @@ class Router {
 
   // A complete message from c.
   void route(Connection* c, std::string_view text, bool binary);
+  // Counts a message (or a control frame) against rate_limit: true, and
+  // answered 429 or closed 4029 on abuse, when over it.
+  bool rateLimited(Connection* c);
 
  private:
   // What a routing mode made of a message: the action to run, or an answer.
@@ -37,9 +40,6 @@ class Router {
     std::string info;
   };
 
-  // Counts a message against rate_limit: true (and answered 429, or closed
-  // 4029 on abuse) when over it.
-  bool rateLimited(Connection* c);
   Target resolveByMethod(Json& root) const;
   void invoke(Connection* c, const Target& t, Json& root, JsonRef rid);
   void actionFailed(Fd fd, const std::string& method, const char* what, JsonRef rid);

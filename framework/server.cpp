@@ -45,6 +45,8 @@ constexpr int kLargeFdLimit = 65536;  // above this, with max_connections 0, the
 void lwsLog(int level, const char* line) {
   std::string_view l(line);
   while (!l.empty() && (l.back() == '\n' || l.back() == '\r')) l.remove_suffix(1);
+  // lws 4.1 reports every adoption with read-ahead bytes (RequestGate's) at error level.
+  if (l.find("adopt_socket_readbuf: calling service") != std::string_view::npos) return;
   if (level & LLL_ERR) LOG_ERROR("lws: %.*s", static_cast<int>(l.size()), l.data());
   else LOG_WARN("lws: %.*s", static_cast<int>(l.size()), l.data());
 }
@@ -175,6 +177,7 @@ bool Server::startAll(std::string& error) {
   stores_ = StoreHub::create(config_, error);
   if (!stores_) return false;
   cluster_ = std::make_unique<Cluster>(*this);
+  limits_ = std::make_unique<ConnectionLimits>(config_.maxConnectionsPerIp, config_.maxConnectionsPerUser);
   // Rounded down to a multiple of worker_num, so that fd % workers still names the owning worker.
   fdBase_ = cluster_->fdFloor() / static_cast<Fd>(config_.workerNum) * static_cast<Fd>(config_.workerNum);
   app_ = std::make_unique<AppImpl>(*this);

@@ -127,6 +127,12 @@ const char* notEmpty(std::string_view v) { return v.empty() ? "must not be empty
 const char* nodeIdChars(std::string_view v) { return allOf(v, "_.:-") ? nullptr : kNodeIdRule; }
 // Module names become file names under plugin_dir: no '/' or "..".
 const char* moduleName(std::string_view v) { return allOf(v, "_-") ? nullptr : kListRule; }
+const char* ipAddress(std::string_view v) {
+  std::string s(v);
+  in6_addr a;
+  bool ok = inet_pton(AF_INET, s.c_str(), &a) == 1 || inet_pton(AF_INET6, s.c_str(), &a) == 1;
+  return ok ? nullptr : "must be a comma-separated list of IP addresses";
+}
 
 // Every key of SPEC §2. Defaults are written as in the file; nullptr marks the
 // two computed ones (worker_num: online CPUs; node_id: host name + ":" + port).
@@ -154,6 +160,9 @@ constexpr Key kKeys[] = {
   boolKey  ("outside", "escape_html",         &Config::escapeHtml,          "true",      kReloadable),
   sizeKey  ("outside", "rx_buffer_size",      &Config::rxBufferSize,        "512",       128, 64 * kKiB),
   boolKey  ("outside", "permessage_deflate",  &Config::permessageDeflate,   "false"),
+  intKey   ("outside", "max_connections_per_ip",   &Config::maxConnectionsPerIp,   "0", 0, 1 << 20),
+  intKey   ("outside", "max_connections_per_user", &Config::maxConnectionsPerUser, "0", 0, 1 << 20),
+  listKey  ("outside", "trusted_proxies",     &Config::trustedProxies,      "",          ipAddress),
 
   stringKey("manager", "host",                &Config::managerHost,         "127.0.0.1", notEmpty),
   intKey   ("manager", "port",                &Config::managerPort,         "20001",     1, 65535),
@@ -279,7 +288,7 @@ std::optional<bool> parseBool(std::string_view s) {
   return std::nullopt;
 }
 
-std::optional<std::vector<std::string>> parseList(const Key& k, std::string_view s) {
+std::optional<std::vector<std::string>> parseList(const Key& k, std::string_view s, const char*& why) {
   std::vector<std::string> items;
   if (trim(s).empty()) return items;
   for (size_t start = 0; start <= s.size();) {
@@ -288,7 +297,8 @@ std::optional<std::vector<std::string>> parseList(const Key& k, std::string_view
     // A trailing comma is fine: it is how a list that goes on on the next line reads.
     if (item.empty() && comma == s.size() && !items.empty()) break;
     bool twice = std::find(items.begin(), items.end(), item) != items.end();
-    if (twice || (k.check && k.check(item))) return std::nullopt;
+    if (!twice && k.check) why = k.check(item);
+    if (twice || why) return std::nullopt;
     items.push_back(std::move(item));
     start = comma + 1;
   }
@@ -381,8 +391,9 @@ std::string assign(const Key& k, std::string_view text, const fs::path& root, Co
       return {};
     }
     case kList: {
-      auto items = parseList(k, text);
-      if (!items) return kListRule;
+      const char* why = nullptr;
+      auto items = parseList(k, text, why);
+      if (!items) return why ? why : kListRule;
       c.*std::get<Member<std::vector<std::string>>>(k.field) = std::move(*items);
       return {};
     }

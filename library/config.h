@@ -43,6 +43,9 @@ struct Config {
   bool escapeHtml = true;             // escape_html [true]
   int rxBufferSize = 1024;            // rx_buffer_size [1024] bytes, 128..65536
   bool permessageDeflate = false;     // permessage_deflate [false]
+  int maxConnectionsPerIp = 0;        // max_connections_per_ip [0 = no limit]
+  int maxConnectionsPerUser = 0;      // max_connections_per_user [0 = no limit]
+  std::vector<std::string> trustedProxies;  // trusted_proxies [empty]: addresses whose X-Real-IP / X-Forwarded-For count
 
   // [manager]
   std::string managerHost = "127.0.0.1";  // host
