@@ -8,7 +8,9 @@
 namespace msw {
 namespace {
 
-bool isSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+// What cJSON skips between tokens (any byte up to the space): the scan below
+// must see the same tokens cJSON saw.
+bool isSpace(char c) { return static_cast<unsigned char>(c) <= 0x20; }
 
 size_t skipSpace(std::string_view s, size_t i) {
   while (i < s.size() && isSpace(s[i])) ++i;

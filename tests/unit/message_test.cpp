@@ -80,6 +80,15 @@ TEST(ParseMessage, OtherRidsAreRefused) {
     EXPECT_TRUE(refused(t)) << t;
 }
 
+// Found by tests/fuzz/message_fuzz.cpp: cJSON skips any byte up to the space
+// between tokens; the scan for rid's text must too, or it reads the wrong member.
+TEST(ParseMessage, BytesCJsonSkipsAsSpaceDoNotMisleadTheRidScan) {
+  Message m = parseMessage("\x10\x10{\x10\"rid\"\x10:\x10\"77\"\x01,\"a\":1}");
+  ASSERT_EQ(m.error, "");
+  EXPECT_FALSE(m.root.has("rid"));
+  EXPECT_STREQ(m.rid.raw()->valuestring, "\"77\"");
+}
+
 TEST(IsSafeJsonInteger, Bounds) {
   EXPECT_TRUE(isSafeJsonInteger("9007199254740992"));
   EXPECT_TRUE(isSafeJsonInteger("999999999999999"));
