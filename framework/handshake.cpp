@@ -1,6 +1,6 @@
 #include "framework/handshake.h"
 
-#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <libwebsockets.h>
 
 #include <algorithm>
@@ -13,6 +13,7 @@
 #include "framework/http_response.h"
 #include "framework/request_gate.h"
 #include "framework/server.h"
+#include "library/ip_address.h"
 #include "library/log.h"
 
 namespace msw {
@@ -25,14 +26,11 @@ std::string_view trim(std::string_view s) {
 }
 
 // An IPv4 client of a dual-stack socket shows as ::ffff:a.b.c.d.
-std::string_view unmapped(std::string_view a) { return a.rfind("::ffff:", 0) == 0 && a.find('.') != a.npos ? a.substr(7) : a; }
-
-bool isAddress(std::string_view a) {
-  if (a.empty() || a.size() >= INET6_ADDRSTRLEN) return false;
-  std::string s(a);
-  in6_addr out;
-  return inet_pton(AF_INET, s.c_str(), &out) == 1 || inet_pton(AF_INET6, s.c_str(), &out) == 1;
+std::string_view unmapped(std::string_view a) {
+  return a.rfind("::ffff:", 0) == 0 && a.find('.') != a.npos ? a.substr(7) : a;
 }
+
+bool isAddress(std::string_view a) { return !checkIpAddress(a); }
 
 }  // namespace
 
@@ -43,8 +41,8 @@ std::optional<Handshake::Admission> Handshake::check(lws* wsi, bool stopping) {
     reject(wsi, 405, "only GET upgrades to WebSocket", Reject::kRequest, "allow:", "GET");
     return std::nullopt;
   }
-  if (static_cast<size_t>(lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) + lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_URI_ARGS)) >
-      RequestGate::kMaxUrl) {
+  int url = lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) + lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_URI_ARGS);
+  if (static_cast<size_t>(url) > RequestGate::kMaxUrl) {
     reject(wsi, 414, "URL over " + std::to_string(RequestGate::kMaxUrl) + " bytes", Reject::kRequest);
     return std::nullopt;
   }

@@ -133,8 +133,8 @@ Message parseMessage(std::string_view text) {
   });
   if (!ridText.empty()) {
     bool isString = ridText.front() == '"';
-    bool control = isString && std::find_if(ridText.begin(), ridText.end(),
-                                            [](char c) { return static_cast<unsigned char>(c) < 0x20; }) != ridText.end();
+    auto isControl = [](char c) { return static_cast<unsigned char>(c) < 0x20; };
+    bool control = isString && std::any_of(ridText.begin(), ridText.end(), isControl);
     if (control || (!isString && !isSafeJsonInteger(ridText)))
       return refuse("rid must be a string or an integer of at most 2^53 in magnitude");
     cJSON_DeleteItemFromObjectCaseSensitive(root.raw(), "rid");

@@ -111,6 +111,24 @@ void Router::invoke(Connection* c, const Target& t, Json& root, JsonRef rid) {
   }
 }
 
+void Router::closeHooks(Connection* c, int code) {
+  if (!c->extras || c->extras->controllers.empty()) return;
+  std::shared_ptr<const RouteTable> pin = worker_.routes();
+  Auth auth = c->auth.view();
+  CloseInfo info{c->fd, auth, auth.code, code};
+  for (const std::string& name : c->extras->controllers) {
+    const Controller* ctl = pin ? pin->findQualified(name) : nullptr;
+    if (!ctl || !ctl->closeHook()) continue;
+    try {
+      ctl->closeHook()(server_.app(), info);
+    } catch (const std::exception& e) {
+      LOG_ERROR("conn %llu: %s onClose threw: %s", logFd(c->fd), name.c_str(), e.what());
+    } catch (...) {
+      LOG_ERROR("conn %llu: %s onClose threw", logFd(c->fd), name.c_str());
+    }
+  }
+}
+
 void Router::actionFailed(Fd fd, const std::string& method, const char* what, JsonRef rid) {
   LOG_ERROR("conn %llu: %s threw: %s", logFd(fd), method.c_str(), what);
   worker_.stats().actionErrors.add();

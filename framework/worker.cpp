@@ -539,21 +539,7 @@ void Worker::runCloseHooks(Connection* c, int code) {
     server_.stores().internal().srem(key, app.member(c->fd));
     server_.cluster().closeKeyRemoved(c->fd, key);
   }
-  if (c->extras->controllers.empty()) return;
-  std::shared_ptr<const RouteTable> pin = routes_;
-  Auth auth = c->auth.view();
-  CloseInfo info{c->fd, auth, auth.code, code};
-  for (const std::string& name : c->extras->controllers) {
-    const Controller* ctl = pin ? pin->findQualified(name) : nullptr;
-    if (!ctl || !ctl->closeHook()) continue;
-    try {
-      ctl->closeHook()(app, info);
-    } catch (const std::exception& e) {
-      LOG_ERROR("conn %llu: %s onClose threw: %s", logFd(c->fd), name.c_str(), e.what());
-    } catch (...) {
-      LOG_ERROR("conn %llu: %s onClose threw", logFd(c->fd), name.c_str());
-    }
-  }
+  router_.closeHooks(c, code);
 }
 
 // ---- rooms and users ----

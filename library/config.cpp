@@ -3,6 +3,7 @@
 // Every key is one row of kKeys. Parsing, defaults, reload and the dump all
 // walk that table, so a row added there is complete everywhere at once.
 #include "library/config.h"
+#include "library/ip_address.h"
 
 #include <arpa/inet.h>
 #include <ini.h>
@@ -127,12 +128,6 @@ const char* notEmpty(std::string_view v) { return v.empty() ? "must not be empty
 const char* nodeIdChars(std::string_view v) { return allOf(v, "_.:-") ? nullptr : kNodeIdRule; }
 // Module names become file names under plugin_dir: no '/' or "..".
 const char* moduleName(std::string_view v) { return allOf(v, "_-") ? nullptr : kListRule; }
-const char* ipAddress(std::string_view v) {
-  std::string s(v);
-  in6_addr a;
-  bool ok = inet_pton(AF_INET, s.c_str(), &a) == 1 || inet_pton(AF_INET6, s.c_str(), &a) == 1;
-  return ok ? nullptr : "must be a comma-separated list of IP addresses";
-}
 
 // Every key of SPEC §2. Defaults are written as in the file; nullptr marks the
 // two computed ones (worker_num: online CPUs; node_id: host name + ":" + port).
@@ -162,7 +157,7 @@ constexpr Key kKeys[] = {
   boolKey  ("outside", "permessage_deflate",  &Config::permessageDeflate,   "false"),
   intKey   ("outside", "max_connections_per_ip",   &Config::maxConnectionsPerIp,   "0", 0, 1 << 20),
   intKey   ("outside", "max_connections_per_user", &Config::maxConnectionsPerUser, "0", 0, 1 << 20),
-  listKey  ("outside", "trusted_proxies",     &Config::trustedProxies,      "",          ipAddress),
+  listKey  ("outside", "trusted_proxies",     &Config::trustedProxies,      "",          checkIpAddress),
 
   stringKey("manager", "host",                &Config::managerHost,         "127.0.0.1", notEmpty),
   intKey   ("manager", "port",                &Config::managerPort,         "20001",     1, 65535),
@@ -288,21 +283,20 @@ std::optional<bool> parseBool(std::string_view s) {
   return std::nullopt;
 }
 
-std::optional<std::vector<std::string>> parseList(const Key& k, std::string_view s, const char*& why) {
-  std::vector<std::string> items;
-  if (trim(s).empty()) return items;
+// The items of a list, or why it is not one.
+const char* parseList(const Key& k, std::string_view s, std::vector<std::string>& items) {
+  if (trim(s).empty()) return nullptr;
   for (size_t start = 0; start <= s.size();) {
     size_t comma = std::min(s.find(',', start), s.size());
     std::string item(trim(s.substr(start, comma - start)));
     // A trailing comma is fine: it is how a list that goes on on the next line reads.
     if (item.empty() && comma == s.size() && !items.empty()) break;
-    bool twice = std::find(items.begin(), items.end(), item) != items.end();
-    if (!twice && k.check) why = k.check(item);
-    if (twice || why) return std::nullopt;
+    if (std::find(items.begin(), items.end(), item) != items.end()) return kListRule;
+    if (const char* bad = k.check ? k.check(item) : nullptr) return bad;
     items.push_back(std::move(item));
     start = comma + 1;
   }
-  return items;
+  return nullptr;
 }
 
 fs::path normalPath(const fs::path& p) {
@@ -391,10 +385,9 @@ std::string assign(const Key& k, std::string_view text, const fs::path& root, Co
       return {};
     }
     case kList: {
-      const char* why = nullptr;
-      auto items = parseList(k, text, why);
-      if (!items) return why ? why : kListRule;
-      c.*std::get<Member<std::vector<std::string>>>(k.field) = std::move(*items);
+      std::vector<std::string> items;
+      if (const char* bad = parseList(k, text, items)) return bad;
+      c.*std::get<Member<std::vector<std::string>>>(k.field) = std::move(items);
       return {};
     }
   }
