@@ -138,7 +138,7 @@ void RequestGate::read(struct ev_loop* loop, Pending& p) {
   std::string head = std::move(p.head);
   ev_io_stop(loop, &p.io);
   pending_.erase(fd);
-  std::string_view real = headerValue(head.substr(0, head.find("\r\n\r\n") + 2), "x-real-ip:");
+  std::string_view real = headerValue(std::string_view(head).substr(0, head.find("\r\n\r\n") + 2), "x-real-ip:");
   if (real.empty()) realIps_.erase(fd);
   else realIps_[fd] = std::string(real.substr(0, 64));
   pass_(fd, head);

@@ -81,7 +81,8 @@ class Server {
   // The route table now in force (workers may briefly hold the previous one).
   std::shared_ptr<const RouteTable> routes() const;
 
-  // Open outside sockets (accepted, any state) against max_connections.
+  // Connections holding a max_connections slot: taken by the handshake check
+  // (Handshake::check), given back when the connection ends.
   std::atomic<int> sockets{0};
   int maxConnections() const { return maxConnections_; }
 

@@ -452,6 +452,8 @@ void Worker::writeQueued(Connection* c) {
     lws_set_timeout(c->wsi, PENDING_TIMEOUT_KILLED_BY_PARENT, LWS_TO_KILL_ASYNC);
     return;
   }
+  // lws sends the tail itself and then reports WRITEABLE: not a pong's trace.
+  if (lws_partial_buffered(c->wsi)) c->askedWritable = true;
   stats_.bytesOut.add(static_cast<int64_t>(total));
 }
 
