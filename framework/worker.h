@@ -1,9 +1,10 @@
 // framework/worker.h: one worker thread = one libev loop + one lws context.
 //
 // A worker owns its listener (SO_REUSEPORT, DESIGN §2), the connections the
-// kernel gives it, their rooms and users (RoomIndex), its Router, an idle
-// timer wheel and a flush list. Nothing but its own thread touches its connections or calls
-// lws for them; other threads post() tasks to it. Lifetime: created and
+// kernel gives it (through its RequestGate and Handshake), their rooms and
+// users (RoomIndex), its Router, an idle timer wheel and a flush list.
+// Nothing but its own thread touches its connections or calls lws for them;
+// other threads post() tasks to it. Lifetime: created and
 // destroyed by Server; its thread runs from start() until the loop ends
 // after a graceful stop.
 #pragma once
