@@ -5,6 +5,7 @@
 #include "framework/app_impl.h"
 #include "framework/connection.h"
 #include "framework/frame_builder.h"
+#include "framework/message.h"
 #include "framework/method.h"
 #include "framework/server.h"
 #include "framework/worker.h"
@@ -23,18 +24,18 @@ void Router::route(Connection* c, std::string_view text, bool binary) {
     return;
   }
   if (rateLimited(c)) return;
-  Json root = Json::parse(text);
-  if (!root.isObject()) {
-    worker_.send(c, buildMessage(400, "badRequest", "message is not a JSON object", {}, {}));
+  Message m = parseMessage(text);
+  if (!m.error.empty()) {
+    LOG_INFO("conn %llu: message refused: %s", logFd(c->fd), m.error.c_str());
+    worker_.send(c, buildMessage(400, "badRequest", m.error, {}, {}));
     return;
   }
-  Json rid(cJSON_DetachItemFromObjectCaseSensitive(root.raw(), "rid"));
-  Target t = resolveByMethod(root);
+  Target t = resolveByMethod(m.root);
   if (!t.action) {
-    worker_.send(c, buildMessage(t.status, t.event, t.info, {}, rid));
+    worker_.send(c, buildMessage(t.status, t.event, t.info, {}, m.rid));
     return;
   }
-  invoke(c, t, root, rid);
+  invoke(c, t, m.root, m.rid);
 }
 
 bool Router::rateLimited(Connection* c) {
@@ -107,6 +108,24 @@ void Router::invoke(Connection* c, const Target& t, Json& root, JsonRef rid) {
     actionFailed(fd, t.full, e.what(), rid);
   } catch (...) {
     actionFailed(fd, t.full, "unknown exception", rid);
+  }
+}
+
+void Router::closeHooks(Connection* c, int code) {
+  if (!c->extras || c->extras->controllers.empty()) return;
+  std::shared_ptr<const RouteTable> pin = worker_.routes();
+  Auth auth = c->auth.view();
+  CloseInfo info{c->fd, auth, auth.code, code};
+  for (const std::string& name : c->extras->controllers) {
+    const Controller* ctl = pin ? pin->findQualified(name) : nullptr;
+    if (!ctl || !ctl->closeHook()) continue;
+    try {
+      ctl->closeHook()(server_.app(), info);
+    } catch (const std::exception& e) {
+      LOG_ERROR("conn %llu: %s onClose threw: %s", logFd(c->fd), name.c_str(), e.what());
+    } catch (...) {
+      LOG_ERROR("conn %llu: %s onClose threw", logFd(c->fd), name.c_str());
+    }
   }
 }
 

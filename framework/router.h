@@ -1,9 +1,11 @@
-// framework/router.h: where a text message becomes the call of an action.
+// framework/router.h: where a client's message becomes the call of an action.
 //
-// The one place that reads a client's message: binary frames, the MSwoole
-// heartbeat, the rate limit, the JSON object, the route (today by "method", docs/protocol.md),
-// the action and its failure. A routing mode is a resolve step: it reads the
-// parsed object and names the controller and action, or answers an error.
+// The one place where the worker calls into modules: a message (binary
+// frames, the MSwoole heartbeat, the rate limit, the strict reading of
+// framework/message.h, the route, the action and its failure) and a close
+// (the controllers' onClose hooks). Routing is by "method" today
+// (docs/protocol.md); a routing mode is a resolve step that reads the parsed
+// object and names the controller and action, or the error to answer.
 // Lifetime: a member of its Worker; used on that worker's thread only.
 #pragma once
 
@@ -26,6 +28,11 @@ class Router {
 
   // A complete message from c.
   void route(Connection* c, std::string_view text, bool binary);
+  // Counts a message (or a control frame) against rate_limit: true, and
+  // answered 429 or closed 4029 on abuse, when over it.
+  bool rateLimited(Connection* c);
+  // The onClose hooks of the controllers c registered with (docs/controllers.md).
+  void closeHooks(Connection* c, int code);
 
  private:
   // What a routing mode made of a message: the action to run, or an answer.
@@ -37,9 +44,6 @@ class Router {
     std::string info;
   };
 
-  // Counts a message against rate_limit: true (and answered 429, or closed
-  // 4029 on abuse) when over it.
-  bool rateLimited(Connection* c);
   Target resolveByMethod(Json& root) const;
   void invoke(Connection* c, const Target& t, Json& root, JsonRef rid);
   void actionFailed(Fd fd, const std::string& method, const char* what, JsonRef rid);

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "framework/connection_limits.h"
 #include "framework/module_loader.h"
 #include "framework/worker.h"
 #include "library/config.h"
@@ -72,6 +73,7 @@ class Server {
   StoreHub& stores() { return *stores_; }
   Cluster& cluster() { return *cluster_; }
   Manager& manager() { return *manager_; }
+  ConnectionLimits& limits() { return *limits_; }
 
   // Reloads modules and reloadable settings; safe from any thread but a worker's.
   ReloadResult reload();
@@ -80,7 +82,8 @@ class Server {
   // The route table now in force (workers may briefly hold the previous one).
   std::shared_ptr<const RouteTable> routes() const;
 
-  // Open outside sockets (accepted, any state) against max_connections.
+  // Connections holding a max_connections slot: taken by the handshake check
+  // (Handshake::check), given back when the connection ends.
   std::atomic<int> sockets{0};
   int maxConnections() const { return maxConnections_; }
 
@@ -98,6 +101,7 @@ class Server {
   std::unique_ptr<Cluster> cluster_;
   std::unique_ptr<ModuleLoader> loader_;
   std::unique_ptr<Manager> manager_;
+  std::unique_ptr<ConnectionLimits> limits_;
   std::vector<std::unique_ptr<Worker>> workers_;
   mutable std::mutex routesMutex_;
   std::shared_ptr<const RouteTable> routes_;  // guarded by routesMutex_

@@ -1,9 +1,10 @@
 // framework/worker.h: one worker thread = one libev loop + one lws context.
 //
 // A worker owns its listener (SO_REUSEPORT, DESIGN §2), the connections the
-// kernel gives it, their rooms and users (RoomIndex), its Router, an idle
-// timer wheel and a flush list. Nothing but its own thread touches its connections or calls
-// lws for them; other threads post() tasks to it. Lifetime: created and
+// kernel gives it (through its RequestGate and Handshake), their rooms and
+// users (RoomIndex), its Router, an idle timer wheel and a flush list.
+// Nothing but its own thread touches its connections or calls lws for them;
+// other threads post() tasks to it. Lifetime: created and
 // destroyed by Server; its thread runs from start() until the loop ends
 // after a graceful stop.
 #pragma once
@@ -23,6 +24,7 @@
 #include "framework/handshake.h"
 #include "framework/listener.h"
 #include "framework/module_loader.h"
+#include "framework/request_gate.h"
 #include "framework/room_index.h"
 #include "framework/router.h"
 #include "framework/stats.h"
@@ -92,6 +94,7 @@ class Worker {
   static void onTick(struct ev_loop* loop, ev_timer* w, int revents);
   static void onFlush(struct ev_loop* loop, ev_prepare* w, int revents);
   void adopt(int fd);
+  void handOver(int fd, std::string_view head);
   void tick();
   void flushDirty();
   void beginStop();
@@ -103,10 +106,14 @@ class Worker {
   void receive(Connection* c, const char* in, size_t len);
   void finishMessage(Connection* c, std::string_view text);
   int writeable(Connection* c);
+  void askWritable(Connection* c);
+  uint32_t activityStamp() const;
+  void controlFrameAnswered(Connection* c);
   void writeQueued(Connection* c);
   void dropQueue(Connection* c);
   void markDirty(Connection* c);
   void closed(Connection* c);
+  void released(Connection* c);
   void idleExpired(Connection* c);
   void runCloseHooks(Connection* c, int code);
 
@@ -125,6 +132,7 @@ class Worker {
   std::shared_ptr<const RouteTable> routes_;
   std::unordered_map<Fd, Connection*> conns_;
   WorkerStats stats_;
+  RequestGate gate_;
   Handshake handshake_;
   RoomIndex rooms_;
   Router router_;

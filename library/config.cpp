@@ -4,6 +4,7 @@
 // walk that table, so a row added there is complete everywhere at once.
 #include "library/config.h"
 #include "library/config_text.h"
+#include "library/ip_address.h"
 
 #include <arpa/inet.h>
 #include <ini.h>
@@ -177,6 +178,9 @@ constexpr Key kKeys[] = {
   boolKey  ("outside", "escape_html",         &LiveSettings::escapeHtml,    "true",      kReloadable),
   sizeKey  ("outside", "rx_buffer_size",      &Config::rxBufferSize,        "512",       128, 64 * kKiB),
   boolKey  ("outside", "permessage_deflate",  &Config::permessageDeflate,   "false"),
+  intKey   ("outside", "max_connections_per_ip",   &Config::maxConnectionsPerIp,   "0", 0, 1 << 20),
+  intKey   ("outside", "max_connections_per_user", &Config::maxConnectionsPerUser, "0", 0, 1 << 20),
+  listKey  ("outside", "trusted_proxies",     &Config::trustedProxies,      "",          checkIpAddress),
 
   stringKey("manager", "host",                &Config::managerHost,         "127.0.0.1", notEmpty),
   intKey   ("manager", "port",                &Config::managerPort,         "20001",     1, 65535),
@@ -248,20 +252,20 @@ static_assert(tableIsConsistent(),
 
 std::string label(const Key& k) { return std::string("[") + k.section + "] " + k.name; }
 
-std::optional<std::vector<std::string>> parseList(const Key& k, std::string_view s) {
-  std::vector<std::string> items;
-  if (trim(s).empty()) return items;
+// The items of a list, or why it is not one.
+const char* parseList(const Key& k, std::string_view s, std::vector<std::string>& items) {
+  if (trim(s).empty()) return nullptr;
   for (size_t start = 0; start <= s.size();) {
     size_t comma = std::min(s.find(',', start), s.size());
     std::string item(trim(s.substr(start, comma - start)));
     // A trailing comma is fine: it is how a list that goes on on the next line reads.
     if (item.empty() && comma == s.size() && !items.empty()) break;
-    bool twice = std::find(items.begin(), items.end(), item) != items.end();
-    if (twice || (k.check && k.check(item))) return std::nullopt;
+    if (std::find(items.begin(), items.end(), item) != items.end()) return kListRule;
+    if (const char* bad = k.check ? k.check(item) : nullptr) return bad;
     items.push_back(std::move(item));
     start = comma + 1;
   }
-  return items;
+  return nullptr;
 }
 
 // ---- writing into Config
@@ -338,9 +342,9 @@ std::string assign(const Key& k, std::string_view text, const fs::path& root, Co
       return {};
     }
     case kList: {
-      auto items = parseList(k, text);
-      if (!items) return kListRule;
-      at(c, std::get<Member<std::vector<std::string>>>(k.field)) = std::move(*items);
+      std::vector<std::string> items;
+      if (const char* bad = parseList(k, text, items)) return bad;
+      at(c, std::get<Member<std::vector<std::string>>>(k.field)) = std::move(items);
       return {};
     }
   }

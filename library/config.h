@@ -59,6 +59,9 @@ struct Config {
   std::string staticDir;
   int rxBufferSize;
   bool permessageDeflate;
+  int maxConnectionsPerIp;
+  int maxConnectionsPerUser;
+  std::vector<std::string> trustedProxies;  // addresses whose X-Real-IP / X-Forwarded-For count
 
   // [manager]
   std::string managerHost;
