@@ -96,7 +96,7 @@ void Listener::acceptPending(struct ev_loop* loop) {
 }
 
 // Out of descriptors: the listener would report readable forever and spin
-// the loop (DESIGN §2). Stop watching it for 100 ms.
+// the loop (docs/design.md#threads-and-event-loops). Stop watching it for 100 ms.
 void Listener::pause(struct ev_loop* loop) {
   LOG_WARN("accept: %s; pausing accepts for 100 ms", std::strerror(errno));
   ev_io_stop(loop, &acceptWatcher_);

@@ -1,4 +1,4 @@
-// framework/manager.h: the manager port (SPEC §6) on its own thread.
+// framework/manager.h: the manager port (docs/manager-api.md) on its own thread.
 //
 // HTTP/1.1 + JSON for the console and other backends, and MSwoole's console
 // WebSocket commands, on a loopback vhost of its own lws context, so that

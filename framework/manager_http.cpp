@@ -63,7 +63,7 @@ bool Manager::setUp(std::string& error) {
   info.iface = cfg.managerHost.c_str();
   info.protocols = protocols;
   info.options = LWS_SERVER_OPTION_LIBEV | LWS_SERVER_OPTION_VALIDATE_UTF8;
-  // iface=127.0.0.1 alone still listens on [::], every interface (DESIGN §2).
+  // iface=127.0.0.1 alone still listens on [::], every interface (docs/design.md#the-manager-thread).
   if (cfg.managerHost.find(':') == std::string::npos) info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
   info.foreign_loops = loops;
   info.user = this;

@@ -29,7 +29,7 @@ struct Session {
   char address[48];  // the client's, for the log line at ESTABLISHED (the headers are gone by then)
 };
 
-// All-zero: no lws keep-alive or validity timers (DESIGN §3: they share one
+// All-zero: no lws keep-alive or validity timers (docs/design.md#idle-clients-and-timers: they share one
 // sorted list, O(n) per insert); idle clients are the timer wheel's job.
 const lws_retry_bo_t kNoKeepAlive = {};
 
@@ -130,7 +130,7 @@ bool Worker::setUp(std::string& error) {
   protocols_[0].callback = outsideCallback;
   protocols_[0].per_session_data_size = sizeof(Session);
   protocols_[0].rx_buffer_size = static_cast<size_t>(cfg.rxBufferSize);
-  // One send() per coalesced batch, not 4 KB slices (DESIGN §3).
+  // One send() per coalesced batch, not 4 KB slices (docs/design.md#sending-and-the-send-queue).
   protocols_[0].tx_packet_size = kCoalesceLimit;
   protocols_[1] = {};
   mount_ = {};
@@ -170,7 +170,7 @@ bool Worker::setUp(std::string& error) {
     error = "cannot create the lws context (see the log above)";
     return false;
   }
-  // lws returns a context even when its vhost failed: check it (DESIGN §2).
+  // lws returns a context even when its vhost failed: check it (docs/design.md#threads-and-event-loops).
   vhost_ = lws_get_vhost_by_name(context_, "outside");
   if (!vhost_) {
     error = "cannot create the outside vhost (TLS certificate or key?)";
@@ -406,7 +406,7 @@ void Worker::markDirty(Connection* c) {
 void Worker::onFlush(struct ev_loop*, ev_prepare* w, int) { static_cast<Worker*>(w->data)->flushDirty(); }
 
 // End of a loop iteration: everything queued during it goes out now, one
-// write per connection however many frames it got (DESIGN §3 "Fan-out").
+// write per connection however many frames it got (docs/design.md#sending-and-the-send-queue).
 void Worker::flushDirty() {
   if (dirty_.empty()) return;
   flushing_.swap(dirty_);

@@ -1,6 +1,6 @@
 // framework/worker.h: one worker thread = one libev loop + one lws context.
 //
-// A worker owns its listener (SO_REUSEPORT, DESIGN §2), the connections the
+// A worker owns its listener (SO_REUSEPORT, docs/design.md#threads-and-event-loops), the connections the
 // kernel gives it (through its RequestGate and Handshake), their rooms and
 // users (RoomIndex), its Router, an idle timer wheel and a flush list.
 // Nothing but its own thread touches its connections or calls lws for them;
