@@ -57,10 +57,10 @@ class Manager {
   void acceptPending();
   // HttpConn's calls: a request to answer (reply: connAnswered), a socket
   // for lws (false: lws refused it and closed it), a connection closed.
-  void route(uint64_t conn, HttpRequestParser& request, bool& stopAfterAnswer);
+  void route(uint64_t conn, uint64_t seq, HttpRequestParser& request, bool& stopAfterAnswer);
   bool adopt(int fd, std::string_view readBytes);
   void dropConn(uint64_t conn);
-  void connAnswered(uint64_t conn, int status, std::string body);
+  void connAnswered(uint64_t conn, uint64_t seq, int status, std::string body);
   bool authorized(std::string_view authorization, std::string_view queryToken) const;
   bool authorized(lws* wsi) const;
   Reply replyTo(Session& s);

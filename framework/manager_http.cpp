@@ -254,16 +254,18 @@ void Manager::complete(uint64_t id, int status, std::string body) {
   lws_callback_on_writable(s->wsi);
 }
 
-void Manager::connAnswered(uint64_t conn, int status, std::string body) {
+void Manager::connAnswered(uint64_t conn, uint64_t seq, int status, std::string body) {
   auto it = conns_.find(conn);
-  if (it != conns_.end()) it->second->answer(status, std::move(body));  // else: the client went away meanwhile
+  if (it != conns_.end()) it->second->answer(seq, status, std::move(body));  // else: the client went away meanwhile
 }
 
-void Manager::route(uint64_t conn, HttpRequestParser& request, bool& stopAfterAnswer) {
-  Reply reply = [this, conn](int status, std::string body) {
+void Manager::route(uint64_t conn, uint64_t seq, HttpRequestParser& request, bool& stopAfterAnswer) {
+  Reply reply = [this, conn, seq](int status, std::string body) {
     // Workers answer on their threads, and an endpoint may answer before it
     // returns: always through the inbox, so the connection sees it later.
-    loop_->post([this, conn, status, body = std::move(body)]() mutable { connAnswered(conn, status, std::move(body)); });
+    loop_->post([this, conn, seq, status, body = std::move(body)]() mutable {
+      connAnswered(conn, seq, status, std::move(body));
+    });
   };
   const HttpExchange& http = request.exchange();
   const std::string& path = http.path();

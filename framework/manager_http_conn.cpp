@@ -64,8 +64,7 @@ void Manager::HttpConn::onWritable(struct ev_loop*, ev_io* w, int) { static_cast
 
 void Manager::HttpConn::onTimeout(struct ev_loop*, ev_timer* w, int) {
   auto* c = static_cast<HttpConn*>(w->data);
-  // A request being answered by the workers is theirs to time: wait for it.
-  if (c->busy_) return;
+  if (c->busy_) return c->answer(c->seq_, 503, errorBody("the workers did not answer in time"));
   c->finish(c->draining_ ? nullptr : "timed out");
 }
 
@@ -118,12 +117,14 @@ bool Manager::HttpConn::take() {
     return true;
   }
   busy_ = true;
-  manager_.route(id_, parser_, stopAfterAnswer_);
+  timer_.repeat = kAnswerTimeout;
+  ev_timer_again(manager_.loop_->loop(), &timer_);
+  manager_.route(id_, ++seq_, parser_, stopAfterAnswer_);
   return true;
 }
 
-void Manager::HttpConn::answer(int status, std::string body) {
-  if (!busy_ || done_) return;
+void Manager::HttpConn::answer(uint64_t seq, int status, std::string body) {
+  if (!busy_ || done_ || seq != seq_) return;
   busy_ = false;
   bool keep = parser_.exchange().answered() && parser_.keepAlive();
   queue(status, body, !keep);
@@ -142,6 +143,7 @@ void Manager::HttpConn::queue(int status, std::string_view body, bool close) {
   out_ += body;
   if (close) closing_ = true;
   // Each answer gives the client a fresh kRequestTimeout for its next request.
+  timer_.repeat = kRequestTimeout;
   ev_timer_again(manager_.loop_->loop(), &timer_);
 }
 

@@ -3,7 +3,8 @@
 //
 // Reads with libev io watchers, parses with HttpRequestParser, hands one
 // request at a time to the Manager and writes its answer, which may come
-// later from the workers (Manager::connAnswered); requests read meanwhile
+// later from the workers (Manager::connAnswered; 503 after kAnswerTimeout);
+// requests read meanwhile
 // wait in the input buffer, so each is handled once and answered in order.
 // Bounded: while a request waits, at most kMaxPipelined bytes are read
 // ahead; no request is taken while kMaxUnsent bytes of answers are unsent;
@@ -29,6 +30,7 @@ class Manager::HttpConn {
   static constexpr size_t kMaxPipelined = 64 * 1024;
   static constexpr size_t kMaxUnsent = 256 * 1024;
   static constexpr double kRequestTimeout = 10.0;
+  static constexpr double kAnswerTimeout = 5.0;  // then 503: the workers did not answer
   static constexpr double kDrainTimeout = 2.0;  // after the last answer, for the client to close
 
   HttpConn(Manager& manager, int fd, uint64_t id);
@@ -37,8 +39,9 @@ class Manager::HttpConn {
   HttpConn& operator=(const HttpConn&) = delete;
 
   void start();
-  // The answer to the request being handled (from Manager::connAnswered).
-  void answer(int status, std::string body);
+  // The answer to request `seq` (from Manager::connAnswered); dropped if that
+  // request was answered 503 meanwhile.
+  void answer(uint64_t seq, int status, std::string body);
 
  private:
   static void onReadable(struct ev_loop* loop, ev_io* w, int revents);
@@ -65,6 +68,7 @@ class Manager::HttpConn {
   std::string out_;
   size_t sent_ = 0;        // of out_
   bool busy_ = false;      // a request was routed; its answer is awaited
+  uint64_t seq_ = 0;       // the routed request's number on this connection
   bool eof_ = false;       // the client sent FIN: answer what was read, then close
   bool closing_ = false;   // close once out_ is written
   bool draining_ = false;  // the last answer is written: discarding input until the client closes
