@@ -101,6 +101,7 @@ void HttpRequestParser::reset() {
   authorization_.clear();
   contentLength_.clear();
   hasContentLength_ = hasTransferEncoding_ = http10_ = connClose_ = connKeepAlive_ = wsUpgrade_ = false;
+  expectContinue_ = continuePending_ = false;
   headers_ = 0;
   upgrade_ = false;
 }
@@ -160,6 +161,7 @@ HttpRequestParser::Result HttpRequestParser::head(std::string_view in, size_t st
   size_t used = 0;
   Result r = takeBody(in.substr(end), used);
   consumed += used;
+  continuePending_ = r == Result::kNeedMore && expectContinue_;
   return r;
 }
 
@@ -193,6 +195,8 @@ bool HttpRequestParser::header(std::string_view l) {
       connClose_ = connClose_ || equalsLower(t, "close");
       connKeepAlive_ = connKeepAlive_ || equalsLower(t, "keep-alive");
     });
+  } else if (equalsLower(name, "expect")) {
+    expectContinue_ = equalsLower(value, "100-continue");
   } else if (equalsLower(name, "upgrade")) {
     forEachElement(value, [this](std::string_view t) { wsUpgrade_ = wsUpgrade_ || equalsLower(t, "websocket"); });
   }

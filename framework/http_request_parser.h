@@ -16,6 +16,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "framework/http_exchange.h"
 
@@ -53,6 +54,11 @@ class HttpRequestParser {
   bool upgrade() const { return upgrade_; }
   size_t headBytes() const { return headBytes_; }
 
+  // True once when the client waits for "100 Continue" before sending the
+  // body that the last kNeedMore is waiting for (Expect: 100-continue, curl
+  // with a body over 1 KiB).
+  bool takeContinue() { return std::exchange(continuePending_, false); }
+
   int badStatus() const { return badStatus_; }
   const std::string& badReason() const { return badReason_; }
 
@@ -76,7 +82,8 @@ class HttpRequestParser {
   // The head being read.
   std::string method_, path_, query_, authorization_, contentLength_;
   bool hasContentLength_ = false, hasTransferEncoding_ = false;
-  bool http10_ = false, connClose_ = false, connKeepAlive_ = false, wsUpgrade_ = false;
+  bool http10_ = false, connClose_ = false, connKeepAlive_ = false, wsUpgrade_ = false, expectContinue_ = false;
+  bool continuePending_ = false;
   size_t headers_ = 0;
   bool keepAlive_ = true;
   bool upgrade_ = false;

@@ -97,7 +97,11 @@ bool Manager::HttpConn::take() {
   size_t consumed = 0;
   HttpRequestParser::Result r = parser_.next(in_, consumed);
   in_.erase(0, consumed);
-  if (r == HttpRequestParser::Result::kNeedMore) return false;
+  if (r == HttpRequestParser::Result::kNeedMore) {
+    // Every earlier answer is queued already: this one comes in order.
+    if (parser_.takeContinue()) out_ += "HTTP/1.1 100 Continue\r\n\r\n";
+    return false;
+  }
   if (r == HttpRequestParser::Result::kBad) {
     LOG_INFO("manager http conn %d refused: %d %s", fd_, parser_.badStatus(), parser_.badReason().c_str());
     in_.clear();

@@ -240,6 +240,21 @@ TEST_F(Manager, GarbageGets400JsonAndTheConnectionCloses) {
   EXPECT_TRUE(isStatus(server().get("/status")));
 }
 
+TEST_F(Manager, ExpectContinueGetsA100BeforeTheBody) {
+  // curl sends `Expect: 100-continue` with a body over 1 KiB and waits for it.
+  std::string push = pushRequest("p7");
+  size_t split = push.find("\r\n\r\n") + 4;
+  Pipe pipe(server().managerPort);
+  ASSERT_TRUE(pipe.send(push.substr(0, split - 2) + "Expect: 100-continue\r\n\r\n"));
+  std::vector<HttpResponse> got = pipe.read(1);
+  ASSERT_EQ(got.size(), 1u) << pipe.error;
+  EXPECT_EQ(got[0].status, 100);
+  ASSERT_TRUE(pipe.send(push.substr(split)));
+  got = pipe.read(1);
+  ASSERT_EQ(got.size(), 1u) << pipe.error;
+  EXPECT_TRUE(isPush(got[0])) << got[0].body;
+}
+
 TEST(ManagerStop, StopsWhileARequestIsInFlight) {
   TestServer s;
   ASSERT_TRUE(s.start()) << s.error();
