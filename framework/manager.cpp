@@ -19,6 +19,7 @@
 #include "framework/gather.h"
 #include "framework/http_response.h"
 #include "framework/manager_http.h"
+#include "framework/manager_http_conn.h"
 #include "framework/server.h"
 #include "framework/store_hub.h"
 #include "library/log.h"
@@ -492,8 +493,8 @@ void Manager::reload(const Reply& reply) {
   reply(r.ok ? 200 : 500, j.dump());
 }
 
-void Manager::stopServer(Session& s, const Reply& reply) {
-  s.stopAfterAnswer = true;
+void Manager::stopServer(bool& stopAfterAnswer, const Reply& reply) {
+  stopAfterAnswer = true;
   reply(200, "{\"stopping\":true}");
 }
 
@@ -512,7 +513,7 @@ void Manager::consoleCommand(Session& s, std::string_view text) {
   };
   if (method == "status") return status(wrap);
   if (method == "reload") return reload(wrap);
-  if (method == "stop") return stopServer(s, wrap);
+  if (method == "stop") return stopServer(s.stopAfterAnswer, wrap);
   if (method == "say") {
     Json body = Json::object();
     body.addObject("to").set("all", true);
