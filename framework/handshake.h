@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "framework/connection.h"
+#include "framework/endpoint.h"
 #include "framework/stats.h"
 
 struct lws;
@@ -22,10 +23,13 @@ class Handshake {
  public:
   Handshake(Server& server, WorkerStats& stats) : server_(server), stats_(stats) {}
 
-  // The auth of the connection to open, or nullopt once the refusal is answered.
-  std::optional<AuthData> check(lws* wsi, bool stopping);
+  // The auth of the connection to open and its endpoint's index, or nullopt
+  // once the refusal is answered.
+  std::optional<AuthData> check(lws* wsi, bool stopping, uint16_t& endpoint);
 
  private:
+  // The endpoint this request is for (docs/endpoints.md), or nullptr when none serves its port and path.
+  const Endpoint* resolveEndpoint(lws* wsi);
   void reject(lws* wsi, int status, std::string_view info, Reject why, const char* extraName = nullptr,
               const char* extraValue = nullptr);
 

@@ -23,6 +23,7 @@
 
 #include "framework/app_impl.h"
 #include "framework/cluster.h"
+#include "framework/frame_builder.h"
 #include "framework/auth_key.h"
 #include "framework/manager.h"
 #include "framework/store_hub.h"
@@ -106,9 +107,18 @@ bool checkTlsFiles(const Config& c, std::string& error) {
   return true;
 }
 
+void logEndpoints(const Config& c) {
+  for (const EndpointConfig& e : c.endpoints) {
+    LOG_INFO("endpoint %s: %s", e.name.c_str(), describeEndpoint(e, c.port).c_str());
+    if (e.auth == AuthMode::kNone)
+      LOG_WARN("endpoint %s has auth = none: its clients connect without a token, identity comes from their "
+               "own messages", e.name.c_str());
+  }
+}
+
 }  // namespace
 
-Server::Server(Config config) : config_(std::move(config)) {}
+Server::Server(Config config) : config_(std::move(config)), endpoints_(config_) {}
 
 Server::~Server() = default;
 
@@ -119,7 +129,7 @@ std::shared_ptr<const RouteTable> Server::routes() const {
   return routes_;
 }
 
-LiveSettings Server::liveSettings() const {
+std::vector<LiveSettings> Server::liveSettings() const {
   LiveSettings s;
   s.maxMessageSize = config_.maxMessageSize;
   s.sendQueueLimit = config_.sendQueueLimit;
@@ -127,15 +137,34 @@ LiveSettings Server::liveSettings() const {
   s.rateLimit = config_.rateLimit;
   s.rateBurst = config_.rateBurst;
   s.escapeHtml = config_.escapeHtml;
-  return s;
+  if (!config_.ack.empty()) s.ack = buildMessage(200, config_.ack, "", {}, {});
+  std::vector<LiveSettings> all = {s};
+  for (const EndpointConfig& e : config_.endpoints) {
+    s.maxMessageSize = e.maxMessageSize;
+    s.heartbeatIdleTime = e.heartbeatIdleTime;
+    s.rateLimit = e.rateLimit;
+    s.rateBurst = e.rateBurst;
+    s.escapeHtml = e.escapeHtml != 0;
+    // The ack is a §4 message whatever the envelope: it is MSwoole's.
+    s.ack = e.ack.empty() ? Payload() : buildMessage(200, e.ack, "", {}, {});
+    all.push_back(s);
+  }
+  return all;
 }
 
 // Workers bind with SO_REUSEPORT, which would quietly share the port with
 // another msw of the same user. A plain bind first tells us it is taken.
 bool Server::checkPortsFree(std::string& error) {
-  addrinfo* res = Listener::resolve(config_, error);
+  if (!checkPortFree(config_.port, error)) return false;
+  for (int port : endpoints_.extraPorts())
+    if (!checkPortFree(port, error)) return false;
+  return true;
+}
+
+bool Server::checkPortFree(int portNumber, std::string& error) {
+  addrinfo* res = Listener::resolve(config_.host, portNumber, error);
   if (!res) return false;
-  std::string port = std::to_string(config_.port);
+  std::string port = std::to_string(portNumber);
   int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -196,6 +225,7 @@ bool Server::startAll(std::string& error) {
     if (!w->start(error)) return false;
     w->post([w = w.get(), s = liveSettings()] { w->setSettings(s); });
   }
+  logEndpoints(config_);
   writePidFile();
   startTime_ = time(nullptr);
   LOG_INFO("msw %s node %s: %d workers on %s:%d, manager on %s:%d, store %s, modules loaded: %zu of %zu",
@@ -290,12 +320,15 @@ ReloadResult Server::reload() {
         }
   std::shared_ptr<const RouteTable> table = loader_->load(config_.modules, old.get(), r.errors);
   applyReloadable(fresh, config_);
+  std::vector<std::string> notes;
+  reloadEndpoints(fresh, config_, notes);
+  for (const std::string& n : notes) LOG_WARN("reload: %s", n.c_str());
   log::setLevel(toLogLevel(config_.logLevel));
   {
     std::lock_guard<std::mutex> l(routesMutex_);
     routes_ = table;
   }
-  LiveSettings s = liveSettings();
+  std::vector<LiveSettings> s = liveSettings();
   for (auto& w : workers_) w->post([w = w.get(), table, s] {
       w->setRoutes(table);
       w->setSettings(s);

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "framework/endpoint.h"
 #include "framework/module_loader.h"
 #include "framework/worker.h"
 #include "library/config.h"
@@ -44,6 +45,7 @@ class Server {
   int run(const std::function<void(const std::string& error)>& ready);
 
   const Config& config() const { return config_; }
+  const EndpointTable& endpoints() const { return endpoints_; }
   const TokenCodec* codec() const { return codec_.get(); }
   const std::string& version() const;
   time_t startTime() const { return startTime_; }
@@ -87,11 +89,14 @@ class Server {
   bool startAll(std::string& error);
   void stopAll();
   void waitForSignals();
-  LiveSettings liveSettings() const;
+  // The reloadable settings of each endpoint, by index (0: the default one).
+  std::vector<LiveSettings> liveSettings() const;
   bool checkPortsFree(std::string& error);
+  bool checkPortFree(int port, std::string& error);
   void writePidFile();
 
   Config config_;
+  const EndpointTable endpoints_;
   std::unique_ptr<TokenCodec> codec_;
   std::unique_ptr<AppImpl> app_;
   std::unique_ptr<StoreHub> stores_;

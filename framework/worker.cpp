@@ -63,7 +63,10 @@ Worker::Worker(Server& server, int index)
       handshake_(server, stats_),
       rooms_(server.cluster(), stats_.rooms),
       router_(*this, server),
-      idle_(512) {}
+      idle_(512) {
+  settings_.resize(server.endpoints().size());
+  endpointStats_ = std::make_unique<EndpointStats[]>(server.endpoints().size());
+}
 
 Worker* Worker::current() { return tCurrentWorker; }
 
@@ -113,7 +116,7 @@ bool Worker::setUp(std::string& error) {
   tickTimer_.data = this;
   ev_prepare_init(&flushWatcher_, &Worker::onFlush);
   flushWatcher_.data = this;
-  settings_ = LiveSettings{};
+  settings_.assign(server_.endpoints().size(), LiveSettings{});
   routes_ = server_.routes();
   server_.stores().attach(*loop_);
   // A Redis that restarted has forgotten this worker's members: tell it again.
@@ -169,10 +172,15 @@ bool Worker::setUp(std::string& error) {
     error = "cannot create the outside vhost (TLS certificate or key?)";
     return false;
   }
-  if (!listener_.open(cfg, error)) return false;
+  if (!listener_.open(cfg, cfg.port, error)) return false;
+  for (int port : server_.endpoints().extraPorts()) {
+    endpointListeners_.push_back(std::make_unique<Listener>([this](int fd) { adopt(fd); }));
+    if (!endpointListeners_.back()->open(cfg, port, error)) return false;
+  }
 
   struct ev_loop* l = loop_->loop();
   listener_.start(l);
+  for (auto& el : endpointListeners_) el->start(l);
   ev_timer_start(l, &tickTimer_);
   ev_prepare_start(l, &flushWatcher_);
   idle_.advance(static_cast<uint64_t>(ev_now(l)), [](TimerNode*) {});
@@ -184,6 +192,7 @@ void Worker::tearDown() {
   {
     struct ev_loop* l = loop_->loop();
     listener_.close(l);
+    for (auto& el : endpointListeners_) el->close(l);
     ev_timer_stop(l, &tickTimer_);
     ev_prepare_stop(l, &flushWatcher_);
     loop_->close();
@@ -259,12 +268,14 @@ int Worker::onLwsEvent(lws* wsi, int reason, void* user, void* in, size_t len) {
 }
 
 int Worker::filterHandshake(lws* wsi, void* user) {
-  std::optional<AuthData> auth = handshake_.check(wsi, stopping_);
+  uint16_t endpoint = 0;
+  std::optional<AuthData> auth = handshake_.check(wsi, stopping_, endpoint);
   auto* s = static_cast<Session*>(user);
   if (!auth || !s) return 1;
   auto* c = new Connection();
   c->wsi = wsi;
   c->auth = std::move(*auth);
+  c->endpoint = endpoint;
   s->conn = c;
   return 0;
 }
@@ -276,11 +287,13 @@ void Worker::established(Connection* c) {
   server_.sockets.fetch_add(1, std::memory_order_relaxed);
   stats_.connections.add();
   stats_.handshakes.add();
+  if (c->endpoint) endpointStats_[c->endpoint].connections.add();
+  const LiveSettings& settings = settingsOf(c);
   double now = ev_now(loop_->loop());
-  c->tokens = settings_.rateBurst;
+  c->tokens = settings.rateBurst;
   c->refillAt = now;
-  if (settings_.heartbeatIdleTime > 0)
-    idle_.schedule(&c->idle, static_cast<uint64_t>(now) + static_cast<uint64_t>(settings_.heartbeatIdleTime));
+  if (settings.heartbeatIdleTime > 0)
+    idle_.schedule(&c->idle, static_cast<uint64_t>(now) + static_cast<uint64_t>(settings.heartbeatIdleTime));
   rooms_.addUser(c);
   if (log::enabled(log::Level::kInfo)) {
     char peer[64] = "";
@@ -288,9 +301,33 @@ void Worker::established(Connection* c) {
     lws_get_peer_simple(c->wsi, peer, sizeof peer);
     if (lws_hdr_custom_copy(c->wsi, realIp, sizeof realIp, "x-real-ip:", 10) <= 0) realIp[0] = 0;
     Auth a = c->auth.view();
-    LOG_INFO("conn %llu open from %s%s%s id=%.*s type=%.*s code=%.*s", logFd(c->fd), peer,
+    LOG_INFO("conn %llu open from %s%s%s id=%.*s type=%.*s code=%.*s endpoint=%s", logFd(c->fd), peer,
              realIp[0] ? " real-ip " : "", realIp, static_cast<int>(a.id.size()), a.id.data(),
-             static_cast<int>(a.type.size()), a.type.data(), static_cast<int>(a.code.size()), a.code.data());
+             static_cast<int>(a.type.size()), a.type.data(), static_cast<int>(a.code.size()), a.code.data(),
+             endpointOf(c).name.c_str());
+  }
+  if (c->endpoint) runOpenHook(c);
+}
+
+const Endpoint& Worker::endpointOf(const Connection* c) const { return server_.endpoints().at(c->endpoint); }
+
+// The endpoint's controller hears of the connection before any of its
+// messages, and of its close without an fdAddController.
+void Worker::runOpenHook(Connection* c) {
+  const Endpoint& ep = endpointOf(c);
+  if (ep.module.empty() || !routes_) return;
+  std::shared_ptr<const RouteTable> pin = routes_;
+  const Controller* ctl = pin->find(ep.module, ep.controller);
+  if (!ctl) return;
+  if (ctl->closeHook()) c->ensureExtras().controllers.push_back(ep.module + "." + ep.controller);
+  if (!ctl->openHook()) return;
+  Auth auth = c->auth.view();
+  try {
+    ctl->openHook()(server_.app(), OpenInfo{c->fd, auth, ep.info()});
+  } catch (const std::exception& e) {
+    LOG_ERROR("conn %llu: %s.%s onOpen threw: %s", logFd(c->fd), ep.module.c_str(), ep.controller.c_str(), e.what());
+  } catch (...) {
+    LOG_ERROR("conn %llu: %s.%s onOpen threw", logFd(c->fd), ep.module.c_str(), ep.controller.c_str());
   }
 }
 
@@ -307,11 +344,12 @@ void Worker::receive(Connection* c, const char* in, size_t len) {
     return;
   }
   c->rxBytes += static_cast<uint32_t>(len);
-  if (c->rxBytes > settings_.maxMessageSize) {
-    LOG_WARN("conn %llu: message over %lld bytes: closing 1009", logFd(c->fd),
-             static_cast<long long>(settings_.maxMessageSize));
-    send(c, buildMessage(413, "messageTooLarge",
-                         "message over " + std::to_string(settings_.maxMessageSize) + " bytes", {}, {}));
+  if (const int64_t limit = settingsOf(c).maxMessageSize; c->rxBytes > limit) {
+    LOG_WARN("conn %llu: message over %lld bytes: closing 1009", logFd(c->fd), static_cast<long long>(limit));
+    const Endpoint& ep = endpointOf(c);
+    // A raw endpoint's client speaks no JSON: the close code says it all.
+    if (ep.route != RouteMode::kRaw)
+      send(c, buildReply(ep.flat(), 413, "messageTooLarge", "message over " + std::to_string(limit) + " bytes", {}));
     close(c, kCloseTooLarge, closeReasonText(kCloseTooLarge));
     if (c->extras) c->extras->rx.clear();
     c->rxBytes = 0;
@@ -336,6 +374,7 @@ void Worker::finishMessage(Connection* c, std::string_view text) {
   bool binary = c->rxBinary;
   c->rxBinary = false;
   stats_.messagesIn.add();
+  if (c->endpoint) endpointStats_[c->endpoint].messagesIn.add();
   router_.route(c, text, binary);
 }
 
@@ -353,7 +392,7 @@ void Worker::send(Connection* c, const Payload& p) {
   c->queuedBytes += size;
   stats_.queuedBytes.add(static_cast<int64_t>(size));
   stats_.messagesOut.add();
-  if (static_cast<int64_t>(c->queuedBytes) > settings_.sendQueueLimit) {
+  if (static_cast<int64_t>(c->queuedBytes) > settings_[0].sendQueueLimit) {
     LOG_WARN("conn %llu: %zu bytes queued, over send_queue_limit: closing 4009", logFd(c->fd), c->queuedBytes);
     close(c, kCloseSlowConsumer, closeReasonText(kCloseSlowConsumer), true);
     return;
@@ -471,6 +510,7 @@ void Worker::closed(Connection* c) {
   rooms_.leaveAll(c);
   rooms_.removeUser(c);
   LOG_INFO("conn %llu closed %d", logFd(c->fd), code);
+  if (c->endpoint) endpointStats_[c->endpoint].connections.add(-1);
   runCloseHooks(c, code);
   conns_.erase(c->fd);
   server_.sockets.fetch_sub(1, std::memory_order_relaxed);
@@ -541,16 +581,19 @@ size_t Worker::sendToAll(const Payload& p, std::span<const Fd> exclude) {
   return n;
 }
 
-void Worker::setSettings(const LiveSettings& s) {
-  bool idleChanged = s.heartbeatIdleTime != settings_.heartbeatIdleTime;
-  settings_ = s;
+void Worker::setSettings(const std::vector<LiveSettings>& s) {
+  bool idleChanged = false;
+  for (size_t i = 0; i < s.size() && i < settings_.size(); ++i) {
+    idleChanged |= s[i].heartbeatIdleTime != settings_[i].heartbeatIdleTime;
+    settings_[i] = s[i];
+  }
   if (!idleChanged) return;
   // A reload changed the idle time: every open connection is checked at the
   // next tick (idleExpired reads how long it has really been silent and
   // either closes it or schedules it again), or stops being timed.
   for (auto& [fd, c] : conns_) {
     if (c->gone || c->closing()) continue;
-    if (settings_.heartbeatIdleTime > 0) idle_.schedule(&c->idle, idle_.now() + 1);
+    if (settingsOf(c).heartbeatIdleTime > 0) idle_.schedule(&c->idle, idle_.now() + 1);
     else idle_.cancel(&c->idle);
   }
 }
@@ -610,8 +653,9 @@ void Worker::tick() {
 }
 
 void Worker::idleExpired(Connection* c) {
-  if (c->closing() || c->gone || settings_.heartbeatIdleTime <= 0) return;
-  uint64_t idleMs = static_cast<uint64_t>(settings_.heartbeatIdleTime) * 1000;
+  const int idleTime = settingsOf(c).heartbeatIdleTime;
+  if (c->closing() || c->gone || idleTime <= 0) return;
+  uint64_t idleMs = static_cast<uint64_t>(idleTime) * 1000;
   // Any byte from the client counts, pings included: lws answers pings
   // without telling us, but the kernel knows when data last came in.
   tcp_info ti = {};
@@ -622,7 +666,7 @@ void Worker::idleExpired(Connection* c) {
     idle_.schedule(&c->idle, idle_.now() + std::max<uint64_t>(left, 1));
     return;
   }
-  LOG_INFO("conn %llu: silent for %d s: closing 4008", logFd(c->fd), settings_.heartbeatIdleTime);
+  LOG_INFO("conn %llu: silent for %d s: closing 4008", logFd(c->fd), idleTime);
   close(c, kCloseIdle, closeReasonText(kCloseIdle));
 }
 
@@ -631,6 +675,7 @@ void Worker::beginStop() {
   stopping_ = true;
   stopDeadline_ = ev_now(loop_->loop()) + server_.config().stopTimeout;
   listener_.close(loop_->loop());
+  for (auto& el : endpointListeners_) el->close(loop_->loop());
   LOG_INFO("stopping: closing %zu connections with 1001", conns_.size());
   for (auto& [fd, c] : conns_) close(c, kCloseGoingAway, closeReasonText(kCloseGoingAway));
   if (conns_.empty()) loop_->stop();

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "framework/connection.h"
+#include "framework/endpoint.h"
 #include "framework/event_loop.h"
 #include "framework/handshake.h"
 #include "framework/listener.h"
@@ -40,6 +41,14 @@ struct LiveSettings {
   int rateLimit = 0;
   int rateBurst = 1;
   bool escapeHtml = true;
+  Payload ack;  // sent before each JSON message is handled, when set
+};
+
+// Per endpoint but the default one (whose figures are the worker's totals
+// less these): kept off the default endpoint's path.
+struct EndpointStats {
+  Counter connections;
+  Counter messagesIn;
 };
 
 class Worker {
@@ -78,8 +87,13 @@ class Worker {
   void close(Connection* c, int code, std::string_view reason, bool dropQueue = false);
   void setRoutes(std::shared_ptr<const RouteTable> routes) { routes_ = std::move(routes); }
   const std::shared_ptr<const RouteTable>& routes() const { return routes_; }
-  void setSettings(const LiveSettings& s);
-  const LiveSettings& settings() const { return settings_; }
+  // The reloadable settings of each endpoint, by index (Server::liveSettings).
+  void setSettings(const std::vector<LiveSettings>& s);
+  const LiveSettings& settings() const { return settings_[0]; }
+  const LiveSettings& settingsOf(const Connection* c) const { return settings_[c->endpoint]; }
+  const Endpoint& endpointOf(const Connection* c) const;
+  // Figures of endpoint i >= 1 (the default one's are the totals less the others').
+  EndpointStats& endpointStats(size_t i) { return endpointStats_[i]; }
   double now() const { return ev_now(loop_->loop()); }
   void sendHeartbeat(Connection* c) { send(c, heartbeat_); }
   // Writes this worker's members into the store again (Redis lost them).
@@ -118,6 +132,7 @@ class Worker {
   void closed(Connection* c);
   void idleExpired(Connection* c);
   void runCloseHooks(Connection* c, int code);
+  void runOpenHook(Connection* c);
 
   Server& server_;
   const int index_;
@@ -128,9 +143,11 @@ class Worker {
   lws_context* context_ = nullptr;
   lws_vhost* vhost_ = nullptr;
   Listener listener_;
+  std::vector<std::unique_ptr<Listener>> endpointListeners_;  // ports of endpoints' own
   ev_timer tickTimer_;
   ev_prepare flushWatcher_;
-  LiveSettings settings_;
+  std::vector<LiveSettings> settings_;
+  std::unique_ptr<EndpointStats[]> endpointStats_;
   std::shared_ptr<const RouteTable> routes_;
   std::unordered_map<Fd, Connection*> conns_;
   WorkerStats stats_;

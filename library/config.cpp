@@ -154,6 +154,9 @@ constexpr Key kKeys[] = {
   boolKey  ("outside", "escape_html",         &Config::escapeHtml,          "true",      kReloadable),
   sizeKey  ("outside", "rx_buffer_size",      &Config::rxBufferSize,        "512",       128, 64 * kKiB),
   boolKey  ("outside", "permessage_deflate",  &Config::permessageDeflate,   "false"),
+  stringKey("outside", "ack",                 &Config::ack,                 "",          wordRule, kReloadable),
+  stringKey("outside", "flavor",              &Config::flavor,              "",          wordRule),
+  stringKey("outside", "heartbeat",           &Config::heartbeat,           "text",      heartbeatRule),
 
   stringKey("manager", "host",                &Config::managerHost,         "127.0.0.1", notEmpty),
   intKey   ("manager", "port",                &Config::managerPort,         "20001",     1, 65535),
@@ -529,7 +532,13 @@ void continueValue(Parse& p, const Key& k, std::string_view value) {
   setValue(p, k, joined + std::string(withoutComment(value)));
 }
 
+void takeEndpointKey(Parse& p, std::string_view ep, std::string_view name, std::string_view value) {
+  EndpointKeyNote n = setEndpointKey(p.out.endpoints, ep, p.headerLine, name, value);
+  if (!n.text.empty()) (n.error ? addError : addWarning)(p, n.atHeader ? p.headerLine : p.line, n.text);
+}
+
 void takeKey(Parse& p, std::string_view section, std::string_view name, std::string_view value, bool continued) {
+  if (std::string_view ep; endpointSection(section, ep)) return continued ? void() : takeEndpointKey(p, ep, name, value);
   if (section.empty()) {
     if (!continued) addWarning(p, p.line, std::string(name) + ": key before any [section] (ignored)");
     return;
@@ -629,6 +638,7 @@ void checkAcrossKeys(Parse& p) {
     addError(p, laterLine(p, "manager", {"host", "token"}),
              "[manager] host " + c.managerHost + " is not loopback: set [manager] token");
   }
+  for (auto& [line, what] : finishEndpoints(c)) addError(p, line, what);
 }
 
 bool readFile(const std::string& file, std::string& text, std::string& why) {
@@ -690,6 +700,7 @@ void applyReloadable(const Config& fresh, Config& live) {
 std::string dumpConfig(const Config& c) {
   std::string out;
   for (const Key& k : kKeys) out += label(k) + " = " + valueText(k, c) + "\n";
+  for (const EndpointConfig& e : c.endpoints) out += "[endpoint." + e.name + "] " + describeEndpoint(e, c.port) + "\n";
   return out;
 }
 

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "library/endpoint_config.h"
+
 namespace msw {
 
 enum class CipherKind { kAes256Gcm, kDesEde3Ecb };
@@ -43,6 +45,9 @@ struct Config {
   bool escapeHtml = true;             // escape_html [true]
   int rxBufferSize = 1024;            // rx_buffer_size [1024] bytes, 128..65536
   bool permessageDeflate = false;     // permessage_deflate [false]
+  std::string ack;                    // ack [empty]: the default endpoint's (docs/endpoints.md)
+  std::string flavor;                 // flavor [empty]
+  std::string heartbeat = "text";     // heartbeat [text] | none
 
   // [manager]
   std::string managerHost = "127.0.0.1";  // host
@@ -68,6 +73,9 @@ struct Config {
   // [app]
   std::vector<std::string> modules = {"index", "live"};  // modules [index, live]
   std::string pluginDir;                                  // plugin_dir [empty: plugins/ beside the binary]
+
+  // [endpoint.NAME] sections, in file order (library/endpoint_config.h)
+  std::vector<EndpointConfig> endpoints;
 };
 
 struct ConfigLoad {
