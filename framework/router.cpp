@@ -14,14 +14,14 @@ namespace msw {
 
 void Router::route(Connection* c, std::string_view text, bool binary) {
   const Endpoint& ep = worker_.endpointOf(c);
+  if (!binary && ep.heartbeatText && text.size() == 1 && text[0] == '2') {  // MSwoole heartbeat
+    worker_.sendHeartbeat(c);
+    return;
+  }
   if (ep.route == RouteMode::kRaw) return routeRaw(c, ep, text, binary);
   if (binary) {
     if (rateLimited(c, ep)) return;  // a flood of binary frames is a flood too
     refuse(c, ep, 400, "badRequest", "binary frames are not accepted: send JSON text", {});
-    return;
-  }
-  if (ep.heartbeatText && text.size() == 1 && text[0] == '2') {  // MSwoole heartbeat
-    worker_.sendHeartbeat(c);
     return;
   }
   if (rateLimited(c, ep)) return;

@@ -107,6 +107,19 @@ bool checkTlsFiles(const Config& c, std::string& error) {
   return true;
 }
 
+LiveSettings settingsFor(const EndpointLive& l, int64_t sendQueueLimit) {
+  LiveSettings s;
+  s.maxMessageSize = l.maxMessageSize;
+  s.sendQueueLimit = sendQueueLimit;
+  s.heartbeatIdleTime = l.heartbeatIdleTime;
+  s.rateLimit = l.rateLimit;
+  s.rateBurst = l.rateBurst;
+  s.escapeHtml = l.escapeHtml != 0;
+  // The ack is a docs/protocol.md message whatever the envelope: it is MSwoole's.
+  if (!l.ack.empty()) s.ack = buildMessage(200, l.ack, "", {}, {});
+  return s;
+}
+
 void logEndpoints(const Config& c) {
   for (const EndpointConfig& e : c.endpoints) {
     LOG_INFO("endpoint %s: %s", e.name.c_str(), describeEndpoint(e, c.port).c_str());
@@ -130,25 +143,10 @@ std::shared_ptr<const RouteTable> Server::routes() const {
 }
 
 std::vector<LiveSettings> Server::liveSettings() const {
-  LiveSettings s;
-  s.maxMessageSize = config_.maxMessageSize;
-  s.sendQueueLimit = config_.sendQueueLimit;
-  s.heartbeatIdleTime = config_.heartbeatIdleTime;
-  s.rateLimit = config_.rateLimit;
-  s.rateBurst = config_.rateBurst;
-  s.escapeHtml = config_.escapeHtml;
-  if (!config_.ack.empty()) s.ack = buildMessage(200, config_.ack, "", {}, {});
-  std::vector<LiveSettings> all = {s};
-  for (const EndpointConfig& e : config_.endpoints) {
-    s.maxMessageSize = e.maxMessageSize;
-    s.heartbeatIdleTime = e.heartbeatIdleTime;
-    s.rateLimit = e.rateLimit;
-    s.rateBurst = e.rateBurst;
-    s.escapeHtml = e.escapeHtml != 0;
-    // The ack is a §4 message whatever the envelope: it is MSwoole's.
-    s.ack = e.ack.empty() ? Payload() : buildMessage(200, e.ack, "", {}, {});
-    all.push_back(s);
-  }
+  const Config& c = config_;
+  EndpointLive outside{c.ack, c.maxMessageSize, c.rateLimit, c.rateBurst, c.heartbeatIdleTime, c.escapeHtml ? 1 : 0};
+  std::vector<LiveSettings> all = {settingsFor(outside, c.sendQueueLimit)};
+  for (const EndpointConfig& e : c.endpoints) all.push_back(settingsFor(e.live, c.sendQueueLimit));
   return all;
 }
 

@@ -60,6 +60,7 @@ Worker::Worker(Server& server, int index)
       index_(index),
       loop_(std::make_unique<EventLoop>()),
       listener_([this](int fd) { adopt(fd); }),
+      endpoints_(server.endpoints()),
       handshake_(server, stats_),
       rooms_(server.cluster(), stats_.rooms),
       router_(*this, server),
@@ -308,8 +309,6 @@ void Worker::established(Connection* c) {
   }
   if (c->endpoint) runOpenHook(c);
 }
-
-const Endpoint& Worker::endpointOf(const Connection* c) const { return server_.endpoints().at(c->endpoint); }
 
 // The endpoint's controller hears of the connection before any of its
 // messages, and of its close without an fdAddController.

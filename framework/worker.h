@@ -91,7 +91,7 @@ class Worker {
   void setSettings(const std::vector<LiveSettings>& s);
   const LiveSettings& settings() const { return settings_[0]; }
   const LiveSettings& settingsOf(const Connection* c) const { return settings_[c->endpoint]; }
-  const Endpoint& endpointOf(const Connection* c) const;
+  const Endpoint& endpointOf(const Connection* c) const { return endpoints_.at(c->endpoint); }
   // Figures of endpoint i >= 1 (the default one's are the totals less the others').
   EndpointStats& endpointStats(size_t i) { return endpointStats_[i]; }
   double now() const { return ev_now(loop_->loop()); }
@@ -147,6 +147,7 @@ class Worker {
   ev_timer tickTimer_;
   ev_prepare flushWatcher_;
   std::vector<LiveSettings> settings_;
+  const EndpointTable& endpoints_;  // Server's, immutable
   std::unique_ptr<EndpointStats[]> endpointStats_;
   std::shared_ptr<const RouteTable> routes_;
   std::unordered_map<Fd, Connection*> conns_;

@@ -126,18 +126,18 @@ std::string setKey(EndpointConfig& e, std::string_view key, std::string_view v) 
     e.authParam = v;
     return {};
   }
-  if (k == "ack") return setText(e.ack, v, wordRule);
+  if (k == "ack") return setText(e.live.ack, v, wordRule);
   if (k == "flavor") return setText(e.flavor, v, wordRule);
   if (k == "heartbeat") {
     if (const char* why = heartbeatRule(v)) return why;
     e.heartbeat = lowerCopy(v);
     return {};
   }
-  if (k == "max_message_size") return setNumber(e.maxMessageSize, v, 16, int64_t{64} * 1024 * 1024);
-  if (k == "rate_limit") return setNumber(e.rateLimit, v, 0, 1000000);
-  if (k == "rate_burst") return setNumber(e.rateBurst, v, 1, 1000000);
-  if (k == "heartbeat_idle_time") return setNumber(e.heartbeatIdleTime, v, 0, 86400);
-  if (k == "escape_html") return setBool(e.escapeHtml, v);
+  if (k == "max_message_size") return setNumber(e.live.maxMessageSize, v, 16, int64_t{64} * 1024 * 1024);
+  if (k == "rate_limit") return setNumber(e.live.rateLimit, v, 0, 1000000);
+  if (k == "rate_burst") return setNumber(e.live.rateBurst, v, 1, 1000000);
+  if (k == "heartbeat_idle_time") return setNumber(e.live.heartbeatIdleTime, v, 0, 86400);
+  if (k == "escape_html") return setBool(e.live.escapeHtml, v);
   return "unknown key";
 }
 
@@ -179,11 +179,12 @@ std::vector<std::pair<int, std::string>> finishEndpoints(Config& c) {
       problems.emplace_back(e.line, at + "path " + e.path + " on port " + std::to_string(port) +
                                         " is already [endpoint." + it->second->name + "]'s");
     if (e.heartbeat.empty()) e.heartbeat = e.route == RouteMode::kRaw ? "none" : "text";
-    if (e.maxMessageSize < 0) e.maxMessageSize = c.maxMessageSize;
-    if (e.rateLimit < 0) e.rateLimit = c.rateLimit;
-    if (e.rateBurst < 0) e.rateBurst = c.rateBurst;
-    if (e.heartbeatIdleTime < 0) e.heartbeatIdleTime = c.heartbeatIdleTime;
-    if (e.escapeHtml < 0) e.escapeHtml = c.escapeHtml ? 1 : 0;
+    EndpointLive& l = e.live;
+    if (l.maxMessageSize < 0) l.maxMessageSize = c.maxMessageSize;
+    if (l.rateLimit < 0) l.rateLimit = c.rateLimit;
+    if (l.rateBurst < 0) l.rateBurst = c.rateBurst;
+    if (l.heartbeatIdleTime < 0) l.heartbeatIdleTime = c.heartbeatIdleTime;
+    if (l.escapeHtml < 0) l.escapeHtml = c.escapeHtml ? 1 : 0;
   }
   return problems;
 }
@@ -202,12 +203,7 @@ void reloadEndpoints(const Config& fresh, Config& live, std::vector<std::string>
         f.heartbeat != e.heartbeat)
       notes.push_back("[endpoint." + e.name + "]: only the limits, ack and escape_html change on reload; "
                       "path, port, route, controller, envelope, auth, auth_param, flavor and heartbeat need a restart");
-    e.ack = f.ack;
-    e.maxMessageSize = f.maxMessageSize;
-    e.rateLimit = f.rateLimit;
-    e.rateBurst = f.rateBurst;
-    e.heartbeatIdleTime = f.heartbeatIdleTime;
-    e.escapeHtml = f.escapeHtml;
+    e.live = f.live;
   }
   for (const EndpointConfig& f : fresh.endpoints)
     if (std::none_of(live.endpoints.begin(), live.endpoints.end(), [&](const EndpointConfig& e) { return e.name == f.name; }))
@@ -222,7 +218,7 @@ std::string describeEndpoint(const EndpointConfig& e, int outsidePort) {
   if (!e.controller.empty()) s += " controller=" + e.controller;
   s += std::string(" envelope=") + (e.envelope == EnvelopeKind::kFlat ? "flat" : "msw");
   s += std::string(" auth=") + kAuth[static_cast<int>(e.auth)];
-  if (!e.ack.empty()) s += " ack=" + e.ack;
+  if (!e.live.ack.empty()) s += " ack=" + e.live.ack;
   if (!e.flavor.empty()) s += " flavor=" + e.flavor;
   return s + " heartbeat=" + e.heartbeat;
 }

@@ -22,6 +22,17 @@ enum class RouteMode : uint8_t { kMethod, kType, kRaw };
 enum class EnvelopeKind : uint8_t { kMsw, kFlat };
 enum class AuthMode : uint8_t { kToken, kOptional, kNone, kBackend };
 
+// What a reload may change. The limits are -1 until finishEndpoints()
+// copies [outside]'s into those the section did not set.
+struct EndpointLive {
+  std::string ack;  // ack [empty]: the event sent before each JSON message is handled
+  int64_t maxMessageSize = -1;
+  int rateLimit = -1;
+  int rateBurst = -1;
+  int heartbeatIdleTime = -1;
+  int escapeHtml = -1;  // -1 unset, 0, 1
+};
+
 struct EndpointConfig {
   std::string name;  // NAME of [endpoint.NAME], as written
   int line = 0;      // the section's header line, for messages
@@ -32,16 +43,10 @@ struct EndpointConfig {
   EnvelopeKind envelope = EnvelopeKind::kMsw;  // envelope [msw] | flat
   AuthMode auth = AuthMode::kToken;            // auth [token] | optional | none | backend
   std::string authParam = "auth";              // auth_param [auth]
-  std::string ack;                             // ack [empty]: event sent before each JSON message
   std::string flavor;                          // flavor [empty]
   std::string heartbeat;                       // heartbeat [text | none; raw: none]
 
-  // Limits: -1 until finishEndpoints() copies [outside]'s into those not set.
-  int64_t maxMessageSize = -1;
-  int rateLimit = -1;
-  int rateBurst = -1;
-  int heartbeatIdleTime = -1;
-  int escapeHtml = -1;  // -1 unset, 0, 1
+  EndpointLive live;
 
   bool heartbeatText() const { return heartbeat == "text"; }
 };

@@ -48,7 +48,7 @@ class Controller {
   Controller& onClose(CloseFn fn) { onClose_ = std::move(fn); return *this; }
   // A `route = raw` endpoint's handler: every frame of its connections, untouched.
   Controller& onFrame(FrameFn fn) { onFrame_ = std::move(fn); return *this; }
-  // Runs when a connection of the endpoint naming this controller opens,
+  // Runs when a connection of an endpoint naming this controller opens,
   // before any of its messages (greetings go out first).
   Controller& onOpen(OpenFn fn) { onOpen_ = std::move(fn); return *this; }
   // Runs on the old code just before a reload replaces it.

@@ -35,6 +35,9 @@ class Endpoints : public SharedServerTest<Endpoints> {
     s.ini.set("endpoint.limited", "path", "/limited").set("endpoint.limited", "rate_limit", "1");
     s.ini.set("endpoint.limited", "rate_burst", "2");
     s.ini.set("endpoint.quiet", "path", "/quiet").set("endpoint.quiet", "heartbeat", "none");
+    s.ini.set("endpoint.rawbeat", "path", "/rawbeat").set("endpoint.rawbeat", "route", "raw");
+    s.ini.set("endpoint.rawbeat", "controller", "index.raw").set("endpoint.rawbeat", "auth", "none");
+    s.ini.set("endpoint.rawbeat", "heartbeat", "text");
   }
   static WsClient at(int port, const std::string& path) {
     WsClient c;
@@ -181,6 +184,14 @@ TEST_F(Endpoints, PerEndpointRateLimitLeavesTheDefaultEndpointAlone) {
 TEST_F(Endpoints, HeartbeatNoneMakesTwoAnOrdinaryMessage) {
   WsClient c = at(server().port, "/quiet?auth=" + token());
   EXPECT_EQ(request(c, "2").status(), 400);
+}
+
+TEST_F(Endpoints, ARawEndpointWithTextHeartbeatAnswersTwoWithThreeAndEchoesTheRest) {
+  WsClient c = at(server().port, "/rawbeat");
+  c.sendText("2");
+  EXPECT_EQ(c.recvMessage(), "3");
+  c.sendText("22");
+  EXPECT_EQ(c.recvMessage(), "22");
 }
 
 TEST_F(Endpoints, StatusMetricsAndConsoleCountPerEndpoint) {

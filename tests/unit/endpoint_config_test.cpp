@@ -69,14 +69,14 @@ TEST_F(EndpointConfigTest, EveryKeyIsReadAndLimitsDefaultToOutside) {
   EXPECT_EQ(e.envelope, EnvelopeKind::kFlat);
   EXPECT_EQ(e.auth, AuthMode::kNone);
   EXPECT_EQ(e.authParam, "token");
-  EXPECT_EQ(e.ack, "got");
+  EXPECT_EQ(e.live.ack, "got");
   EXPECT_EQ(e.flavor, "workerman");
   EXPECT_TRUE(e.heartbeatText());
-  EXPECT_EQ(e.maxMessageSize, 4096);
-  EXPECT_EQ(e.rateLimit, 7);  // [outside]'s
-  EXPECT_EQ(e.rateBurst, 3);
-  EXPECT_EQ(e.heartbeatIdleTime, 30);
-  EXPECT_EQ(e.escapeHtml, 0);
+  EXPECT_EQ(e.live.maxMessageSize, 4096);
+  EXPECT_EQ(e.live.rateLimit, 7);  // [outside]'s
+  EXPECT_EQ(e.live.rateBurst, 3);
+  EXPECT_EQ(e.live.heartbeatIdleTime, 30);
+  EXPECT_EQ(e.live.escapeHtml, 0);
 }
 
 TEST_F(EndpointConfigTest, DefaultsOfAMinimalEndpoint) {
@@ -89,8 +89,8 @@ TEST_F(EndpointConfigTest, DefaultsOfAMinimalEndpoint) {
   EXPECT_EQ(live.auth, AuthMode::kToken);
   EXPECT_EQ(live.authParam, "auth");
   EXPECT_TRUE(live.heartbeatText());
-  EXPECT_EQ(live.maxMessageSize, 65536);
-  EXPECT_EQ(live.escapeHtml, 1);
+  EXPECT_EQ(live.live.maxMessageSize, 65536);
+  EXPECT_EQ(live.live.escapeHtml, 1);
   EXPECT_FALSE(config_.endpoints[1].heartbeatText()) << "raw means raw: 2 is not a heartbeat there";
 }
 
@@ -147,8 +147,8 @@ TEST_F(EndpointConfigTest, ReloadTakesLimitsAndAckAndNotesTheRest) {
   ASSERT_TRUE(load("[endpoint.a]\npath = /b\nrate_limit = 9\nack = hi\n[endpoint.n]\npath = /n\n", fresh).ok);
   std::vector<std::string> notes;
   reloadEndpoints(fresh, config_, notes);
-  EXPECT_EQ(config_.endpoints[0].rateLimit, 9);
-  EXPECT_EQ(config_.endpoints[0].ack, "hi");
+  EXPECT_EQ(config_.endpoints[0].live.rateLimit, 9);
+  EXPECT_EQ(config_.endpoints[0].live.ack, "hi");
   EXPECT_EQ(config_.endpoints[0].path, "/a") << "a path changes at a restart only";
   ASSERT_EQ(notes.size(), 2u);
   EXPECT_NE(notes[0].find("need a restart"), std::string::npos) << notes[0];
