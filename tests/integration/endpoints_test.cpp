@@ -228,5 +228,25 @@ TEST_F(Endpoints, ZReloadChangesAnEndpointsAckAndKeepsItsPath) {
   EXPECT_TRUE(server().proc.waitLog("need a restart"));
 }
 
+// The default endpoint's own ack, flavor and heartbeat, from [outside].
+class OutsideEndpoint : public SharedServerTest<OutsideEndpoint> {
+ public:
+  static void configure(TestServer& s) {
+    s.ini.set("outside", "ack", "receiveMessage").set("outside", "flavor", "mswoole");
+    s.ini.set("outside", "heartbeat", "none");
+  }
+};
+
+TEST_F(OutsideEndpoint, AckFlavorAndHeartbeatApplyToTheDefaultEndpoint) {
+  WsClient c = client();
+  ASSERT_TRUE(c.sendText(R"({"method":"testmod.chat.where"})"));
+  EXPECT_EQ(recvMsg(c).event(), "receiveMessage");
+  Msg where = recvMsg(c);
+  EXPECT_EQ(where.param()["endpoint"].str(), "default") << where;
+  EXPECT_EQ(where.param()["flavor"].str(), "mswoole") << where;
+  ASSERT_TRUE(c.sendText("2"));
+  EXPECT_EQ(recvMsg(c).status(), 400) << "heartbeat = none: 2 is an ordinary (bad) message";
+}
+
 }  // namespace
 }  // namespace msw::it
