@@ -18,7 +18,7 @@ Payload buildTextFrame(std::string_view text);
 // A text or binary frame carrying `bytes` as they are.
 Payload buildFrame(std::string_view bytes, bool binary);
 
-// The SPEC §4 envelope {"status","event","info","param","rid"}; param and
+// The docs/protocol.md#messages envelope {"status","event","info","param","rid"}; param and
 // rid are left out when they are null views.
 Payload buildMessage(int status, std::string_view event, std::string_view info, JsonRef param, JsonRef rid);
 

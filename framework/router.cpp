@@ -5,6 +5,7 @@
 #include "framework/app_impl.h"
 #include "framework/connection.h"
 #include "framework/frame_builder.h"
+#include "framework/message.h"
 #include "framework/method.h"
 #include "framework/server.h"
 #include "framework/worker.h"
@@ -20,25 +21,23 @@ void Router::route(Connection* c, std::string_view text, bool binary) {
   }
   if (ep.route == RouteMode::kRaw) return routeRaw(c, ep, text, binary);
   if (binary) {
-    if (rateLimited(c, ep)) return;  // a flood of binary frames is a flood too
+    if (rateLimited(c)) return;  // a flood of binary frames is a flood too
     refuse(c, ep, 400, "badRequest", "binary frames are not accepted: send JSON text", {});
     return;
   }
-  if (rateLimited(c, ep)) return;
-  Json root = Json::parse(text);
-  if (!root.isObject()) {
-    refuse(c, ep, 400, "badRequest", "message is not a JSON object", {});
+  if (rateLimited(c)) return;
+  Message m = parseMessage(text, ep.flat());
+  if (!m.error.empty()) {
+    refuse(c, ep, 400, "badRequest", m.error, {});
     return;
   }
   if (const Payload& ack = worker_.settingsOf(c).ack) worker_.send(c, ack);
-  // A flat protocol's fields are all its own: "rid" stays in the data.
-  Json rid(ep.flat() ? nullptr : cJSON_DetachItemFromObjectCaseSensitive(root.raw(), "rid"));
-  Target t = ep.route == RouteMode::kType ? resolveByType(ep, root) : resolveByMethod(root);
+  Target t = ep.route == RouteMode::kType ? resolveByType(ep, m.root) : resolveByMethod(m.root);
   if (!t.action) {
-    refuse(c, ep, t.status, t.event, t.info, rid);
+    refuse(c, ep, t.status, t.event, t.info, m.rid);
     return;
   }
-  invoke(c, ep, t, root, rid);
+  invoke(c, ep, t, m.root, m.rid);
 }
 
 void Router::refuse(Connection* c, const Endpoint& ep, int status, const std::string& event, const std::string& info,
@@ -47,9 +46,10 @@ void Router::refuse(Connection* c, const Endpoint& ep, int status, const std::st
   worker_.send(c, buildReply(ep.flat(), status, event, info, rid));
 }
 
-bool Router::rateLimited(Connection* c, const Endpoint& ep) {
-  const LiveSettings& settings = worker_.settingsOf(c);
+bool Router::rateLimited(Connection* c) {
+  const EndpointSettings& settings = worker_.settingsOf(c);
   if (settings.rateLimit <= 0) return false;
+  const Endpoint& ep = worker_.endpointOf(c);
   double now = worker_.now();
   c->tokens = std::min<double>(settings.rateBurst, c->tokens + (now - c->refillAt) * settings.rateLimit);
   c->refillAt = now;
@@ -120,7 +120,7 @@ Router::Target Router::resolveByType(const Endpoint& ep, Json& root) {
 
 // The "raw" mode: every frame, text or binary, as it came.
 void Router::routeRaw(Connection* c, const Endpoint& ep, std::string_view data, bool binary) {
-  if (rateLimited(c, ep)) return;
+  if (rateLimited(c)) return;
   const Controller* ctl = controllerOf(ep);
   if (!ctl || !ctl->frameHook()) {
     LOG_ERROR("conn %llu: endpoint %s: %s.%s is not loaded or has no onFrame: closing 1011", logFd(c->fd),
@@ -191,6 +191,24 @@ void Router::invoke(Connection* c, const Endpoint& ep, const Target& t, Json& ro
     actionFailed(fd, ep, t.full, e.what(), rid);
   } catch (...) {
     actionFailed(fd, ep, t.full, "unknown exception", rid);
+  }
+}
+
+void Router::closeHooks(Connection* c, int code) {
+  if (!c->extras || c->extras->controllers.empty()) return;
+  std::shared_ptr<const RouteTable> pin = worker_.routes();
+  Auth auth = c->auth.view();
+  CloseInfo info{c->fd, auth, auth.code, code};
+  for (const std::string& name : c->extras->controllers) {
+    const Controller* ctl = pin ? pin->findQualified(name) : nullptr;
+    if (!ctl || !ctl->closeHook()) continue;
+    try {
+      ctl->closeHook()(server_.app(), info);
+    } catch (const std::exception& e) {
+      LOG_ERROR("conn %llu: %s onClose threw: %s", logFd(c->fd), name.c_str(), e.what());
+    } catch (...) {
+      LOG_ERROR("conn %llu: %s onClose threw", logFd(c->fd), name.c_str());
+    }
   }
 }
 

@@ -1,11 +1,12 @@
-// framework/router.h: where a text message becomes the call of an action.
+// framework/router.h: where a client's message becomes the call of an action.
 //
-// The one place that reads a client's message: binary frames, the MSwoole
-// heartbeat, the rate limit, the JSON object, the route, the action and its
-// failure. A routing mode (docs/endpoints.md) is a resolve step: "method"
-// (docs/protocol.md) and "type" read the parsed object and name the
-// controller and action, or answer an error; "raw" hands the frame as it
-// came to the endpoint controller's frame handler.
+// The one place where the worker calls into modules: a message (binary
+// frames, the MSwoole heartbeat, the rate limit, the strict reading of
+// framework/message.h, the route, the action and its failure) and a close
+// (the controllers' onClose hooks). A routing mode (docs/endpoints.md) is a
+// resolve step: "method" (docs/protocol.md) and "type" read the parsed object
+// and name the controller and action, or answer an error; "raw" hands the
+// frame as it came to the endpoint controller's frame handler.
 // Lifetime: a member of its Worker; used on that worker's thread only.
 #pragma once
 
@@ -30,6 +31,11 @@ class Router {
 
   // A complete message from c.
   void route(Connection* c, std::string_view text, bool binary);
+  // Counts a message (or a control frame) against rate_limit: true, and
+  // answered 429 or closed 4029 on abuse, when over it.
+  bool rateLimited(Connection* c);
+  // The onClose hooks of the controllers c registered with (docs/controllers.md).
+  void closeHooks(Connection* c, int code);
 
  private:
   // What a routing mode made of a message: the action to run, or an answer.
@@ -41,9 +47,6 @@ class Router {
     std::string info;
   };
 
-  // Counts a message against rate_limit: true (and answered 429, or closed
-  // 4029 on abuse) when over it.
-  bool rateLimited(Connection* c, const Endpoint& ep);
   Target resolveByMethod(Json& root) const;
   Target resolveByType(const Endpoint& ep, Json& root);
   void routeRaw(Connection* c, const Endpoint& ep, std::string_view data, bool binary);

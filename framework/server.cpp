@@ -19,7 +19,9 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <memory>
+#include <string_view>
 
 #include "framework/app_impl.h"
 #include "framework/cluster.h"
@@ -43,10 +45,37 @@ int fdReserve(int workers) { return 64 + 8 * workers; }
 constexpr int kFdHeadroom = 1024;
 constexpr int kLargeFdLimit = 65536;  // above this, with max_connections 0, the start warns
 
+// lws warnings that restate what msw has just logged with more context (the
+// handshake refusal with its peer and reason): every bad token would log two
+// lines. Kept at debug; every other lws warning and error stays as it is.
+constexpr std::string_view kRestatedByMsw[] = {"User code denied connection"};
+
+// Runs one hook (onReload or onShutdown) of every controller of the modules
+// `names` of `table`, or of all of them; one that throws is logged.
+void runHooks(const RouteTable& table, const HookFn& (Controller::*hook)() const, const char* what, App& app,
+              const std::vector<std::string>* names = nullptr) {
+  for (auto& [name, m] : table.modules) {
+    if (names && std::find(names->begin(), names->end(), name) == names->end()) continue;
+    for (auto& [cname, ctl] : m->controllers()) {
+      if (!(ctl.*hook)()) continue;
+      try {
+        (ctl.*hook)()(app);
+      } catch (const std::exception& e) {
+        LOG_ERROR("%s.%s %s threw: %s", name.c_str(), cname.c_str(), what, e.what());
+      }
+    }
+  }
+}
+
 void lwsLog(int level, const char* line) {
   std::string_view l(line);
   while (!l.empty() && (l.back() == '\n' || l.back() == '\r')) l.remove_suffix(1);
+  // lws 4.1 reports every adoption with read-ahead bytes (RequestGate's) at error level.
+  if (l.find("adopt_socket_readbuf: calling service") != std::string_view::npos) return;
+  const auto restated = [l](std::string_view known) { return l.find(known) != std::string_view::npos; };
   if (level & LLL_ERR) LOG_ERROR("lws: %.*s", static_cast<int>(l.size()), l.data());
+  else if (std::any_of(std::begin(kRestatedByMsw), std::end(kRestatedByMsw), restated))
+    LOG_DEBUG("lws: %.*s", static_cast<int>(l.size()), l.data());
   else LOG_WARN("lws: %.*s", static_cast<int>(l.size()), l.data());
 }
 
@@ -107,8 +136,8 @@ bool checkTlsFiles(const Config& c, std::string& error) {
   return true;
 }
 
-LiveSettings settingsFor(const EndpointLive& l, int64_t sendQueueLimit) {
-  LiveSettings s;
+EndpointSettings settingsFor(const EndpointLive& l, int64_t sendQueueLimit) {
+  EndpointSettings s;
   s.maxMessageSize = l.maxMessageSize;
   s.sendQueueLimit = sendQueueLimit;
   s.heartbeatIdleTime = l.heartbeatIdleTime;
@@ -142,11 +171,12 @@ std::shared_ptr<const RouteTable> Server::routes() const {
   return routes_;
 }
 
-std::vector<LiveSettings> Server::liveSettings() const {
+std::vector<EndpointSettings> Server::liveSettings() const {
   const Config& c = config_;
-  EndpointLive outside{c.ack, c.maxMessageSize, c.rateLimit, c.rateBurst, c.heartbeatIdleTime, c.escapeHtml ? 1 : 0};
-  std::vector<LiveSettings> all = {settingsFor(outside, c.sendQueueLimit)};
-  for (const EndpointConfig& e : c.endpoints) all.push_back(settingsFor(e.live, c.sendQueueLimit));
+  const LiveSettings& o = c.live;
+  EndpointLive outside{o.ack, o.maxMessageSize, o.rateLimit, o.rateBurst, o.heartbeatIdleTime, o.escapeHtml ? 1 : 0};
+  std::vector<EndpointSettings> all = {settingsFor(outside, o.sendQueueLimit)};
+  for (const EndpointConfig& e : c.endpoints) all.push_back(settingsFor(e.live, o.sendQueueLimit));
   return all;
 }
 
@@ -182,7 +212,7 @@ void Server::writePidFile() {
 }
 
 bool Server::startAll(std::string& error) {
-  log::setLevel(toLogLevel(config_.logLevel));
+  log::setLevel(toLogLevel(config_.live.logLevel));
   lws_set_log_level(LLL_ERR | LLL_WARN, lwsLog);
   const int reserve = fdReserve(config_.workerNum);
   int fdLimit = setFdLimit(config_.maxConnections, reserve);
@@ -202,6 +232,7 @@ bool Server::startAll(std::string& error) {
   stores_ = StoreHub::create(config_, error);
   if (!stores_) return false;
   cluster_ = std::make_unique<Cluster>(*this);
+  limits_ = std::make_unique<ConnectionLimits>(config_.maxConnectionsPerIp, config_.maxConnectionsPerUser);
   // Rounded down to a multiple of worker_num, so that fd % workers still names the owning worker.
   fdBase_ = cluster_->fdFloor() / static_cast<Fd>(config_.workerNum) * static_cast<Fd>(config_.workerNum);
   app_ = std::make_unique<AppImpl>(*this);
@@ -277,17 +308,7 @@ void Server::stopAll() {
     std::lock_guard<std::mutex> lock(routesMutex_);
     routes.swap(routes_);
   }
-  if (routes && app_) {
-    for (auto& [name, m] : routes->modules)
-      for (auto& [cname, ctl] : m->controllers())
-        if (ctl.shutdownHook()) {
-          try {
-            ctl.shutdownHook()(*app_);
-          } catch (const std::exception& e) {
-            LOG_ERROR("%s.%s onShutdown threw: %s", name.c_str(), cname.c_str(), e.what());
-          }
-        }
-  }
+  if (routes && app_) runHooks(*routes, &Controller::shutdownHook, "onShutdown", *app_);
   routes.reset();  // unloads the modules
   workers_.clear();
   if (pidWritten_) ::unlink(config_.pidFile.c_str());
@@ -302,35 +323,41 @@ ReloadResult Server::reload() {
   if (!load.ok) {
     for (const std::string& e : load.errors) LOG_ERROR("reload: %s", e.c_str());
     r.errors = load.errors;
+    r.configRejected = true;
+    if (std::shared_ptr<const RouteTable> t = routes())
+      for (auto& [name, m] : t->modules) r.modules.push_back(name);
+    LOG_ERROR("reload refused: the config file has errors; the configuration and the %zu modules in force stay",
+              r.modules.size());
     return r;
   }
   std::shared_ptr<const RouteTable> old = routes();
   // The old code hears of the reload while it is still the code in force.
+  if (old) runHooks(*old, &Controller::reloadHook, "onReload", *app_);
+  // [app] modules is reloadable (docs/configuration.md): a module new to the
+  // list is loaded, one gone from it is dropped from the routes and then
+  // told onShutdown; its library is unloaded when the last table holding it goes.
+  std::vector<std::string> removed;
   if (old)
     for (auto& [name, m] : old->modules)
-      for (auto& [cname, ctl] : m->controllers())
-        if (ctl.reloadHook()) {
-          try {
-            ctl.reloadHook()(*app_);
-          } catch (const std::exception& e) {
-            LOG_ERROR("%s.%s onReload threw: %s", name.c_str(), cname.c_str(), e.what());
-          }
-        }
-  std::shared_ptr<const RouteTable> table = loader_->load(config_.modules, old.get(), r.errors);
+      if (std::find(fresh.modules.begin(), fresh.modules.end(), name) == fresh.modules.end()) removed.push_back(name);
+  std::shared_ptr<const RouteTable> table = loader_->load(fresh.modules, old.get(), r.errors);
+  config_.modules = fresh.modules;
   applyReloadable(fresh, config_);
   std::vector<std::string> notes;
   reloadEndpoints(fresh, config_, notes);
   for (const std::string& n : notes) LOG_WARN("reload: %s", n.c_str());
-  log::setLevel(toLogLevel(config_.logLevel));
+  log::setLevel(toLogLevel(config_.live.logLevel));
   {
     std::lock_guard<std::mutex> l(routesMutex_);
     routes_ = table;
   }
-  std::vector<LiveSettings> s = liveSettings();
+  std::vector<EndpointSettings> s = liveSettings();
   for (auto& w : workers_) w->post([w = w.get(), table, s] {
       w->setRoutes(table);
       w->setSettings(s);
     });
+  if (!removed.empty()) runHooks(*old, &Controller::shutdownHook, "onShutdown", *app_, &removed);
+  for (const std::string& name : removed) LOG_INFO("reload: module %s removed", name.c_str());
   for (auto& [name, m] : table->modules) r.modules.push_back(name);
   r.ok = r.errors.empty();
   LOG_INFO("reload: %zu modules in force%s", r.modules.size(), r.ok ? "" : ", with errors");

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "framework/connection_limits.h"
 #include "framework/endpoint.h"
 #include "framework/module_loader.h"
 #include "framework/worker.h"
@@ -30,7 +31,8 @@ class StoreHub;
 
 struct ReloadResult {
   bool ok = false;
-  std::vector<std::string> modules;  // loaded now
+  bool configRejected = false;  // the file had errors: nothing changed
+  std::vector<std::string> modules;  // in force after the reload (the old ones when nothing changed)
   std::vector<std::string> errors;
 };
 
@@ -73,6 +75,7 @@ class Server {
   StoreHub& stores() { return *stores_; }
   Cluster& cluster() { return *cluster_; }
   Manager& manager() { return *manager_; }
+  ConnectionLimits& limits() { return *limits_; }
 
   // Reloads modules and reloadable settings; safe from any thread but a worker's.
   ReloadResult reload();
@@ -81,7 +84,8 @@ class Server {
   // The route table now in force (workers may briefly hold the previous one).
   std::shared_ptr<const RouteTable> routes() const;
 
-  // Open outside sockets (accepted, any state) against max_connections.
+  // Connections holding a max_connections slot: taken by the handshake check
+  // (Handshake::check), given back when the connection ends.
   std::atomic<int> sockets{0};
   int maxConnections() const { return maxConnections_; }
 
@@ -90,7 +94,7 @@ class Server {
   void stopAll();
   void waitForSignals();
   // The reloadable settings of each endpoint, by index (0: the default one).
-  std::vector<LiveSettings> liveSettings() const;
+  std::vector<EndpointSettings> liveSettings() const;
   bool checkPortsFree(std::string& error);
   bool checkPortFree(int port, std::string& error);
   void writePidFile();
@@ -103,6 +107,7 @@ class Server {
   std::unique_ptr<Cluster> cluster_;
   std::unique_ptr<ModuleLoader> loader_;
   std::unique_ptr<Manager> manager_;
+  std::unique_ptr<ConnectionLimits> limits_;
   std::vector<std::unique_ptr<Worker>> workers_;
   mutable std::mutex routesMutex_;
   std::shared_ptr<const RouteTable> routes_;  // guarded by routesMutex_

@@ -7,12 +7,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <future>
 
 #include "framework/app_impl.h"
 #include "framework/cluster.h"
 #include "framework/store_hub.h"
+#include "framework/token_probe.h"
 #include "framework/frame_builder.h"
 #include "framework/http_response.h"
 #include "framework/server.h"
@@ -24,6 +26,7 @@ namespace {
 // Per-session data lws allocates (zeroed) for every wsi of the outside vhost.
 struct Session {
   Connection* conn;  // from the handshake check until CLOSED / WSI_DESTROY
+  char address[48];  // the client's, for the log line at ESTABLISHED (the headers are gone by then)
 };
 
 // All-zero: no lws keep-alive or validity timers (DESIGN §3: they share one
@@ -31,6 +34,7 @@ struct Session {
 const lws_retry_bo_t kNoKeepAlive = {};
 
 constexpr size_t kCoalesceLimit = 64 * 1024;
+constexpr int kUnansweredSlack = 256;
 
 int outsideCallback(lws* wsi, lws_callback_reasons reason, void* user, void* in, size_t len) {
   auto* w = static_cast<Worker*>(lws_context_user(lws_get_context(wsi)));
@@ -61,7 +65,8 @@ Worker::Worker(Server& server, int index)
       loop_(std::make_unique<EventLoop>()),
       listener_([this](int fd) { adopt(fd); }),
       endpoints_(server.endpoints()),
-      handshake_(server, stats_),
+      gate_(stats_, [this](int fd, std::string_view head) { handOver(fd, head); }),
+      handshake_(server, stats_, gate_),
       rooms_(server.cluster(), stats_.rooms),
       router_(*this, server),
       idle_(512) {
@@ -117,7 +122,7 @@ bool Worker::setUp(std::string& error) {
   tickTimer_.data = this;
   ev_prepare_init(&flushWatcher_, &Worker::onFlush);
   flushWatcher_.data = this;
-  settings_.assign(server_.endpoints().size(), LiveSettings{});
+  settings_.assign(server_.endpoints().size(), EndpointSettings{});
   routes_ = server_.routes();
   server_.stores().attach(*loop_);
   // A Redis that restarted has forgotten this worker's members: tell it again.
@@ -152,7 +157,9 @@ bool Worker::setUp(std::string& error) {
   info.foreign_loops = loops;
   info.user = this;
   info.vhost_name = "outside";
-  info.max_http_header_data = 8192;  // long tokens fit
+  // Above RequestGate's 8 KB of request line and headers, which lws stores
+  // with some overhead: whatever the gate lets through fits.
+  info.max_http_header_data = 16384;
   info.retry_and_idle_policy = &kNoKeepAlive;
   info.timeout_secs = 10;  // handshakes and plain HTTP only
   info.server_string = "msw";
@@ -194,6 +201,7 @@ void Worker::tearDown() {
     struct ev_loop* l = loop_->loop();
     listener_.close(l);
     for (auto& el : endpointListeners_) el->close(l);
+    gate_.closeAll(l);
     ev_timer_stop(l, &tickTimer_);
     ev_prepare_stop(l, &flushWatcher_);
     loop_->close();
@@ -209,16 +217,26 @@ void Worker::tearDown() {
 
 // ---- accepting ----
 
+// Past max_connections a client is answered 503 by the handshake; only far
+// past it (descriptors for the answers themselves run short) is it closed unanswered.
 void Worker::adopt(int fd) {
-  if (server_.sockets.load(std::memory_order_relaxed) >= server_.maxConnections()) {
+  if (server_.sockets.load(std::memory_order_relaxed) >= server_.maxConnections() + kUnansweredSlack) {
     ::close(fd);
     stats_.rejected[static_cast<int>(Reject::kCapacity)].add();
     return;
   }
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (server_.config().sslCert.empty()) gate_.admit(loop_->loop(), fd);
+  else handOver(fd, {});
+}
+
+void Worker::handOver(int fd, std::string_view head) {
+  if (head.empty()) gate_.forget(fd);
   // On failure lws has already closed fd.
-  if (!lws_adopt_socket_vhost(vhost_, fd)) LOG_ERROR("lws could not adopt an accepted socket");
+  lws* wsi = head.empty() ? lws_adopt_socket_vhost(vhost_, fd)
+                          : lws_adopt_socket_vhost_readbuf(vhost_, fd, head.data(), head.size());
+  if (!wsi) LOG_ERROR("lws could not adopt an accepted socket");
 }
 
 // ---- lws events ----
@@ -255,10 +273,16 @@ int Worker::onLwsEvent(lws* wsi, int reason, void* user, void* in, size_t len) {
       // CLOSED never comes for a connection whose handshake did not finish.
       if (c) {
         s->conn = nullptr;
-        if (c->established) closed(c);
-        else delete c;
+        if (c->established) {
+          closed(c);
+        } else {
+          released(c);
+          delete c;
+        }
       }
       return 0;
+    case LWS_CALLBACK_FILTER_HTTP_CONNECTION:  // plain HTTP, before the static_dir mount
+      return answerTokenProbe(wsi, *server_.codec(), server_.config()) ? 1 : 0;
     case LWS_CALLBACK_HTTP:
       // Only reached when no static_dir mount answers.
       writeHttpResponse(wsi, 404, "application/json", "{\"status\":404,\"info\":\"not found\"}");
@@ -270,42 +294,51 @@ int Worker::onLwsEvent(lws* wsi, int reason, void* user, void* in, size_t len) {
 
 int Worker::filterHandshake(lws* wsi, void* user) {
   uint16_t endpoint = 0;
-  std::optional<AuthData> auth = handshake_.check(wsi, stopping_, endpoint);
+  std::optional<Handshake::Admission> a = handshake_.check(wsi, stopping_, endpoint);
+  gate_.forget(lws_get_socket_fd(wsi));
+  if (!a) return 1;
   auto* s = static_cast<Session*>(user);
-  if (!auth || !s) return 1;
+  if (!s) {
+    handshake_.release(a->address, a->auth.id());
+    return 1;
+  }
+  std::snprintf(s->address, sizeof s->address, "%s", a->address.c_str());
   auto* c = new Connection();
   c->wsi = wsi;
-  c->auth = std::move(*auth);
+  c->auth = std::move(a->auth);
+  // Kept only when a per-address limit needs it back at the close.
+  if (server_.limits().active()) c->ensureExtras().address = std::move(a->address);
   c->endpoint = endpoint;
   s->conn = c;
   return 0;
+}
+
+// What the handshake took (a max_connections slot, the limits' counts) goes back.
+void Worker::released(Connection* c) {
+  handshake_.release(c->extras ? std::string_view(c->extras->address) : std::string_view(), c->auth.id());
 }
 
 void Worker::established(Connection* c) {
   c->fd = server_.newFd(index_, nextSeq_++);
   c->established = true;
   conns_.emplace(c->fd, c);
-  server_.sockets.fetch_add(1, std::memory_order_relaxed);
   stats_.connections.add();
   stats_.handshakes.add();
   if (c->endpoint) endpointStats_[c->endpoint].connections.add();
-  const LiveSettings& settings = settingsOf(c);
+  const EndpointSettings& settings = settingsOf(c);
   double now = ev_now(loop_->loop());
   c->tokens = settings.rateBurst;
   c->refillAt = now;
+  c->activeAt = activityStamp();
   if (settings.heartbeatIdleTime > 0)
     idle_.schedule(&c->idle, static_cast<uint64_t>(now) + static_cast<uint64_t>(settings.heartbeatIdleTime));
   rooms_.addUser(c);
   if (log::enabled(log::Level::kInfo)) {
-    char peer[64] = "";
-    char realIp[64] = "";
-    lws_get_peer_simple(c->wsi, peer, sizeof peer);
-    if (lws_hdr_custom_copy(c->wsi, realIp, sizeof realIp, "x-real-ip:", 10) <= 0) realIp[0] = 0;
+    auto* s = static_cast<const Session*>(lws_wsi_user(c->wsi));
     Auth a = c->auth.view();
-    LOG_INFO("conn %llu open from %s%s%s id=%.*s type=%.*s code=%.*s endpoint=%s", logFd(c->fd), peer,
-             realIp[0] ? " real-ip " : "", realIp, static_cast<int>(a.id.size()), a.id.data(),
-             static_cast<int>(a.type.size()), a.type.data(), static_cast<int>(a.code.size()), a.code.data(),
-             endpointOf(c).name.c_str());
+    LOG_INFO("conn %llu open from %s id=%.*s type=%.*s code=%.*s endpoint=%s", logFd(c->fd),
+             s ? s->address : "?", static_cast<int>(a.id.size()), a.id.data(), static_cast<int>(a.type.size()),
+             a.type.data(), static_cast<int>(a.code.size()), a.code.data(), endpointOf(c).name.c_str());
   }
   if (c->endpoint) runOpenHook(c);
 }
@@ -334,6 +367,8 @@ void Worker::runOpenHook(Connection* c) {
 
 void Worker::receive(Connection* c, const char* in, size_t len) {
   if (c->closing()) return;
+  // Only a whole frame is activity: bytes of one that never ends are not.
+  if (!lws_remaining_packet_payload(c->wsi)) c->activeAt = activityStamp();
   stats_.bytesIn.add(static_cast<int64_t>(len));
   bool first = lws_is_first_fragment(c->wsi);
   bool last = lws_is_final_fragment(c->wsi) && !lws_remaining_packet_payload(c->wsi);
@@ -417,7 +452,7 @@ void Worker::flushDirty() {
     if (!c) continue;
     c->dirty = false;
     if (!c->queue.empty() && !lws_partial_buffered(c->wsi)) writeQueued(c);
-    if (!c->queue.empty() || c->closing()) lws_callback_on_writable(c->wsi);
+    if (!c->queue.empty() || c->closing()) askWritable(c);
   }
   flushing_.clear();
 }
@@ -457,6 +492,8 @@ void Worker::writeQueued(Connection* c) {
     lws_set_timeout(c->wsi, PENDING_TIMEOUT_KILLED_BY_PARENT, LWS_TO_KILL_ASYNC);
     return;
   }
+  // lws sends the tail itself and then reports WRITEABLE: not a pong's trace.
+  if (lws_partial_buffered(c->wsi)) c->askedWritable = true;
   stats_.bytesOut.add(static_cast<int64_t>(total));
 }
 
@@ -466,19 +503,39 @@ void Worker::dropQueue(Connection* c) {
   c->queue.clear();
 }
 
+// Rounded up: the idle wheel counts whole seconds, and a client must never be closed early.
+uint32_t Worker::activityStamp() const { return static_cast<uint32_t>(std::ceil(ev_now(loop_->loop()))); }
+
+void Worker::askWritable(Connection* c) {
+  c->askedWritable = true;
+  lws_callback_on_writable(c->wsi);
+}
+
+// lws answers a ping itself and tells us nothing, but it keeps POLLOUT on
+// after writing the pong: a WRITEABLE we did not ask for is the trace of a
+// whole control frame. It is activity, and it counts toward rate_limit.
+void Worker::controlFrameAnswered(Connection* c) {
+  c->activeAt = activityStamp();
+  router_.rateLimited(c);
+}
+
 int Worker::writeable(Connection* c) {
   if (c->gone) return -1;
+  if (!std::exchange(c->askedWritable, false)) {
+    controlFrameAnswered(c);
+    if (c->gone) return -1;
+  }
   if (!c->queue.empty()) {
     if (!lws_partial_buffered(c->wsi)) writeQueued(c);
     if (c->gone) return -1;
     if (!c->queue.empty()) {
-      lws_callback_on_writable(c->wsi);
+      askWritable(c);
       return 0;
     }
   }
   if (c->closing()) {
     if (lws_partial_buffered(c->wsi)) {
-      lws_callback_on_writable(c->wsi);
+      askWritable(c);
       return 0;
     }
     std::string_view why = c->extras && !c->extras->closeReason.empty() ? std::string_view(c->extras->closeReason)
@@ -512,7 +569,7 @@ void Worker::closed(Connection* c) {
   if (c->endpoint) endpointStats_[c->endpoint].connections.add(-1);
   runCloseHooks(c, code);
   conns_.erase(c->fd);
-  server_.sockets.fetch_sub(1, std::memory_order_relaxed);
+  released(c);
   stats_.connections.add(-1);
   delete c;
   if (stopping_ && conns_.empty()) loop_->stop();
@@ -525,21 +582,7 @@ void Worker::runCloseHooks(Connection* c, int code) {
     server_.stores().internal().srem(key, app.member(c->fd));
     server_.cluster().closeKeyRemoved(c->fd, key);
   }
-  if (c->extras->controllers.empty()) return;
-  std::shared_ptr<const RouteTable> pin = routes_;
-  Auth auth = c->auth.view();
-  CloseInfo info{c->fd, auth, auth.code, code};
-  for (const std::string& name : c->extras->controllers) {
-    const Controller* ctl = pin ? pin->findQualified(name) : nullptr;
-    if (!ctl || !ctl->closeHook()) continue;
-    try {
-      ctl->closeHook()(app, info);
-    } catch (const std::exception& e) {
-      LOG_ERROR("conn %llu: %s onClose threw: %s", logFd(c->fd), name.c_str(), e.what());
-    } catch (...) {
-      LOG_ERROR("conn %llu: %s onClose threw", logFd(c->fd), name.c_str());
-    }
-  }
+  router_.closeHooks(c, code);
 }
 
 // ---- rooms and users ----
@@ -580,7 +623,7 @@ size_t Worker::sendToAll(const Payload& p, std::span<const Fd> exclude) {
   return n;
 }
 
-void Worker::setSettings(const std::vector<LiveSettings>& s) {
+void Worker::setSettings(const std::vector<EndpointSettings>& s) {
   bool idleChanged = false;
   for (size_t i = 0; i < s.size() && i < settings_.size(); ++i) {
     idleChanged |= s[i].heartbeatIdleTime != settings_[i].heartbeatIdleTime;
@@ -645,6 +688,7 @@ void Worker::tick() {
   idle_.advance(static_cast<uint64_t>(now), [this](TimerNode* n) {
     idleExpired(reinterpret_cast<Connection*>(reinterpret_cast<char*>(n) - offsetof(Connection, idle)));
   });
+  gate_.expire(loop_->loop(), now);
   if (stopping_ && now >= stopDeadline_) {
     LOG_WARN("stop_timeout reached with %zu connections open: dropping them", conns_.size());
     loop_->stop();
@@ -654,18 +698,13 @@ void Worker::tick() {
 void Worker::idleExpired(Connection* c) {
   const int idleTime = settingsOf(c).heartbeatIdleTime;
   if (c->closing() || c->gone || idleTime <= 0) return;
-  uint64_t idleMs = static_cast<uint64_t>(idleTime) * 1000;
-  // Any byte from the client counts, pings included: lws answers pings
-  // without telling us, but the kernel knows when data last came in.
-  tcp_info ti = {};
-  socklen_t len = sizeof ti;
-  if (getsockopt(lws_get_socket_fd(c->wsi), IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 &&
-      ti.tcpi_last_data_recv < idleMs) {
-    uint64_t left = (idleMs - ti.tcpi_last_data_recv + 999) / 1000;
-    idle_.schedule(&c->idle, idle_.now() + std::max<uint64_t>(left, 1));
+  uint64_t idle = static_cast<uint64_t>(idleTime);
+  uint64_t due = static_cast<uint64_t>(c->activeAt) + idle;
+  if (due > idle_.now()) {
+    idle_.schedule(&c->idle, due);
     return;
   }
-  LOG_INFO("conn %llu: silent for %d s: closing 4008", logFd(c->fd), idleTime);
+  LOG_INFO("conn %llu: no whole frame for %d s: closing 4008", logFd(c->fd), idleTime);
   close(c, kCloseIdle, closeReasonText(kCloseIdle));
 }
 
@@ -675,6 +714,7 @@ void Worker::beginStop() {
   stopDeadline_ = ev_now(loop_->loop()) + server_.config().stopTimeout;
   listener_.close(loop_->loop());
   for (auto& el : endpointListeners_) el->close(loop_->loop());
+  gate_.closeAll(loop_->loop());
   LOG_INFO("stopping: closing %zu connections with 1001", conns_.size());
   for (auto& [fd, c] : conns_) close(c, kCloseGoingAway, closeReasonText(kCloseGoingAway));
   if (conns_.empty()) loop_->stop();

@@ -1,9 +1,10 @@
 // framework/worker.h: one worker thread = one libev loop + one lws context.
 //
 // A worker owns its listener (SO_REUSEPORT, DESIGN §2), the connections the
-// kernel gives it, their rooms and users (RoomIndex), its Router, an idle
-// timer wheel and a flush list. Nothing but its own thread touches its connections or calls
-// lws for them; other threads post() tasks to it. Lifetime: created and
+// kernel gives it (through its RequestGate and Handshake), their rooms and
+// users (RoomIndex), its Router, an idle timer wheel and a flush list.
+// Nothing but its own thread touches its connections or calls lws for them;
+// other threads post() tasks to it. Lifetime: created and
 // destroyed by Server; its thread runs from start() until the loop ends
 // after a graceful stop.
 #pragma once
@@ -24,17 +25,20 @@
 #include "framework/handshake.h"
 #include "framework/listener.h"
 #include "framework/module_loader.h"
+#include "framework/request_gate.h"
 #include "framework/room_index.h"
 #include "framework/router.h"
 #include "framework/stats.h"
+#include "library/config.h"
 
 namespace msw {
 
 class Server;
 enum class RegistryKind : char;
 
-// The settings a reload may change, copied into each worker.
-struct LiveSettings {
+// An endpoint's part of the settings a reload may change (library/config.h
+// LiveSettings, with [endpoint.NAME]'s own values), copied into each worker.
+struct EndpointSettings {
   int64_t maxMessageSize = 65536;
   int64_t sendQueueLimit = 1 << 20;
   int heartbeatIdleTime = 60;
@@ -88,9 +92,9 @@ class Worker {
   void setRoutes(std::shared_ptr<const RouteTable> routes) { routes_ = std::move(routes); }
   const std::shared_ptr<const RouteTable>& routes() const { return routes_; }
   // The reloadable settings of each endpoint, by index (Server::liveSettings).
-  void setSettings(const std::vector<LiveSettings>& s);
-  const LiveSettings& settings() const { return settings_[0]; }
-  const LiveSettings& settingsOf(const Connection* c) const { return settings_[c->endpoint]; }
+  void setSettings(const std::vector<EndpointSettings>& s);
+  const EndpointSettings& settings() const { return settings_[0]; }
+  const EndpointSettings& settingsOf(const Connection* c) const { return settings_[c->endpoint]; }
   const Endpoint& endpointOf(const Connection* c) const { return endpoints_.at(c->endpoint); }
   // Figures of endpoint i >= 1 (the default one's are the totals less the others').
   EndpointStats& endpointStats(size_t i) { return endpointStats_[i]; }
@@ -115,6 +119,7 @@ class Worker {
   static void onTick(struct ev_loop* loop, ev_timer* w, int revents);
   static void onFlush(struct ev_loop* loop, ev_prepare* w, int revents);
   void adopt(int fd);
+  void handOver(int fd, std::string_view head);
   void tick();
   void flushDirty();
   void beginStop();
@@ -126,10 +131,14 @@ class Worker {
   void receive(Connection* c, const char* in, size_t len);
   void finishMessage(Connection* c, std::string_view text);
   int writeable(Connection* c);
+  void askWritable(Connection* c);
+  uint32_t activityStamp() const;
+  void controlFrameAnswered(Connection* c);
   void writeQueued(Connection* c);
   void dropQueue(Connection* c);
   void markDirty(Connection* c);
   void closed(Connection* c);
+  void released(Connection* c);
   void idleExpired(Connection* c);
   void runCloseHooks(Connection* c, int code);
   void runOpenHook(Connection* c);
@@ -146,12 +155,13 @@ class Worker {
   std::vector<std::unique_ptr<Listener>> endpointListeners_;  // ports of endpoints' own
   ev_timer tickTimer_;
   ev_prepare flushWatcher_;
-  std::vector<LiveSettings> settings_;
+  std::vector<EndpointSettings> settings_;
   const EndpointTable& endpoints_;  // Server's, immutable
   std::unique_ptr<EndpointStats[]> endpointStats_;
   std::shared_ptr<const RouteTable> routes_;
   std::unordered_map<Fd, Connection*> conns_;
   WorkerStats stats_;
+  RequestGate gate_;
   Handshake handshake_;
   RoomIndex rooms_;
   Router router_;

@@ -180,11 +180,11 @@ std::vector<std::pair<int, std::string>> finishEndpoints(Config& c) {
                                         " is already [endpoint." + it->second->name + "]'s");
     if (e.heartbeat.empty()) e.heartbeat = e.route == RouteMode::kRaw ? "none" : "text";
     EndpointLive& l = e.live;
-    if (l.maxMessageSize < 0) l.maxMessageSize = c.maxMessageSize;
-    if (l.rateLimit < 0) l.rateLimit = c.rateLimit;
-    if (l.rateBurst < 0) l.rateBurst = c.rateBurst;
-    if (l.heartbeatIdleTime < 0) l.heartbeatIdleTime = c.heartbeatIdleTime;
-    if (l.escapeHtml < 0) l.escapeHtml = c.escapeHtml ? 1 : 0;
+    if (l.maxMessageSize < 0) l.maxMessageSize = c.live.maxMessageSize;
+    if (l.rateLimit < 0) l.rateLimit = c.live.rateLimit;
+    if (l.rateBurst < 0) l.rateBurst = c.live.rateBurst;
+    if (l.heartbeatIdleTime < 0) l.heartbeatIdleTime = c.live.heartbeatIdleTime;
+    if (l.escapeHtml < 0) l.escapeHtml = c.live.escapeHtml ? 1 : 0;
   }
   return problems;
 }

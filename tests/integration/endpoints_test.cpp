@@ -2,6 +2,7 @@
 // server (docs/endpoints.md): each routing mode, each envelope, each auth
 // mode, ack before the reply, onOpen before everything else, binary both
 // ways, a second port, per-endpoint limits and figures, and a reload.
+#include <fstream>
 #include <string>
 
 #include "tests/integration/it_support.h"

@@ -56,7 +56,7 @@ TEST_F(EndpointConfigTest, EveryKeyIsReadAndLimitsDefaultToOutside) {
       "rate_burst = 3\nheartbeat_idle_time = 30\nescape_html = false\n");
   ASSERT_TRUE(r.ok) << (r.errors.empty() ? "" : r.errors[0]);
   EXPECT_TRUE(r.warnings.empty());
-  EXPECT_EQ(config_.ack, "receiveMessage");
+  EXPECT_EQ(config_.live.ack, "receiveMessage");
   EXPECT_EQ(config_.flavor, "mswoole");
   EXPECT_EQ(config_.heartbeat, "none");
   ASSERT_EQ(config_.endpoints.size(), 1u);
