@@ -106,6 +106,9 @@ TEST_F(Endpoints, TypeFlatEndpointAnswersBadInputWithFlatErrorsAndCarriesOn) {
   };
   expectError(request(c, R"({"text":"no type"})"), 400);
   expectError(request(c, R"([1,2])"), 400);
+  // docs/protocol.md's strict reading holds on type endpoints too.
+  expectError(request(c, R"({"type":"say","type":"boom"})"), 400);
+  expectError(request(c, R"({"type":"say"} {"type":"boom"})"), 400);
   expectError(request(c, R"({"type":"nosuch"})"), 405);
   expectError(request(c, R"({"type":"boom"})"), 500);
   c.sendBinary("\x01\x02");
@@ -122,6 +125,7 @@ TEST_F(Endpoints, TypeEndpointWithMswEnvelopeAndOptionalAuthUnderItsOwnParameter
   EXPECT_EQ(m.status(), 200) << m;
   EXPECT_EQ(m.param()["endpoint"].str(), "typed") << m;
   EXPECT_EQ(request(anon, R"({"kind":"where"})").status(), 400);
+  EXPECT_EQ(request(anon, R"({"type":"where","rid":1.5})").status(), 400) << "an msw envelope's rid is checked";
 
   WsClient named = at(server().port, "/typed?token=" + token());
   EXPECT_EQ(recvMsg(named).event(), "connected");
