@@ -194,6 +194,26 @@ void Router::invoke(Connection* c, const Endpoint& ep, const Target& t, Json& ro
   }
 }
 
+// The endpoint's controller hears of the connection before any of its
+// messages, and of its close without an fdAddController.
+void Router::openHook(Connection* c) {
+  const Endpoint& ep = worker_.endpointOf(c);
+  std::shared_ptr<const RouteTable> pin = worker_.routes();
+  if (ep.module.empty() || !pin) return;
+  const Controller* ctl = pin->find(ep.module, ep.controller);
+  if (!ctl) return;
+  if (ctl->closeHook()) c->ensureExtras().controllers.push_back(ep.module + "." + ep.controller);
+  if (!ctl->openHook()) return;
+  Auth auth = c->auth.view();
+  try {
+    ctl->openHook()(server_.app(), OpenInfo{c->fd, auth, ep.info()});
+  } catch (const std::exception& e) {
+    LOG_ERROR("conn %llu: %s.%s onOpen threw: %s", logFd(c->fd), ep.module.c_str(), ep.controller.c_str(), e.what());
+  } catch (...) {
+    LOG_ERROR("conn %llu: %s.%s onOpen threw", logFd(c->fd), ep.module.c_str(), ep.controller.c_str());
+  }
+}
+
 void Router::closeHooks(Connection* c, int code) {
   if (!c->extras || c->extras->controllers.empty()) return;
   std::shared_ptr<const RouteTable> pin = worker_.routes();

@@ -34,6 +34,8 @@ class Router {
   // Counts a message (or a control frame) against rate_limit: true, and
   // answered 429 or closed 4029 on abuse, when over it.
   bool rateLimited(Connection* c);
+  // The onOpen hook of c's endpoint controller (and its onClose, registered).
+  void openHook(Connection* c);
   // The onClose hooks of the controllers c registered with (docs/controllers.md).
   void closeHooks(Connection* c, int code);
 

@@ -88,13 +88,13 @@ class Server {
   // (Handshake::check), given back when the connection ends.
   std::atomic<int> sockets{0};
   int maxConnections() const { return maxConnections_; }
+  // The reloadable settings of each endpoint, by index (0: the default one).
+  std::vector<EndpointSettings> liveSettings() const;
 
  private:
   bool startAll(std::string& error);
   void stopAll();
   void waitForSignals();
-  // The reloadable settings of each endpoint, by index (0: the default one).
-  std::vector<EndpointSettings> liveSettings() const;
   bool checkPortsFree(std::string& error);
   bool checkPortFree(int port, std::string& error);
   void writePidFile();

@@ -65,14 +65,12 @@ Worker::Worker(Server& server, int index)
       loop_(std::make_unique<EventLoop>()),
       listener_([this](int fd) { adopt(fd); }),
       endpoints_(server.endpoints()),
+      endpointStats_(std::make_unique<EndpointStats[]>(server.endpoints().size())),
       gate_(stats_, [this](int fd, std::string_view head) { handOver(fd, head); }),
       handshake_(server, stats_, gate_),
       rooms_(server.cluster(), stats_.rooms),
       router_(*this, server),
-      idle_(512) {
-  settings_.resize(server.endpoints().size());
-  endpointStats_ = std::make_unique<EndpointStats[]>(server.endpoints().size());
-}
+      idle_(512) {}
 
 Worker* Worker::current() { return tCurrentWorker; }
 
@@ -122,7 +120,7 @@ bool Worker::setUp(std::string& error) {
   tickTimer_.data = this;
   ev_prepare_init(&flushWatcher_, &Worker::onFlush);
   flushWatcher_.data = this;
-  settings_.assign(server_.endpoints().size(), EndpointSettings{});
+  settings_ = server_.liveSettings();
   routes_ = server_.routes();
   server_.stores().attach(*loop_);
   // A Redis that restarted has forgotten this worker's members: tell it again.
@@ -340,27 +338,7 @@ void Worker::established(Connection* c) {
              s ? s->address : "?", static_cast<int>(a.id.size()), a.id.data(), static_cast<int>(a.type.size()),
              a.type.data(), static_cast<int>(a.code.size()), a.code.data(), endpointOf(c).name.c_str());
   }
-  if (c->endpoint) runOpenHook(c);
-}
-
-// The endpoint's controller hears of the connection before any of its
-// messages, and of its close without an fdAddController.
-void Worker::runOpenHook(Connection* c) {
-  const Endpoint& ep = endpointOf(c);
-  if (ep.module.empty() || !routes_) return;
-  std::shared_ptr<const RouteTable> pin = routes_;
-  const Controller* ctl = pin->find(ep.module, ep.controller);
-  if (!ctl) return;
-  if (ctl->closeHook()) c->ensureExtras().controllers.push_back(ep.module + "." + ep.controller);
-  if (!ctl->openHook()) return;
-  Auth auth = c->auth.view();
-  try {
-    ctl->openHook()(server_.app(), OpenInfo{c->fd, auth, ep.info()});
-  } catch (const std::exception& e) {
-    LOG_ERROR("conn %llu: %s.%s onOpen threw: %s", logFd(c->fd), ep.module.c_str(), ep.controller.c_str(), e.what());
-  } catch (...) {
-    LOG_ERROR("conn %llu: %s.%s onOpen threw", logFd(c->fd), ep.module.c_str(), ep.controller.c_str());
-  }
+  if (c->endpoint) router_.openHook(c);
 }
 
 // ---- receiving ----
@@ -630,9 +608,8 @@ void Worker::setSettings(const std::vector<EndpointSettings>& s) {
     settings_[i] = s[i];
   }
   if (!idleChanged) return;
-  // A reload changed the idle time: every open connection is checked at the
-  // next tick (idleExpired reads how long it has really been silent and
-  // either closes it or schedules it again), or stops being timed.
+  // A reload changed the idle time: each open connection is checked at the next
+  // tick (idleExpired closes it or schedules it again), or stops being timed.
   for (auto& [fd, c] : conns_) {
     if (c->gone || c->closing()) continue;
     if (settingsOf(c).heartbeatIdleTime > 0) idle_.schedule(&c->idle, idle_.now() + 1);

@@ -39,12 +39,12 @@ enum class RegistryKind : char;
 // An endpoint's part of the settings a reload may change (library/config.h
 // LiveSettings, with [endpoint.NAME]'s own values), copied into each worker.
 struct EndpointSettings {
-  int64_t maxMessageSize = 65536;
-  int64_t sendQueueLimit = 1 << 20;
-  int heartbeatIdleTime = 60;
+  int64_t maxMessageSize = 0;  // the defaults are library/config.cpp's table: Server::liveSettings fills these
+  int64_t sendQueueLimit = 0;
+  int heartbeatIdleTime = 0;
   int rateLimit = 0;
-  int rateBurst = 1;
-  bool escapeHtml = true;
+  int rateBurst = 0;
+  bool escapeHtml = false;
   Payload ack;  // sent before each JSON message is handled, when set
 };
 
@@ -141,7 +141,6 @@ class Worker {
   void released(Connection* c);
   void idleExpired(Connection* c);
   void runCloseHooks(Connection* c, int code);
-  void runOpenHook(Connection* c);
 
   Server& server_;
   const int index_;
