@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "library/config.h"
+#include "tests/support/files.h"
 
 namespace msw {
 namespace {
@@ -20,9 +21,8 @@ namespace fs = std::filesystem;
 class EndpointConfigTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "msw-epconfig-XXXXXX").string();
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
+    dir_ = test::makeTempDir("msw-epconfig");
+    ASSERT_FALSE(dir_.empty());
     file_ = dir_ + "/app.ini";
   }
   void TearDown() override {
