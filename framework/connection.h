@@ -98,6 +98,7 @@ struct Connection {
   uint32_t activeAt = 0;       // when the last whole frame came (the idle wheel's seconds)
   uint16_t closeCode = 0;      // close requested by us, sent after the queue drains
   uint16_t peerCloseCode = 0;  // from the client's close frame
+  uint16_t endpoint = 0;       // index in Server::endpoints(), set at the handshake
   bool established = false;
   bool dirty = false;          // on the worker's flush list
   bool rxDiscard = false;      // rest of an oversized message is ignored

@@ -1,7 +1,9 @@
 #include "framework/handshake.h"
 
-#include <netinet/in.h>
+#include <arpa/inet.h>
 #include <libwebsockets.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <cstring>
@@ -34,7 +36,23 @@ bool isAddress(std::string_view a) { return !checkIpAddress(a); }
 
 }  // namespace
 
-std::optional<Handshake::Admission> Handshake::check(lws* wsi, bool stopping) {
+const Endpoint* Handshake::resolveEndpoint(lws* wsi) {
+  const EndpointTable& table = server_.endpoints();
+  if (table.onlyDefault()) return &table.at(0);
+  int port = server_.config().port;
+  if (!table.extraPorts().empty()) {
+    sockaddr_storage local = {};
+    socklen_t len = sizeof local;
+    if (getsockname(lws_get_socket_fd(wsi), reinterpret_cast<sockaddr*>(&local), &len) == 0)
+      port = ntohs(local.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&local)->sin6_port
+                                                : reinterpret_cast<sockaddr_in*>(&local)->sin_port);
+  }
+  char path[4096];
+  int n = lws_hdr_copy(wsi, path, sizeof path, WSI_TOKEN_GET_URI);
+  return table.resolve(port, n > 0 ? std::string_view(path, static_cast<size_t>(n)) : std::string_view("/"));
+}
+
+std::optional<Handshake::Admission> Handshake::check(lws* wsi, bool stopping, uint16_t& endpoint) {
   // A request with upgrade headers reaches here whatever its method (over TLS,
   // RequestGate could not look): RFC 6455 upgrades GET only.
   if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0) {
@@ -62,7 +80,13 @@ std::optional<Handshake::Admission> Handshake::check(lws* wsi, bool stopping) {
     reject(wsi, 503, "server stopping", Reject::kCapacity);
     return std::nullopt;
   }
-  std::optional<AuthData> auth = readToken(wsi);
+  const Endpoint* ep = resolveEndpoint(wsi);
+  if (!ep) {
+    reject(wsi, 404, "no endpoint at this path", Reject::kEndpoint);
+    return std::nullopt;
+  }
+  endpoint = ep->index;
+  std::optional<AuthData> auth = readToken(wsi, *ep);
   if (!auth) return std::nullopt;
   Admission a{std::move(*auth), clientAddress(wsi)};
   if (const char* over = server_.limits().acquire(a.address, a.auth.id())) {
@@ -84,14 +108,15 @@ void Handshake::release(std::string_view address, std::string_view user) {
   server_.limits().release(address, user);
 }
 
-std::optional<AuthData> Handshake::readToken(lws* wsi) {
+std::optional<AuthData> Handshake::readToken(lws* wsi, const Endpoint& ep) {
   const Config& cfg = server_.config();
+  AuthData auth;
+  if (ep.auth == AuthMode::kNone) return auth;
   // Whole header budget: a shorter buffer makes a long token read as absent.
   static thread_local char token[8192];
-  const char* t = lws_get_urlarg_by_name(wsi, "auth=", token, sizeof token);
+  const char* t = lws_get_urlarg_by_name(wsi, ep.authArg.c_str(), token, sizeof token);
   std::string_view tok = t ? std::string_view(t) : std::string_view();
-  AuthData auth;
-  if (!tok.empty() || cfg.authRequired) {
+  if (!tok.empty() || ep.auth == AuthMode::kToken) {
     AuthCheck result = checkToken(*server_.codec(), tok, cfg.authTtl, time(nullptr));
     if (!result.ok) {
       reject(wsi, 403, result.info, result.reason);

@@ -15,6 +15,7 @@
 #include <string_view>
 
 #include "framework/connection.h"
+#include "framework/endpoint.h"
 #include "framework/stats.h"
 
 struct lws;
@@ -33,8 +34,8 @@ class Handshake {
     AuthData auth;
     std::string address;  // the client's (see clientAddress)
   };
-  // What the connection to open is, or nullopt once the refusal is answered.
-  std::optional<Admission> check(lws* wsi, bool stopping);
+  // What the connection to open is (and `endpoint`, its endpoint's index), or nullopt once the refusal is answered.
+  std::optional<Admission> check(lws* wsi, bool stopping, uint16_t& endpoint);
   // Gives back what check took for a connection that ends.
   void release(std::string_view address, std::string_view user);
 
@@ -44,7 +45,9 @@ class Handshake {
 
  private:
   bool trusted(std::string_view address) const;
-  std::optional<AuthData> readToken(lws* wsi);
+  // The endpoint this request is for (docs/endpoints.md), or nullptr when none serves its port and path.
+  const Endpoint* resolveEndpoint(lws* wsi);
+  std::optional<AuthData> readToken(lws* wsi, const Endpoint& ep);
   void reject(lws* wsi, int status, std::string_view info, Reject why, const char* extraName = nullptr,
               const char* extraValue = nullptr);
 

@@ -70,6 +70,7 @@ class Manager {
   void status(const Reply& reply);
   void status(const Reply& reply, Json cluster);  // cluster: Cluster::describe's answer, or null (none)
   void metrics(const Reply& reply);
+  static void addEndpoints(Server& srv, JsonRef list, int64_t conns, int64_t in);
   void push(JsonRef body, const Reply& reply);
   void online(const std::string& room, const Reply& reply);
   void onlineUser(const std::string& id, const Reply& reply);

@@ -115,7 +115,7 @@ bool isSafeJsonInteger(std::string_view n) {
   return n.size() < 16 || n <= "9007199254740992";
 }
 
-Message parseMessage(std::string_view text) {
+Message parseMessage(std::string_view text, bool keepRid) {
   if (std::memchr(text.data(), 0, text.size()) || hasEscapedNul(text))
     return refuse("message holds a NUL character");
   const char* end = nullptr;
@@ -125,6 +125,10 @@ Message parseMessage(std::string_view text) {
     return refuse("message must be one JSON object and nothing after it");
   if (const char* key = duplicateKey(root.raw())) return refuse("key \"" + shown(key) + "\" appears twice");
   Message m;
+  if (keepRid) {
+    m.root = std::move(root);
+    return m;
+  }
   std::string_view ridText;
   const cJSON* child = root.raw()->child;
   forEachMemberText(text, [&](std::string_view value) {

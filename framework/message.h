@@ -21,7 +21,9 @@ struct Message {
   std::string error;  // non-empty: the message is refused (400 badRequest), this is why
 };
 
-Message parseMessage(std::string_view text);
+// keepRid: a flat envelope's (docs/endpoints.md) fields are all its own, so
+// "rid" stays in root as any other field.
+Message parseMessage(std::string_view text, bool keepRid = false);
 
 // A JSON integer of at most 2^53 in magnitude, written -?(0|[1-9][0-9]*).
 bool isSafeJsonInteger(std::string_view number);

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "framework/connection_limits.h"
+#include "framework/endpoint.h"
 #include "framework/module_loader.h"
 #include "framework/worker.h"
 #include "library/config.h"
@@ -46,6 +47,7 @@ class Server {
   int run(const std::function<void(const std::string& error)>& ready);
 
   const Config& config() const { return config_; }
+  const EndpointTable& endpoints() const { return endpoints_; }
   const TokenCodec* codec() const { return codec_.get(); }
   const std::string& version() const;
   time_t startTime() const { return startTime_; }
@@ -86,15 +88,19 @@ class Server {
   // (Handshake::check), given back when the connection ends.
   std::atomic<int> sockets{0};
   int maxConnections() const { return maxConnections_; }
+  // The reloadable settings of each endpoint, by index (0: the default one).
+  std::vector<EndpointSettings> liveSettings() const;
 
  private:
   bool startAll(std::string& error);
   void stopAll();
   void waitForSignals();
   bool checkPortsFree(std::string& error);
+  bool checkPortFree(int port, std::string& error);
   void writePidFile();
 
   Config config_;
+  const EndpointTable endpoints_;
   std::unique_ptr<TokenCodec> codec_;
   std::unique_ptr<AppImpl> app_;
   std::unique_ptr<StoreHub> stores_;

@@ -64,6 +64,8 @@ Worker::Worker(Server& server, int index)
       index_(index),
       loop_(std::make_unique<EventLoop>()),
       listener_([this](int fd) { adopt(fd); }),
+      endpoints_(server.endpoints()),
+      endpointStats_(std::make_unique<EndpointStats[]>(server.endpoints().size())),
       gate_(stats_, [this](int fd, std::string_view head) { handOver(fd, head); }),
       handshake_(server, stats_, gate_),
       rooms_(server.cluster(), stats_.rooms),
@@ -118,7 +120,7 @@ bool Worker::setUp(std::string& error) {
   tickTimer_.data = this;
   ev_prepare_init(&flushWatcher_, &Worker::onFlush);
   flushWatcher_.data = this;
-  settings_ = cfg.live;
+  settings_ = server_.liveSettings();
   routes_ = server_.routes();
   server_.stores().attach(*loop_);
   // A Redis that restarted has forgotten this worker's members: tell it again.
@@ -176,10 +178,15 @@ bool Worker::setUp(std::string& error) {
     error = "cannot create the outside vhost (TLS certificate or key?)";
     return false;
   }
-  if (!listener_.open(cfg, error)) return false;
+  if (!listener_.open(cfg, cfg.port, error)) return false;
+  for (int port : server_.endpoints().extraPorts()) {
+    endpointListeners_.push_back(std::make_unique<Listener>([this](int fd) { adopt(fd); }));
+    if (!endpointListeners_.back()->open(cfg, port, error)) return false;
+  }
 
   struct ev_loop* l = loop_->loop();
   listener_.start(l);
+  for (auto& el : endpointListeners_) el->start(l);
   ev_timer_start(l, &tickTimer_);
   ev_prepare_start(l, &flushWatcher_);
   idle_.advance(static_cast<uint64_t>(ev_now(l)), [](TimerNode*) {});
@@ -191,6 +198,7 @@ void Worker::tearDown() {
   {
     struct ev_loop* l = loop_->loop();
     listener_.close(l);
+    for (auto& el : endpointListeners_) el->close(l);
     gate_.closeAll(l);
     ev_timer_stop(l, &tickTimer_);
     ev_prepare_stop(l, &flushWatcher_);
@@ -283,7 +291,8 @@ int Worker::onLwsEvent(lws* wsi, int reason, void* user, void* in, size_t len) {
 }
 
 int Worker::filterHandshake(lws* wsi, void* user) {
-  std::optional<Handshake::Admission> a = handshake_.check(wsi, stopping_);
+  uint16_t endpoint = 0;
+  std::optional<Handshake::Admission> a = handshake_.check(wsi, stopping_, endpoint);
   gate_.forget(lws_get_socket_fd(wsi));
   if (!a) return 1;
   auto* s = static_cast<Session*>(user);
@@ -297,6 +306,7 @@ int Worker::filterHandshake(lws* wsi, void* user) {
   c->auth = std::move(a->auth);
   // Kept only when a per-address limit needs it back at the close.
   if (server_.limits().active()) c->ensureExtras().address = std::move(a->address);
+  c->endpoint = endpoint;
   s->conn = c;
   return 0;
 }
@@ -312,20 +322,23 @@ void Worker::established(Connection* c) {
   conns_.emplace(c->fd, c);
   stats_.connections.add();
   stats_.handshakes.add();
+  if (c->endpoint) endpointStats_[c->endpoint].connections.add();
+  const EndpointSettings& settings = settingsOf(c);
   double now = ev_now(loop_->loop());
-  c->tokens = settings_.rateBurst;
+  c->tokens = settings.rateBurst;
   c->refillAt = now;
   c->activeAt = activityStamp();
-  if (settings_.heartbeatIdleTime > 0)
-    idle_.schedule(&c->idle, static_cast<uint64_t>(now) + static_cast<uint64_t>(settings_.heartbeatIdleTime));
+  if (settings.heartbeatIdleTime > 0)
+    idle_.schedule(&c->idle, static_cast<uint64_t>(now) + static_cast<uint64_t>(settings.heartbeatIdleTime));
   rooms_.addUser(c);
   if (log::enabled(log::Level::kInfo)) {
     auto* s = static_cast<const Session*>(lws_wsi_user(c->wsi));
     Auth a = c->auth.view();
-    LOG_INFO("conn %llu open from %s id=%.*s type=%.*s code=%.*s", logFd(c->fd), s ? s->address : "?",
-             static_cast<int>(a.id.size()), a.id.data(), static_cast<int>(a.type.size()), a.type.data(),
-             static_cast<int>(a.code.size()), a.code.data());
+    LOG_INFO("conn %llu open from %s id=%.*s type=%.*s code=%.*s endpoint=%s", logFd(c->fd),
+             s ? s->address : "?", static_cast<int>(a.id.size()), a.id.data(), static_cast<int>(a.type.size()),
+             a.type.data(), static_cast<int>(a.code.size()), a.code.data(), endpointOf(c).name.c_str());
   }
+  if (c->endpoint) router_.openHook(c);
 }
 
 // ---- receiving ----
@@ -343,11 +356,12 @@ void Worker::receive(Connection* c, const char* in, size_t len) {
     return;
   }
   c->rxBytes += static_cast<uint32_t>(len);
-  if (c->rxBytes > settings_.maxMessageSize) {
-    LOG_WARN("conn %llu: message over %lld bytes: closing 1009", logFd(c->fd),
-             static_cast<long long>(settings_.maxMessageSize));
-    send(c, buildMessage(413, "messageTooLarge",
-                         "message over " + std::to_string(settings_.maxMessageSize) + " bytes", {}, {}));
+  if (const int64_t limit = settingsOf(c).maxMessageSize; c->rxBytes > limit) {
+    LOG_WARN("conn %llu: message over %lld bytes: closing 1009", logFd(c->fd), static_cast<long long>(limit));
+    const Endpoint& ep = endpointOf(c);
+    // A raw endpoint's client speaks no JSON: the close code says it all.
+    if (ep.route != RouteMode::kRaw)
+      send(c, buildReply(ep.flat(), 413, "messageTooLarge", "message over " + std::to_string(limit) + " bytes", {}));
     close(c, kCloseTooLarge, closeReasonText(kCloseTooLarge));
     if (c->extras) c->extras->rx.clear();
     c->rxBytes = 0;
@@ -372,6 +386,7 @@ void Worker::finishMessage(Connection* c, std::string_view text) {
   bool binary = c->rxBinary;
   c->rxBinary = false;
   stats_.messagesIn.add();
+  if (c->endpoint) endpointStats_[c->endpoint].messagesIn.add();
   router_.route(c, text, binary);
 }
 
@@ -389,7 +404,7 @@ void Worker::send(Connection* c, const Payload& p) {
   c->queuedBytes += size;
   stats_.queuedBytes.add(static_cast<int64_t>(size));
   stats_.messagesOut.add();
-  if (static_cast<int64_t>(c->queuedBytes) > settings_.sendQueueLimit) {
+  if (static_cast<int64_t>(c->queuedBytes) > settings_[0].sendQueueLimit) {
     LOG_WARN("conn %llu: %zu bytes queued, over send_queue_limit: closing 4009", logFd(c->fd), c->queuedBytes);
     close(c, kCloseSlowConsumer, closeReasonText(kCloseSlowConsumer), true);
     return;
@@ -529,6 +544,7 @@ void Worker::closed(Connection* c) {
   rooms_.leaveAll(c);
   rooms_.removeUser(c);
   LOG_INFO("conn %llu closed %d", logFd(c->fd), code);
+  if (c->endpoint) endpointStats_[c->endpoint].connections.add(-1);
   runCloseHooks(c, code);
   conns_.erase(c->fd);
   released(c);
@@ -585,16 +601,18 @@ size_t Worker::sendToAll(const Payload& p, std::span<const Fd> exclude) {
   return n;
 }
 
-void Worker::setSettings(const LiveSettings& s) {
-  bool idleChanged = s.heartbeatIdleTime != settings_.heartbeatIdleTime;
-  settings_ = s;
+void Worker::setSettings(const std::vector<EndpointSettings>& s) {
+  bool idleChanged = false;
+  for (size_t i = 0; i < s.size() && i < settings_.size(); ++i) {
+    idleChanged |= s[i].heartbeatIdleTime != settings_[i].heartbeatIdleTime;
+    settings_[i] = s[i];
+  }
   if (!idleChanged) return;
-  // A reload changed the idle time: every open connection is checked at the
-  // next tick (idleExpired reads how long it has really been silent and
-  // either closes it or schedules it again), or stops being timed.
+  // A reload changed the idle time: each open connection is checked at the next
+  // tick (idleExpired closes it or schedules it again), or stops being timed.
   for (auto& [fd, c] : conns_) {
     if (c->gone || c->closing()) continue;
-    if (settings_.heartbeatIdleTime > 0) idle_.schedule(&c->idle, idle_.now() + 1);
+    if (settingsOf(c).heartbeatIdleTime > 0) idle_.schedule(&c->idle, idle_.now() + 1);
     else idle_.cancel(&c->idle);
   }
 }
@@ -655,14 +673,15 @@ void Worker::tick() {
 }
 
 void Worker::idleExpired(Connection* c) {
-  if (c->closing() || c->gone || settings_.heartbeatIdleTime <= 0) return;
-  uint64_t idle = static_cast<uint64_t>(settings_.heartbeatIdleTime);
+  const int idleTime = settingsOf(c).heartbeatIdleTime;
+  if (c->closing() || c->gone || idleTime <= 0) return;
+  uint64_t idle = static_cast<uint64_t>(idleTime);
   uint64_t due = static_cast<uint64_t>(c->activeAt) + idle;
   if (due > idle_.now()) {
     idle_.schedule(&c->idle, due);
     return;
   }
-  LOG_INFO("conn %llu: no whole frame for %d s: closing 4008", logFd(c->fd), settings_.heartbeatIdleTime);
+  LOG_INFO("conn %llu: no whole frame for %d s: closing 4008", logFd(c->fd), idleTime);
   close(c, kCloseIdle, closeReasonText(kCloseIdle));
 }
 
@@ -671,6 +690,7 @@ void Worker::beginStop() {
   stopping_ = true;
   stopDeadline_ = ev_now(loop_->loop()) + server_.config().stopTimeout;
   listener_.close(loop_->loop());
+  for (auto& el : endpointListeners_) el->close(loop_->loop());
   gate_.closeAll(loop_->loop());
   LOG_INFO("stopping: closing %zu connections with 1001", conns_.size());
   for (auto& [fd, c] : conns_) close(c, kCloseGoingAway, closeReasonText(kCloseGoingAway));

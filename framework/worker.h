@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "framework/connection.h"
+#include "framework/endpoint.h"
 #include "framework/event_loop.h"
 #include "framework/handshake.h"
 #include "framework/listener.h"
@@ -34,6 +35,25 @@ namespace msw {
 
 class Server;
 enum class RegistryKind : char;
+
+// An endpoint's part of the settings a reload may change (library/config.h
+// LiveSettings, with [endpoint.NAME]'s own values), copied into each worker.
+struct EndpointSettings {
+  int64_t maxMessageSize = 0;  // the defaults are library/config.cpp's table: Server::liveSettings fills these
+  int64_t sendQueueLimit = 0;
+  int heartbeatIdleTime = 0;
+  int rateLimit = 0;
+  int rateBurst = 0;
+  bool escapeHtml = false;
+  Payload ack;  // sent before each JSON message is handled, when set
+};
+
+// Per endpoint but the default one (whose figures are the worker's totals
+// less these): kept off the default endpoint's path.
+struct EndpointStats {
+  Counter connections;
+  Counter messagesIn;
+};
 
 class Worker {
  public:
@@ -71,8 +91,13 @@ class Worker {
   void close(Connection* c, int code, std::string_view reason, bool dropQueue = false);
   void setRoutes(std::shared_ptr<const RouteTable> routes) { routes_ = std::move(routes); }
   const std::shared_ptr<const RouteTable>& routes() const { return routes_; }
-  void setSettings(const LiveSettings& s);
-  const LiveSettings& settings() const { return settings_; }
+  // The reloadable settings of each endpoint, by index (Server::liveSettings).
+  void setSettings(const std::vector<EndpointSettings>& s);
+  const EndpointSettings& settings() const { return settings_[0]; }
+  const EndpointSettings& settingsOf(const Connection* c) const { return settings_[c->endpoint]; }
+  const Endpoint& endpointOf(const Connection* c) const { return endpoints_.at(c->endpoint); }
+  // Figures of endpoint i >= 1 (the default one's are the totals less the others').
+  EndpointStats& endpointStats(size_t i) { return endpointStats_[i]; }
   double now() const { return ev_now(loop_->loop()); }
   void sendHeartbeat(Connection* c) { send(c, heartbeat_); }
   // Writes this worker's members into the store again (Redis lost them).
@@ -126,9 +151,12 @@ class Worker {
   lws_context* context_ = nullptr;
   lws_vhost* vhost_ = nullptr;
   Listener listener_;
+  std::vector<std::unique_ptr<Listener>> endpointListeners_;  // ports of endpoints' own
   ev_timer tickTimer_;
   ev_prepare flushWatcher_;
-  LiveSettings settings_;
+  std::vector<EndpointSettings> settings_;
+  const EndpointTable& endpoints_;  // Server's, immutable
+  std::unique_ptr<EndpointStats[]> endpointStats_;
   std::shared_ptr<const RouteTable> routes_;
   std::unordered_map<Fd, Connection*> conns_;
   WorkerStats stats_;

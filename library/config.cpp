@@ -44,7 +44,7 @@ using LiveMember = T LiveSettings::*;  // a reloadable key: it lives in Config::
 using Field =
     std::variant<Member<int>, Member<int64_t>, Member<bool>, Member<std::string>, Member<std::vector<std::string>>,
                  Member<LogLevelSetting>, Member<CipherKind>, Member<StoreDriver>, LiveMember<int>,
-                 LiveMember<int64_t>, LiveMember<bool>, LiveMember<LogLevelSetting>>;
+                 LiveMember<int64_t>, LiveMember<bool>, LiveMember<LogLevelSetting>, LiveMember<std::string>>;
 
 // The value type a Field points at, and the value itself in a Config.
 template <class M>
@@ -181,6 +181,9 @@ constexpr Key kKeys[] = {
   intKey   ("outside", "max_connections_per_ip",   &Config::maxConnectionsPerIp,   "0", 0, 1 << 20),
   intKey   ("outside", "max_connections_per_user", &Config::maxConnectionsPerUser, "0", 0, 1 << 20),
   listKey  ("outside", "trusted_proxies",     &Config::trustedProxies,      "",          checkIpAddress),
+  stringKey("outside", "ack",                 &LiveSettings::ack,           "",          wordRule, kReloadable),
+  stringKey("outside", "flavor",              &Config::flavor,              "",          wordRule),
+  stringKey("outside", "heartbeat",           &Config::heartbeat,           "text",      heartbeatRule),
 
   stringKey("manager", "host",                &Config::managerHost,         "127.0.0.1", notEmpty),
   intKey   ("manager", "port",                &Config::managerPort,         "20001",     1, 65535),
@@ -318,7 +321,8 @@ std::string assignEnum(const Key& k, std::string_view text, Config& c) {
 
 std::string assignText(const Key& k, std::string_view text, const fs::path& root, Config& c) {
   if (const char* reason = k.check ? k.check(text) : nullptr) return reason;
-  std::string& dest = at(c, std::get<Member<std::string>>(k.field));
+  auto* live = std::get_if<LiveMember<std::string>>(&k.field);
+  std::string& dest = live ? at(c, *live) : at(c, std::get<Member<std::string>>(k.field));
   if (k.type == kPath && !text.empty()) {
     dest = normalPath(root / fs::path(text)).string();  // an absolute `text` replaces root
   } else {
@@ -490,7 +494,13 @@ void continueValue(Parse& p, const Key& k, std::string_view value) {
   setValue(p, k, joined + std::string(withoutComment(value)));
 }
 
+void takeEndpointKey(Parse& p, std::string_view ep, std::string_view name, std::string_view value) {
+  EndpointKeyNote n = setEndpointKey(p.out.endpoints, ep, p.headerLine, name, value);
+  if (!n.text.empty()) (n.error ? addError : addWarning)(p, n.atHeader ? p.headerLine : p.line, n.text);
+}
+
 void takeKey(Parse& p, std::string_view section, std::string_view name, std::string_view value, bool continued) {
+  if (std::string_view ep; endpointSection(section, ep)) return continued ? void() : takeEndpointKey(p, ep, name, value);
   if (section.empty()) {
     if (!continued) addWarning(p, p.line, std::string(name) + ": key before any [section] (ignored)");
     return;
@@ -590,6 +600,7 @@ void checkAcrossKeys(Parse& p) {
     addError(p, laterLine(p, "manager", {"host", "token"}),
              "[manager] host " + c.managerHost + " is not loopback: set [manager] token");
   }
+  for (auto& [line, what] : finishEndpoints(c)) addError(p, line, what);
 }
 
 bool readFile(const std::string& file, std::string& text, std::string& why) {
@@ -661,6 +672,7 @@ std::string dumpConfig(const Config& c, const ConfigLoad* origin) {
     }
     out += "\n";
   }
+  for (const EndpointConfig& e : c.endpoints) out += "[endpoint." + e.name + "] " + describeEndpoint(e, c.port) + "\n";
   return out;
 }
 

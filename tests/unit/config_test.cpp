@@ -534,7 +534,7 @@ TEST_F(ConfigTest, ApplyReloadableCopiesOnlyTheReloadableKeys) {
 TEST_F(ConfigTest, DumpHasOneLinePerKeyAndHidesSecrets) {
   ASSERT_TRUE(load("[auth]\nkey = topsecret\ncipher = des-ede3-ecb\n[app]\nmodules = a, b\n").ok);
   std::string dump = dumpConfig(config_);
-  EXPECT_EQ(41, std::count(dump.begin(), dump.end(), '\n'));
+  EXPECT_EQ(44, std::count(dump.begin(), dump.end(), '\n'));
   EXPECT_NE(std::string::npos, dump.find("[outside] port = 20000\n"));
   EXPECT_NE(std::string::npos, dump.find("[outside] send_queue_limit = 1048576\n"));
   EXPECT_NE(std::string::npos, dump.find("[server] log_level = info\n"));
