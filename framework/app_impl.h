@@ -37,6 +37,7 @@ class AppImpl : public App {
   std::string member(Fd fd) const override;
   std::string_view nodeId() const override;
   void log(LogLevel level, std::string_view text) override;
+  std::string setting(std::string_view section, std::string_view name) const override;
 
  private:
   // Runs task(worker) on the worker that owns fd: now if that is this thread.

@@ -119,6 +119,11 @@ std::shared_ptr<const RouteTable> Server::routes() const {
   return routes_;
 }
 
+std::string Server::setting(std::string_view section, std::string_view name) const {
+  std::lock_guard<std::mutex> lock(settingMutex_);
+  return configValue(config_, section, name);
+}
+
 LiveSettings Server::liveSettings() const {
   LiveSettings s;
   s.maxMessageSize = config_.maxMessageSize;
@@ -294,7 +299,10 @@ ReloadResult Server::reload() {
           }
         }
   std::shared_ptr<const RouteTable> table = loader_->load(config_.modules, old.get(), r.errors);
-  applyReloadable(fresh, config_);
+  {
+    std::lock_guard<std::mutex> l(settingMutex_);
+    applyReloadable(fresh, config_);
+  }
   log::setLevel(toLogLevel(config_.logLevel));
   {
     std::lock_guard<std::mutex> l(routesMutex_);

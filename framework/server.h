@@ -44,6 +44,8 @@ class Server {
   int run(const std::function<void(const std::string& error)>& ready);
 
   const Config& config() const { return config_; }
+  // One key of the configuration as text (App::setting), from any thread.
+  std::string setting(std::string_view section, std::string_view name) const;
   const TokenCodec* codec() const { return codec_.get(); }
   const std::string& version() const;
   time_t startTime() const { return startTime_; }
@@ -79,6 +81,7 @@ class Server {
   void writePidFile();
 
   Config config_;
+  mutable std::mutex settingMutex_;  // reload's writes to config_ against setting()
   std::unique_ptr<TokenCodec> codec_;
   std::unique_ptr<AppImpl> app_;
   std::unique_ptr<StoreHub> stores_;

@@ -175,6 +175,7 @@ constexpr Key kKeys[] = {
 
   listKey  ("app",     "modules",             &Config::modules,             "index, live", moduleName),
   pathKey  ("app",     "plugin_dir",          &Config::pluginDir,           ""),
+  intKey   ("live",    "max_pending",         &Config::liveMaxPending,      "200",       1, 100000, kReloadable),
 };
 // clang-format on
 
@@ -632,9 +633,7 @@ void checkAcrossKeys(Parse& p) {
 }
 
 bool readFile(const std::string& file, std::string& text, std::string& why) {
-  struct Closer {
-    void operator()(FILE* f) const { std::fclose(f); }
-  };
+  struct Closer { void operator()(FILE* f) const { std::fclose(f); } };
   std::unique_ptr<FILE, Closer> f(std::fopen(file.c_str(), "rb"));
   if (!f) {
     why = std::error_code(errno, std::generic_category()).message();
@@ -691,6 +690,11 @@ std::string dumpConfig(const Config& c) {
   std::string out;
   for (const Key& k : kKeys) out += label(k) + " = " + valueText(k, c) + "\n";
   return out;
+}
+
+std::string configValue(const Config& c, std::string_view section, std::string_view name) {
+  const Key* k = findKey(section, name);
+  return k && !k->secret ? valueText(*k, c) : std::string();
 }
 
 }  // namespace msw

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace msw {
@@ -68,6 +69,9 @@ struct Config {
   // [app]
   std::vector<std::string> modules = {"index", "live"};  // modules [index, live]
   std::string pluginDir;                                  // plugin_dir [empty: plugins/ beside the binary]
+
+  // [live]
+  int liveMaxPending = 200;  // max_pending [200] messages waiting for moderation per room, 1..100000
 };
 
 struct ConfigLoad {
@@ -85,5 +89,8 @@ void applyReloadable(const Config& fresh, Config& live);
 
 // One line per key: "[section] name = value" with defaults, for `--print-config`.
 std::string dumpConfig(const Config& c);
+
+// The value of one key as dumpConfig writes it ("" for an unknown or secret key).
+std::string configValue(const Config& c, std::string_view section, std::string_view name);
 
 }  // namespace msw

@@ -12,13 +12,18 @@
 //   live:CODE:walls     set of members of walls online
 //   live:CODE:seq       message id counter
 //   live:CODE:pending   hash id -> message waiting for a wall's check
+//   live:CODE:npending  how many: reserved by a say before it is stored, so
+//                       that [live] max_pending holds under concurrent says
 //   live:CODE:senders   hash id -> member ("node:fd") that sent a pending message
 //   live:CODE:timeline  list of approved messages and announcements (the history attendees see)
 //   live:CODE:wall      list of announcements (the wall's own history)
 //   live:CODE:items     hash id -> announcement, to find one to recall
 #include <algorithm>
+#include <cstdlib>
 #include <ctime>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "msw/module.h"
 
@@ -37,11 +42,44 @@ constexpr int64_t kHistoryLimit = 500;       // entries kept per room and list
 constexpr int64_t kKeepSeconds = 7 * 86400;  // history expires a week after its last write
 constexpr int64_t kMaxPageSize = 100;
 constexpr int64_t kMaxPage = 1000000;  // keeps -page * size far from overflow
+constexpr int64_t kDefaultQueuePage = 50;
+constexpr size_t kEnvelope = 256;      // what a reply adds around its items: status, event, info, rid
 
 std::string key(std::string_view code, const char* what) {
   return "live:" + std::string(code) + ":" + what;
 }
 std::string wallRoom(std::string_view code) { return std::string(code) + ":wall"; }
+
+int64_t settingOr(App& app, const char* section, const char* name, int64_t fallback) {
+  std::string text = app.setting(section, name);
+  char* end = nullptr;
+  long long v = std::strtoll(text.c_str(), &end, 10);
+  return !text.empty() && *end == '\0' && v > 0 ? v : fallback;
+}
+
+int64_t maxPending(App& app) { return settingOr(app, "live", "max_pending", 200); }
+
+// The most one reply or broadcast of this module may carry: half the send
+// queue, so that no single message can fill a client's queue by itself and
+// close it 4009 (docs/live.md, "Limits").
+size_t replyBudget(App& app) {
+  return static_cast<size_t>(settingOr(app, "outside", "send_queue_limit", 1 << 20) / 2);
+}
+
+// How many of the JSON texts [first, last), from the first, fit in one reply
+// of at most `budget` bytes.
+template <class It>
+size_t fitting(It first, It last, size_t budget) {
+  size_t used = kEnvelope, n = 0;
+  for (; first != last && (used += first->size() + 1) <= budget; ++first) ++n;
+  return n;
+}
+
+template <class It>
+void pushAll(JsonRef list, It first, It last) {
+  for (; first != last; ++first)
+    if (Json item = Json::parse(*first)) list.push(item);
+}
 
 // Where an answer that comes after a store round trip goes: the requesting
 // connection, with the request's rid (the Request itself is gone by then).
@@ -103,7 +141,7 @@ Json personOf(const msw::Auth& a) {
 }
 
 void keepHistory(App& app, std::string_view code) {
-  for (const char* k : {"timeline", "wall", "items", "seq", "pending", "senders"})
+  for (const char* k : {"timeline", "wall", "items", "seq", "pending", "npending", "senders"})
     app.store().expire(key(code, k), kKeepSeconds);
 }
 
@@ -119,9 +157,11 @@ void sendPage(Request& r, const std::string& listKey) {
                             if (!o.ok(items)) return;
                             Json param = Json::object();
                             param.set("page", page).set("size", size).set("total", total);
-                            JsonRef list = param.addArray("items");
-                            for (const std::string& s : items.value)
-                              if (Json item = Json::parse(s)) list.push(item);
+                            // Over the budget, the newest entries of the page are kept.
+                            const msw::StrList& v = items.value;
+                            size_t fit = fitting(v.rbegin(), v.rend(), replyBudget(*o.app));
+                            pushAll(param.addArray("items"), v.end() - static_cast<long>(fit), v.end());
+                            if (fit < v.size()) param.set("partial", true);
                             o.reply(200, "history", "", param);
                           });
   });
@@ -178,15 +218,44 @@ void userClosed(App& app, const msw::CloseInfo& c) {
   userLeft(app, c.fd, std::string(c.code), personOf(c.auth));
 }
 
+// A message fits when the largest broadcast made of it (its approval, with
+// "kind" and a 20-digit id) fits in the reply budget.
+bool fitsBudget(Request& r, const Json& msg) {
+  if (msg.dump().size() + 64 + kEnvelope <= replyBudget(r.app)) return true;
+  r.error(413, "contentTooLong", "the message is over half of send_queue_limit");
+  return false;
+}
+
+void storePending(const Origin& o, Json msg);
+
+// The queue's place is reserved before the message is stored: the counter
+// is atomic, so concurrent says cannot overshoot max_pending.
 void userSay(Request& r) {
   if (!allowed(r, kUserType)) return;
   std::string text = content(r);
   if (text.empty()) return;
   Json msg = Json::object();
   msg.set("content", text).set("uid", r.auth.id).set("nickname", r.auth.nickname).set("time", int64_t(time(nullptr)));
+  if (!fitsBudget(r, msg)) return;
   Origin o = origin(r);
-  r.app.store().incr(key(o.code, "seq"), 1, [o, msg](msw::StoreResult<int64_t> id) mutable {
-    if (!o.ok(id)) return;
+  int64_t max = maxPending(r.app);
+  r.app.store().incr(key(o.code, "npending"), 1, [o, msg, max](msw::StoreResult<int64_t> n) mutable {
+    if (!o.ok(n)) return;
+    if (n.value > max) {
+      o.app->store().incr(key(o.code, "npending"), -1);
+      o.reply(429, "queueFull", std::to_string(max) + " messages are waiting for moderation: try again later");
+      return;
+    }
+    storePending(o, std::move(msg));
+  });
+}
+
+void storePending(const Origin& o, Json msg) {
+  o.app->store().incr(key(o.code, "seq"), 1, [o, msg](msw::StoreResult<int64_t> id) mutable {
+    if (!o.ok(id)) {
+      o.app->store().incr(key(o.code, "npending"), -1);
+      return;
+    }
     App& app = *o.app;
     msg.set("id", id.value);
     app.store().hset(key(o.code, "pending"), std::to_string(id.value), msg.dump());
@@ -219,6 +288,26 @@ void tellRejected(App& app, const std::string& code, const std::string& id) {
 
 // ---- walls ----
 
+int64_t queuePageSize(Request& r) {
+  return std::clamp<int64_t>(r.data["size"].i64(kDefaultQueuePage), 1, kMaxPageSize);
+}
+
+// Puts a page of the moderation queue `q` into `param`: the messages with an
+// id above `after`, oldest first, at most `size` and within the reply
+// budget; "more" says that live.wall.pending has the rest.
+void putQueuePage(App& app, JsonRef param, const msw::StrMap& q, int64_t after, int64_t size) {
+  std::vector<std::pair<long long, const std::string*>> byId;
+  for (auto& [id, m] : q)
+    if (long long n = std::atoll(id.c_str()); n > after) byId.emplace_back(n, &m);
+  std::sort(byId.begin(), byId.end());
+  std::vector<std::string> texts;
+  for (size_t i = 0; i < byId.size() && static_cast<int64_t>(i) < size; ++i) texts.push_back(*byId[i].second);
+  // At least one: each message fit the budget when it was said.
+  size_t n = std::max<size_t>(fitting(texts.begin(), texts.end(), replyBudget(app)), texts.empty() ? 0 : 1);
+  pushAll(param.addArray("pending"), texts.begin(), texts.begin() + static_cast<long>(n));
+  param.set("pendingTotal", static_cast<int64_t>(q.size())).set("more", n < byId.size());
+}
+
 void wallJoin(Request& r) {
   if (!allowed(r, kWallType)) return;
   App& app = r.app;
@@ -227,21 +316,30 @@ void wallJoin(Request& r) {
   app.store().sadd(walls, app.member(r.fd));
   app.fdAddCloseKey(r.fd, walls);
   Origin o = origin(r);
-  // A wall starts with the online count and the queue waiting for it.
-  app.store().scard(key(o.code, "users"), [o](msw::StoreResult<int64_t> n) {
+  int64_t size = queuePageSize(r);
+  // A wall starts with the online count and the first page of the queue.
+  app.store().scard(key(o.code, "users"), [o, size](msw::StoreResult<int64_t> n) {
     if (!o.ok(n)) return;
-    o.app->store().hgetall(key(o.code, "pending"), [o, online = n.value](msw::StoreResult<msw::StrMap> q) {
+    o.app->store().hgetall(key(o.code, "pending"), [o, size, online = n.value](msw::StoreResult<msw::StrMap> q) {
       if (!o.ok(q)) return;
-      std::vector<std::pair<long long, std::string>> byId;
-      for (auto& [id, m] : q.value) byId.emplace_back(std::atoll(id.c_str()), m);
-      std::sort(byId.begin(), byId.end());
       Json param = Json::object();
       param.set("code", o.code).set("online", online);
-      JsonRef pending = param.addArray("pending");
-      for (auto& [id, m] : byId)
-        if (Json item = Json::parse(m)) pending.push(item);
+      putQueuePage(*o.app, param, q.value, 0, size);
       o.reply(200, "join", "joined " + o.code, param);
     });
+  });
+}
+
+// The next page of the queue, after the last id the wall has.
+void wallPending(Request& r) {
+  if (!allowed(r, kWallType)) return;
+  Origin o = origin(r);
+  int64_t after = r.data["after"].i64(0), size = queuePageSize(r);
+  r.app.store().hgetall(key(o.code, "pending"), [o, after, size](msw::StoreResult<msw::StrMap> q) {
+    if (!o.ok(q)) return;
+    Json param = Json::object();
+    putQueuePage(*o.app, param, q.value, after, size);
+    o.reply(200, "pending", "", param);
   });
 }
 
@@ -275,6 +373,7 @@ void wallCheck(Request& r) {
       return;
     }
     app.store().hdel(pending, id);
+    app.store().incr(key(o.code, "npending"), -1);
     Json msg = Json::parse(*m.value);
     if (status == 0) tellRejected(app, o.code, id);
     else app.store().hdel(key(o.code, "senders"), id);
@@ -347,7 +446,7 @@ void wallRecall(Request& r) {
 void wallClean(Request& r) {
   if (!allowed(r, kWallType)) return;
   App& app = r.app;
-  for (const char* k : {"timeline", "wall", "items", "pending", "senders"}) app.store().del(key(r.code, k));
+  for (const char* k : {"timeline", "wall", "items", "pending", "npending", "senders"}) app.store().del(key(r.code, k));
   toRoomAndWalls(app, r.code, app.message(200, "wallClean", "the wall was cleared"));
   r.success("clean", "cleared");
 }
@@ -374,6 +473,7 @@ int init(msw::Module& m) {
       .action("say", wallSay)
       .action("recall", wallRecall)
       .action("check", wallCheck)
+      .action("pending", wallPending)
       .action("clean", wallClean)
       .action("history", wallHistory);
   return 0;

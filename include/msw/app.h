@@ -98,6 +98,12 @@ class App {
   virtual std::string_view nodeId() const = 0;
 
   virtual void log(LogLevel level, std::string_view text) = 0;
+
+  // A configuration value as `--print-config` shows it, sizes in bytes
+  // ("" for an unknown or secret key), as of the latest reload: e.g.
+  // setting("outside", "send_queue_limit"), which no single message may
+  // exceed (docs/controllers.md), or a module's own section.
+  virtual std::string setting(std::string_view section, std::string_view name) const = 0;
 };
 
 // One message routed to an action. Valid for the duration of the call only:

@@ -56,6 +56,7 @@ struct Options {
   std::string managerToken;               // [manager] token
   int stopTimeout = 5;                    // [server] stop_timeout
   std::string modules = "index, live, apptest";
+  std::string moreIni;                    // sections appended to the file ("[live]\nmax_pending = 5\n")
 };
 
 // One server process for one test.
@@ -91,7 +92,7 @@ class Server {
         "driver = memory\n"
         "[app]\n"
         "plugin_dir = " MSW_PLUGIN_DIR "\n"
-        "modules = " + opts_.modules + "\n";
+        "modules = " + opts_.modules + "\n" + opts_.moreIni;
     if (!proc.start(ini, managerPort, opts_.managerToken)) {
       ADD_FAILURE() << "server did not start: " << proc.error() << "\n" << proc.log();
       return false;
