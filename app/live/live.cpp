@@ -398,6 +398,7 @@ void wallSay(Request& r) {
   if (text.empty()) return;
   Json msg = Json::object();
   msg.set("kind", "wall").set("content", text).set("nickname", r.auth.nickname).set("time", int64_t(time(nullptr)));
+  if (!fitsBudget(r, msg)) return;
   Origin o = origin(r);
   r.app.store().incr(key(o.code, "seq"), 1, [o, msg](msw::StoreResult<int64_t> id) mutable {
     if (!o.ok(id)) return;

@@ -788,5 +788,31 @@ TEST_F(LiveFlood, HistoryPagesStayWithinTheBudget) {
       << "the newest are kept";
 }
 
+// At the smallest send queue (4 KiB: 2 KiB a reply), a long nickname and a
+// long content make a broadcast that would not fit: refused, not sent.
+class LiveTinyQueue : public Live {
+ protected:
+  void SetUp() override {
+    Options o;
+    o.sendQueueLimit = "4k";
+    start(o);
+  }
+};
+
+TEST_F(LiveTinyQueue, AMessageWhoseBroadcastWouldNotFitIs413) {
+  Client& w = wall("w");
+  auto c = std::make_unique<Client>();
+  ASSERT_TRUE(c->open(server->port, Server::token("long", "wechatUser", kCode, std::string(1500, 'n'))));
+  Client& u = *c;
+  all.push_back(std::move(c));
+  EXPECT_EQ(u.call("live.user.say", "\"content\":\"short\"")["status"].i64(), 200);
+  Json r = u.call("live.user.say", "\"content\":\"" + std::string(1000, 'x') + "\"");
+  EXPECT_EQ(r["status"].i64(), 413) << r.dump();
+  EXPECT_EQ(r["event"].str(), "contentTooLong");
+  EXPECT_EQ(w.call("live.wall.say", "\"content\":\"" + std::string(1000, 'y') + "\"")["status"].i64(), 200)
+      << "the wall's own nickname is short";
+  EXPECT_EQ(w.call("apptest.api.whoami")["status"].i64(), 200) << "the wall is still open";
+}
+
 }  // namespace
 }  // namespace msw::apptest
