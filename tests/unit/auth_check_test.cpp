@@ -153,6 +153,20 @@ TEST_P(CheckToken, NumericIdsAreKeptAsWritten) {
   }
 }
 
+// Found by tests/fuzz/token_fuzz: a number beyond int64 in a text field was
+// cast to int64 (undefined behaviour; the sanitizer build aborted).
+TEST_P(CheckToken, NumbersBeyondInt64InOtherFieldsAreText) {
+  AuthCheck r = check(R"({"id":"ale","code":1e400,"type":-1e300,"nickname":9223372036854775808,"ctime":)" +
+                      std::to_string(kNow) + "}");
+  ASSERT_TRUE(r.ok) << r.info;
+  Auth a = r.auth.view();
+  EXPECT_EQ(a.code, "inf");
+  EXPECT_EQ(a.type.substr(0, 2), "-1");
+  EXPECT_EQ(a.nickname, "9223372036854775808.000000");
+  r = check(R"({"id":"x","code":4611686018427387904,"ctime":)" + std::to_string(kNow) + "}");
+  EXPECT_EQ(r.auth.view().code, "4611686018427387904") << "2^62 is still an integer";
+}
+
 TEST(MemberText, FindsEachMemberAsWritten) {
   std::string_view j = R"( {"a" : 1e400 , "b":{"x":[1,"]}"]},"c":"q\"}",  "d":-0})";
   EXPECT_EQ(memberText(j, 0), "1e400");
