@@ -210,7 +210,7 @@ std::string urlEncode(const std::string& s) {
   return out;
 }
 
-// An msw auth token (SPEC §3, aes-256-gcm): base64url without padding of
+// An msw auth token (docs/protocol.md#the-token, aes-256-gcm): base64url without padding of
 // nonce(12) || ciphertext || tag(16), AES key = SHA-256 of the configured key.
 std::string mintToken(const std::string& key, int user) {
   unsigned char aes[32];

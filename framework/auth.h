@@ -1,4 +1,4 @@
-// framework/auth.h: checking the auth token of a handshake (SPEC §3).
+// framework/auth.h: checking the auth token of a handshake (docs/protocol.md#the-token).
 #pragma once
 
 #include <ctime>

@@ -69,6 +69,9 @@ class AuthData {
   uint16_t len_[5] = {0, 0, 0, 0, 0};
 };
 
+// An Fd for printf's %llu: logs name a connection by it.
+inline unsigned long long logFd(Fd fd) { return static_cast<unsigned long long>(fd); }
+
 struct Connection {
   // Rare state: allocated on first use.
   struct Extras {
@@ -77,6 +80,7 @@ struct Connection {
     std::vector<std::string> controllers;  // "module.controller", lower case
     std::string rx;                         // a message arriving in several chunks
     std::string closeReason;                // when not the code's usual text
+    std::string address;                    // the client's, when a per-address limit counts it
   };
 
   lws* wsi = nullptr;
@@ -91,6 +95,7 @@ struct Connection {
   double abuseWindow = 0;
   uint32_t rejected = 0;
   uint32_t rxBytes = 0;        // bytes of the message being received
+  uint32_t activeAt = 0;       // when the last whole frame came (the idle wheel's seconds)
   uint16_t closeCode = 0;      // close requested by us, sent after the queue drains
   uint16_t peerCloseCode = 0;  // from the client's close frame
   bool established = false;
@@ -99,9 +104,10 @@ struct Connection {
   bool rxBinary = false;       // the message being received is binary
   bool gone = false;           // closed or broken: nothing more is sent
   bool dropQueue = false;      // close without sending what is queued (4009)
+  bool askedWritable = false;  // we asked lws for WRITEABLE (see Worker::controlFrameAnswered)
   std::unique_ptr<Extras> extras;
 
-  Extras& ex() {
+  Extras& ensureExtras() {
     if (!extras) extras = std::make_unique<Extras>();
     return *extras;
   }

@@ -11,7 +11,7 @@ thread_local EventLoop* tCurrent = nullptr;
 
 EventLoop::EventLoop() {
   // NOSIGMASK: libev must not touch signal masks; signals are blocked in
-  // every thread and taken by the main thread's sigwait (DESIGN §2).
+  // every thread and taken by the main thread's sigwait (docs/design.md#threads-and-event-loops).
   loop_ = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK);
   if (!loop_) throw std::runtime_error("ev_loop_new failed");
   ev_async_init(&wake_, &EventLoop::onWake);

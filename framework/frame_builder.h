@@ -16,7 +16,7 @@ namespace msw {
 // A text frame carrying `text`.
 Payload buildTextFrame(std::string_view text);
 
-// The SPEC §4 envelope {"status","event","info","param","rid"}; param and
+// The docs/protocol.md#messages envelope {"status","event","info","param","rid"}; param and
 // rid are left out when they are null views.
 Payload buildMessage(int status, std::string_view event, std::string_view info, JsonRef param, JsonRef rid);
 

@@ -1,4 +1,4 @@
-// framework/method.h: the "method" grammar of SPEC §4.
+// framework/method.h: the "method" grammar of docs/protocol.md#messages.
 //
 // One to three segments of [A-Za-z0-9_], dot-separated, case-insensitive:
 // "a" = index.index.a, "c.a" = index.c.a, "m.c.a" as given; no method at

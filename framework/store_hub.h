@@ -3,7 +3,7 @@
 // Every thread that runs an event loop (each worker, the manager) attaches
 // to the hub when its loop starts and detaches before it ends. With the
 // memory driver they share one data set; with Redis each gets its own
-// connection on its own loop (DESIGN §5), so nothing ever waits for another
+// connection on its own loop (docs/design.md#the-store), so nothing ever waits for another
 // thread. current() is the store modules see: each read callback it takes
 // holds the route table that was in force when the read was issued, so a
 // reload cannot unload the code a pending callback belongs to.

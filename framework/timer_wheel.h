@@ -2,8 +2,8 @@
 //
 // Each worker keeps one wheel of one-second slots for its connections' idle
 // deadlines and ticks it from one libev timer, instead of one lws timer per
-// connection (lws keeps those in one sorted list: O(n) per insert, DESIGN
-// §3). A node lives inside the object it times (intrusive), so scheduling
+// connection (lws keeps those in one sorted list: O(n) per insert,
+// docs/design.md#idle-clients-and-timers). A node lives inside the object it times (intrusive), so scheduling
 // never allocates. Not thread-safe: one owner thread.
 #pragma once
 

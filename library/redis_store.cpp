@@ -13,9 +13,9 @@
 #include <thread>
 #include <utility>
 
-// hiredis's own libev adapter, on purpose. DESIGN §2 joins foreign
-// descriptors to a worker through lws-adopted raw descriptors because lws
-// owns the poll set there. But msw's worker loops are plain libev loops that
+// hiredis's own libev adapter, on purpose (docs/design.md#the-store). lws
+// programs join foreign descriptors to a worker through lws-adopted raw
+// descriptors because lws owns the poll set there. But msw's worker loops are plain libev loops that
 // msw creates itself (ev_loop_new, handed to lws as a foreign loop, run by
 // msw's thread): any ev_io or ev_timer started on that loop is serviced like
 // lws's own watchers. So hiredis's adapter (two ev_io that hiredis starts and

@@ -1,4 +1,4 @@
-// library/token_codec.cpp: the auth token ciphers of SPEC §3 and their encodings.
+// library/token_codec.cpp: the auth token ciphers of docs/protocol.md#the-token and their encodings.
 #include "library/token_codec.h"
 
 #include <openssl/crypto.h>
@@ -146,7 +146,7 @@ struct CipherHandle {
 };
 
 // A private context keeps the token ciphers apart from whatever providers the
-// TLS side loads into the default one (DESIGN §6).
+// TLS side loads into the default one (docs/design.md#auth-tokens).
 std::optional<CipherHandle> openCipher(const char* name, std::string* error) {
   CipherHandle h;
   h.libCtx.reset(OSSL_LIB_CTX_new());

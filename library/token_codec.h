@@ -1,4 +1,4 @@
-// library/token_codec.h: the auth token ciphers of SPEC §3.
+// library/token_codec.h: the auth token ciphers of docs/protocol.md#the-token.
 //
 // aes-256-gcm: key = SHA-256(configured key); token = base64url, no padding,
 //   of nonce(12) || ciphertext || tag(16); no associated data.

@@ -1,4 +1,4 @@
-// msw/app.h: what a controller can do (SPEC §5), and what it is handed.
+// msw/app.h: what a controller can do (docs/controllers.md), and what it is handed.
 //
 // App is the framework seen from a module: every method may be called from
 // any worker thread, for any connection of this node or (with the Redis
@@ -20,7 +20,7 @@ namespace msw {
 
 using Fd = uint64_t;
 
-// Close codes of SPEC §4.
+// Close codes of docs/protocol.md#limits-and-close-codes.
 enum CloseCode : int {
   kCloseNormal = 1000,
   kCloseGoingAway = 1001,
@@ -106,8 +106,43 @@ class App {
   virtual std::string setting(std::string_view section, std::string_view name) const = 0;
 };
 
+// A reply that outlives its Request (see Request::later()): copy it into a
+// store callback, and answer once the result is in. It holds what a reply
+// needs: the App, the connection and a copy of the request's rid. A
+// connection gone by then is skipped, as by every send.
+class Reply {
+ public:
+  Reply(App& app, Fd fd, JsonRef rid) : app_(&app), fd_(fd), rid_(Json::copy(rid)) {}
+
+  App& app() const { return *app_; }
+  Fd fd() const { return fd_; }
+  JsonRef rid() const { return rid_; }
+
+  void reply(int status, std::string_view event, std::string_view info, JsonRef param = JsonRef()) const {
+    app_->sendToFd(fd_, app_->message(status, event, info, param, rid_));
+  }
+  void success(std::string_view event, std::string_view info = "", JsonRef param = JsonRef()) const {
+    reply(200, event, info, param);
+  }
+  void error(int status, std::string_view event, std::string_view info, JsonRef param = JsonRef()) const {
+    reply(status, event, info, param);
+  }
+  // For a store callback: true when the call succeeded; otherwise false,
+  // and the requester has had 503 storeError with the store's reason.
+  template <class T>
+  bool ok(const StoreResult<T>& result) const {
+    if (!result.ok()) error(503, "storeError", result.error);
+    return result.ok();
+  }
+
+ private:
+  App* app_;  // a pointer, so that a Reply can be assigned
+  Fd fd_;
+  Json rid_;
+};
+
 // One message routed to an action. Valid for the duration of the call only:
-// copy what a callback needs.
+// copy what a callback needs (later() for the reply).
 class Request {
  public:
   Request(App& app, Fd fd, const Auth& auth, JsonRef data, std::string_view method, JsonRef rid)
@@ -132,6 +167,8 @@ class Request {
     reply(status, event, info, param);
   }
   bool replied() const { return replied_; }
+  // The reply, to give later: after a store round trip, when the Request is gone.
+  Reply later() const { return Reply(app, fd, rid_); }
   JsonRef rid() const { return rid_; }
 
   // The payload reply() would send, for a caller that sends it itself.

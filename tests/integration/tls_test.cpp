@@ -1,4 +1,4 @@
-// tests/integration/tls_test.cpp: wss straight from msw (SPEC §2: ssl_cert
+// tests/integration/tls_test.cpp: wss straight from msw (docs/configuration.md#keys: ssl_cert
 // and ssl_key both set). A certificate made here, the real server, and a
 // real TLS client (OpenSSL) that upgrades, talks JSON and is refused with a
 // bad token; a wrong certificate or key stops the start with the key named.
@@ -140,9 +140,8 @@ class TlsClient {
 class Tls : public ::testing::Test {
  protected:
   void SetUp() override {
-    char dir[] = "/tmp/msw-tls-XXXXXX";
-    ASSERT_NE(::mkdtemp(dir), nullptr);
-    dir_ = dir;
+    dir_ = msw::test::makeTempDir("msw-tls");
+    ASSERT_FALSE(dir_.empty());
     cert_ = dir_ + "/cert.pem";
     key_ = dir_ + "/key.pem";
     ca_.write(cert_, key_);

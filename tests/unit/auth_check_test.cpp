@@ -1,5 +1,5 @@
 // tests/unit/auth_check_test.cpp: framework/auth.h, the handshake's token
-// check (SPEC §3) and the Sec-WebSocket-Key check (RFC 6455 §4.2.1).
+// check (docs/protocol.md#the-token) and the Sec-WebSocket-Key check (RFC 6455 §4.2.1).
 #include "framework/auth.h"
 #include "library/json_text.h"
 

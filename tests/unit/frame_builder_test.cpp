@@ -1,5 +1,5 @@
 // tests/unit/frame_builder_test.cpp: framework/frame_builder.h, the shared
-// server frames and the SPEC §4 envelope.
+// server frames and the docs/protocol.md#messages envelope.
 #include "framework/frame_builder.h"
 
 #include <gtest/gtest.h>

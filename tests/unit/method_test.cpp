@@ -1,4 +1,4 @@
-// tests/unit/method_test.cpp: the method grammar of SPEC §4 (framework/method.h).
+// tests/unit/method_test.cpp: the method grammar of docs/protocol.md#messages (framework/method.h).
 #include "framework/method.h"
 
 #include <gtest/gtest.h>

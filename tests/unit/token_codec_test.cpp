@@ -1,4 +1,4 @@
-// tests/unit/token_codec_test.cpp: the auth token ciphers of SPEC §3 and their encodings.
+// tests/unit/token_codec_test.cpp: the auth token ciphers of docs/protocol.md#the-token and their encodings.
 #include "library/token_codec.h"
 
 #include <gtest/gtest.h>
@@ -20,7 +20,7 @@ namespace {
 
 // ---------------------------------------------------------------- fixed vectors
 
-// The MSwoole issuer's recipe from SPEC §3, run with PHP 8.2.36 / OpenSSL 3.0
+// The MSwoole issuer's recipe from docs/protocol.md#the-token, run with PHP 8.2.36 / OpenSSL 3.0
 // (Debian 12 php-cli). The file /tmp/vec.php held:
 //   function mswooleToken($json, $key) {
 //     return strtr(base64_encode(openssl_encrypt($json, 'DES-EDE3', str_pad($key, 24, '0'),
