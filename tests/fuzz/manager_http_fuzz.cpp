@@ -6,7 +6,7 @@
 //
 //   clang++ -std=c++20 -g -fsanitize=fuzzer,address,undefined -I. \
 //     tests/fuzz/manager_http_fuzz.cpp framework/http_exchange.cpp -o manager_http_fuzz
-//   ./manager_http_fuzz tests/fuzz/corpus/manager_http
+//   ./manager_http_fuzz tests/fuzz/corpus/manager_http_fuzz
 //
 // Script: one opcode byte each (low 2 bits), then its operands:
 //   0 head: flags byte (method 2 bits, Content-Length present, Transfer-
