@@ -39,6 +39,7 @@ class AppImpl : public App {
   void log(LogLevel level, std::string_view text) override;
   Payload frame(std::string_view bytes, bool binary = false) override;
   Payload flatMessage(int status, std::string_view event, std::string_view info, JsonRef param = JsonRef()) override;
+  std::string setting(std::string_view section, std::string_view name) const override;
 
  private:
   Server& server_;

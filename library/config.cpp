@@ -205,6 +205,7 @@ constexpr Key kKeys[] = {
 
   listKey  ("app",     "modules",             &Config::modules,             "index, live", moduleName),
   pathKey  ("app",     "plugin_dir",          &Config::pluginDir,           ""),
+  intKey   ("live",    "max_pending",         &LiveSettings::maxPending,    "200",       1, 100000, kReloadable),
 };
 // clang-format on
 
@@ -674,6 +675,11 @@ std::string dumpConfig(const Config& c, const ConfigLoad* origin) {
   }
   for (const EndpointConfig& e : c.endpoints) out += "[endpoint." + e.name + "] " + describeEndpoint(e, c.port) + "\n";
   return out;
+}
+
+std::string configValue(const Config& c, std::string_view section, std::string_view name) {
+  const Key* k = findKey(section, name);
+  return k && !k->secret ? valueText(*k, c) : std::string();
 }
 
 }  // namespace msw

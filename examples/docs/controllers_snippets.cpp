@@ -118,6 +118,13 @@ void logging(msw::Request& r) {
   // [/doc]
 }
 
+std::string settings(msw::Request& r) {
+  // [doc:settings]
+  std::string limit = r.app.setting("outside", "send_queue_limit");  // "1048576"
+  // [/doc]
+  return limit;
+}
+
 int init(msw::Module& m) {
   onClose(m);
   m.controller("snippets")
@@ -128,7 +135,8 @@ int init(msw::Module& m) {
       .action("closeHooks", [](msw::Request& r) { closeHooks(r, "k"); })
       .action("store", [](msw::Request& r) { store(r, "line"); })
       .action("later", answerLater)
-      .action("logging", logging);
+      .action("logging", logging)
+      .action("settings", [](msw::Request& r) { settings(r); });
   return 0;
 }
 

@@ -497,6 +497,7 @@ TEST_F(ConfigTest, ApplyReloadableCopiesOnlyTheReloadableKeys) {
   fresh.live.rateLimit = 7;
   fresh.live.rateBurst = 9;
   fresh.live.escapeHtml = false;
+  fresh.live.maxPending = 3;
   // and everything else differs too, but must stay
   fresh.workerNum = 99;
   fresh.port = 1;
@@ -517,6 +518,7 @@ TEST_F(ConfigTest, ApplyReloadableCopiesOnlyTheReloadableKeys) {
   EXPECT_EQ(7, running.live.rateLimit);
   EXPECT_EQ(9, running.live.rateBurst);
   EXPECT_FALSE(running.live.escapeHtml);
+  EXPECT_EQ(3, running.live.maxPending);
 
   Config untouched;
   EXPECT_EQ(untouched.workerNum, running.workerNum);
@@ -534,7 +536,7 @@ TEST_F(ConfigTest, ApplyReloadableCopiesOnlyTheReloadableKeys) {
 TEST_F(ConfigTest, DumpHasOneLinePerKeyAndHidesSecrets) {
   ASSERT_TRUE(load("[auth]\nkey = topsecret\ncipher = des-ede3-ecb\n[app]\nmodules = a, b\n").ok);
   std::string dump = dumpConfig(config_);
-  EXPECT_EQ(44, std::count(dump.begin(), dump.end(), '\n'));
+  EXPECT_EQ(45, std::count(dump.begin(), dump.end(), '\n'));
   EXPECT_NE(std::string::npos, dump.find("[outside] port = 20000\n"));
   EXPECT_NE(std::string::npos, dump.find("[outside] send_queue_limit = 1048576\n"));
   EXPECT_NE(std::string::npos, dump.find("[server] log_level = info\n"));
@@ -545,6 +547,18 @@ TEST_F(ConfigTest, DumpHasOneLinePerKeyAndHidesSecrets) {
   EXPECT_NE(std::string::npos, dump.find("[auth] key = (hidden)\n"));
   EXPECT_NE(std::string::npos, dump.find("[manager] token = \n"));
   EXPECT_EQ(std::string::npos, dump.find("topsecret"));
+}
+
+// What App::setting hands a module: the dump's text of one key, no secret.
+TEST_F(ConfigTest, ConfigValueIsOneKeyOfTheDump) {
+  ASSERT_TRUE(load("[auth]\nkey = topsecret\n[outside]\nsend_queue_limit = 64k\n[live]\nmax_pending = 7\n").ok);
+  EXPECT_EQ(configValue(config_, "outside", "send_queue_limit"), "65536");
+  EXPECT_EQ(configValue(config_, "LIVE", "max_pending"), "7");
+  EXPECT_EQ(configValue(config_, "server", "daemonize"), "false");
+  EXPECT_EQ(configValue(config_, "auth", "key"), "");
+  EXPECT_EQ(configValue(config_, "live", "nope"), "");
+  EXPECT_EQ(Config{}.live.maxPending, 200);
+  EXPECT_FALSE(load("[live]\nmax_pending = 0\n").ok);
 }
 
 TEST(ShippedConfig, LoadsCleanlyAndHoldsTheDefaults) {
