@@ -50,6 +50,8 @@ const char* const kUsageText =
     "  -s say -i TEXT           send TEXT to every client (event serverBroadcast)\n"
     "  -s token --id ID [--type T] [--code ROOM] [--nickname N] [--field K=V ...]\n"
     "                           print an auth token for the configured cipher and key\n"
+    "  -h HOST, -p PORT         the manager's address for stop, reload, status and say, over\n"
+    "                           the config's (MSwoole's console options)\n"
     "  --print-config           print the configuration in force and where each value comes from\n"
     "  -c FILE                  config file (default: ROOT/config/app.ini)\n"
     "  --root DIR               application root (default: the folder holding public/ and config/)\n";
@@ -60,6 +62,8 @@ struct Options {
   std::string root;
   bool daemon = false;
   std::string text;  // -i
+  std::string managerHost;  // -h HOST
+  std::string managerPort;  // -p PORT
   std::map<std::string, std::string> fields;  // token fields
 };
 
@@ -99,6 +103,10 @@ bool parseArgs(int argc, char** argv, Options& o, std::string& error) {
       o.fields[v.substr(0, eq)] = v.substr(eq + 1);
     } else if (a == "--print-config") {
       o.verb = "print-config";
+    } else if (a == "-h" && i + 1 < argc && argv[i + 1][0] != '-') {
+      o.managerHost = argv[++i];  // MSwoole's -h HOST; a bare -h stays the help
+    } else if (a == "-p") {
+      if (!value(o.managerPort)) return false;
     } else if (a == "-h" || a == "--help") {
       o.verb = "help";
     } else {
@@ -501,6 +509,19 @@ int printConfig(const Options& o) {
   return kDone;
 }
 
+// MSwoole's -h and -p: the manager to talk to, for the verbs that only talk
+// to a running server (a server started here listens where its config says).
+bool overrideManager(const Options& o, Config& cfg) {
+  if (!needsOnlyTheManager(o.verb)) return true;
+  if (!o.managerHost.empty()) cfg.managerHost = o.managerHost;
+  if (o.managerPort.empty()) return true;
+  char* end = nullptr;
+  long port = std::strtol(o.managerPort.c_str(), &end, 10);
+  if (*end != '\0' || port < 1 || port > 65535) return false;
+  cfg.managerPort = static_cast<int>(port);
+  return true;
+}
+
 int runVerb(const Options& o) {
   if (o.verb == "help") {
     std::fputs(kUsageText, stdout);
@@ -512,6 +533,7 @@ int runVerb(const Options& o) {
     return usage(o.verb.empty() ? "give a verb with -s" : ("unknown verb " + o.verb).c_str());
   Config cfg;
   if (!readConfig(o, cfg).ok) return kFailed;
+  if (!overrideManager(o, cfg)) return usage("-p takes a port number (1-65535)");
   if (o.verb == "start") return start(o, cfg);
   if (o.verb == "stop") return stop(cfg);
   if (o.verb == "reload") return reload(cfg);

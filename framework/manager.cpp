@@ -561,7 +561,8 @@ void Manager::consoleCommand(Session& s, std::string_view text) {
     Json body = Json::object();
     body.addObject("to").set("all", true);
     body.set("event", "serverBroadcast");
-    body.set("info", cmd["say"].text());
+    // MSwoole's pages read the text from param; msw's from info.
+    body.set("info", cmd["say"].text()).set("param", cmd["say"].text());
     return push(body, wrap);
   }
   wrap(400, errorBody("method must be reload, stop, status or say"));

@@ -18,6 +18,10 @@
 //   live:CODE:timeline  list of approved messages and announcements (the history attendees see)
 //   live:CODE:wall      list of announcements (the wall's own history)
 //   live:CODE:items     hash id -> announcement, to find one to recall
+//
+// Connections of a `flavor = mswoole` endpoint speak MSwoole Live's names
+// (mswoole_names.h, docs/migrating-from-mswoole.md); both flavors share the
+// store, so one room's attendees see the same messages in either.
 #include <algorithm>
 #include <cstdlib>
 #include <ctime>
@@ -26,6 +30,7 @@
 #include <vector>
 
 #include "msw/module.h"
+#include "mswoole_names.h"
 
 namespace {
 
@@ -49,7 +54,12 @@ constexpr size_t kEnvelope = 256;      // what a reply adds around its items: st
 std::string key(std::string_view code, const char* what) {
   return "live:" + std::string(code) + ":" + what;
 }
-std::string wallRoom(std::string_view code) { return std::string(code) + ":wall"; }
+
+// MSwoole's name for an event when the connection speaks MSwoole's, msw's otherwise.
+std::string_view named(bool mswoole, std::string_view msw, std::string_view mswoole_) {
+  return mswoole ? mswoole_ : msw;
+}
+bool mswooleOf(const Request& r) { return live::isMswoole(r.endpoint.flavor); }
 
 int64_t settingOr(App& app, const char* section, const char* name, int64_t fallback) {
   std::string text = app.setting(section, name);
@@ -84,12 +94,14 @@ void pushAll(JsonRef list, It first, It last) {
 
 // Every action checks the type of the connection and the room it names.
 bool allowed(Request& r, const char* type) {
+  bool m = mswooleOf(r);
   if (r.auth.type != type) {
-    r.error(403, "forbidden", std::string("only ") + type + " connections may call " + std::string(r.method));
+    std::string_view event = type == kUserType ? "mustBeWechatUser" : "mustBeWall";
+    r.error(403, named(m, "forbidden", event), std::string("only ") + type + " connections may call " + std::string(r.method));
     return false;
   }
   if (r.code.empty()) {
-    r.error(400, "badRequest", "the token has no code (room)");
+    r.error(m ? 999 : 400, named(m, "badRequest", "codeIsEmpty"), "the token has no code (room)");
     return false;
   }
   return true;
@@ -97,9 +109,10 @@ bool allowed(Request& r, const char* type) {
 
 // The text of a message, checked; empty when refused (already answered).
 std::string content(Request& r) {
-  std::string text(r.data["content"].str());
+  const char* field = mswooleOf(r) ? "say" : "content";
+  std::string text(r.data[field].str());
   if (text.empty()) {
-    r.error(400, "badRequest", "content must be a non-empty string");
+    r.error(400, "badRequest", std::string(field) + " must be a non-empty string");
     return {};
   }
   if (text.size() > kMaxContent) {
@@ -109,11 +122,21 @@ std::string content(Request& r) {
   return text;
 }
 
-// Both the attendees' room and the walls' room.
-void toRoomAndWalls(App& app, std::string_view code, const msw::Payload& p) {
-  app.sendToRoom(code, p);
-  app.sendToRoom(wallRoom(code), p);
+// Who a broadcast goes to.
+enum Audience { kAttendees = 1, kWalls = 2, kEveryone = 3 };
+
+// One broadcast in both flavors' names: each payload is serialised once and
+// goes to its flavor's rooms (an event MSwoole had no name for goes to both
+// as msw's).
+void broadcast(App& app, std::string_view code, Audience to, const msw::Payload& msw,
+               const msw::Payload* mswoole = nullptr, std::span<const Fd> exclude = {}) {
+  for (bool m : {false, true}) {
+    const msw::Payload& p = m && mswoole ? *mswoole : msw;
+    if (to & kAttendees) app.sendToRoom(live::attendeeRoom(code, m), p, exclude);
+    if (to & kWalls) app.sendToRoom(live::wallRoom(code, m), p, exclude);
+  }
 }
+
 
 Json personOf(const msw::Auth& a) {
   Json p = Json::object();
@@ -126,10 +149,16 @@ void keepHistory(App& app, std::string_view code) {
     app.store().expire(key(code, k), kKeepSeconds);
 }
 
+// A history's page size: MSwoole's `count`, at most 20, or msw's `size`.
+int64_t pageSize(Request& r) {
+  if (mswooleOf(r)) return std::clamp<int64_t>(r.data["count"].i64(20), 1, 20);
+  return std::clamp<int64_t>(r.data["size"].i64(20), 1, kMaxPageSize);
+}
+
 // Page `page` (1 = newest) of `size` entries of a stored list, oldest first within the page.
 void sendPage(Request& r, const std::string& listKey) {
   int64_t page = std::clamp<int64_t>(r.data["page"].i64(1), 1, kMaxPage);
-  int64_t size = std::clamp<int64_t>(r.data["size"].i64(20), 1, kMaxPageSize);
+  int64_t size = pageSize(r);
   Reply later = r.later();
   r.app.store().llen(listKey, [later, listKey, page, size](msw::StoreResult<int64_t> total) {
     if (!later.ok(total)) return;
@@ -153,34 +182,34 @@ void sendPage(Request& r, const std::string& listKey) {
 void userJoin(Request& r) {
   if (!allowed(r, kUserType)) return;
   App& app = r.app;
+  bool m = mswooleOf(r);
   std::string users = key(r.code, "users");
-  app.join(r.fd, r.code);
+  app.join(r.fd, live::attendeeRoom(r.code, m));
   app.store().sadd(users, app.member(r.fd));
   app.fdAddCloseKey(r.fd, users);
   app.fdAddController(r.fd, "live.user");
   Reply later = r.later();
   std::string code(r.code);
   Json who = personOf(r.auth);
-  app.store().scard(users, [later, code, who](msw::StoreResult<int64_t> n) mutable {
+  app.store().scard(users, [later, code, who, m](msw::StoreResult<int64_t> n) mutable {
     if (!later.ok(n)) return;
     Json param = Json::object();
     param.set("code", code).set("online", n.value);
-    later.reply(200, "join", "joined " + code, param);
+    later.reply(200, named(m, "join", "userJoinSuccess"), "joined " + code, param);
     // The others learn of the newcomer; the newcomer has its answer already.
     who.set("online", n.value);
     Fd self[] = {later.fd()};
-    later.app().sendToRoom(code, later.app().message(200, "userJoin", "", who), self);
-    later.app().sendToRoom(wallRoom(code), later.app().message(200, "userJoin", "", who));
+    broadcast(later.app(), code, kEveryone, later.app().message(200, "userJoin", "", who), nullptr, self);
   });
 }
 
 // Leaving, by request or by closing: the room hears of it either way, with
 // the count after the leaver is gone.
 void userLeft(App& app, Fd fd, const std::string& code, Json who) {
-  app.leave(fd, code);
+  for (bool m : {false, true}) app.leave(fd, live::attendeeRoom(code, m));
   app.store().scard(key(code, "users"), [&app, code, who](msw::StoreResult<int64_t> n) mutable {
     who.set("online", n.value);
-    toRoomAndWalls(app, code, app.message(200, "userLeave", "", who));
+    broadcast(app, code, kEveryone, app.message(200, "userLeave", "", who));
   });
 }
 
@@ -191,7 +220,7 @@ void userOut(Request& r) {
   app.store().srem(users, app.member(r.fd));
   app.fdRemoveCloseKey(r.fd, users);
   app.fdRemoveController(r.fd, "live.user");
-  r.success("out", "left " + std::string(r.code));
+  r.success(named(mswooleOf(r), "out", "userOutSuccess"), "left " + std::string(r.code));
   userLeft(app, r.fd, std::string(r.code), personOf(r.auth));
 }
 
@@ -208,7 +237,7 @@ bool fitsBudget(Request& r, const Json& msg) {
   return false;
 }
 
-void storePending(const Reply& later, const std::string& code, Json msg);
+void storePending(const Reply& later, const std::string& code, Json msg, bool mswoole);
 
 // The queue's place is reserved before the message is stored: the counter
 // is atomic, so concurrent says cannot overshoot max_pending.
@@ -222,19 +251,20 @@ void userSay(Request& r) {
   Reply later = r.later();
   std::string code(r.code);
   int64_t max = maxPending(r.app);
-  r.app.store().incr(key(code, "npending"), 1, [later, code, msg, max](msw::StoreResult<int64_t> n) mutable {
+  bool m = mswooleOf(r);
+  r.app.store().incr(key(code, "npending"), 1, [later, code, msg, max, m](msw::StoreResult<int64_t> n) mutable {
     if (!later.ok(n)) return;
     if (n.value > max) {
       later.app().store().incr(key(code, "npending"), -1);
       later.reply(429, "queueFull", std::to_string(max) + " messages are waiting for moderation: try again later");
       return;
     }
-    storePending(later, code, std::move(msg));
+    storePending(later, code, std::move(msg), m);
   });
 }
 
-void storePending(const Reply& later, const std::string& code, Json msg) {
-  later.app().store().incr(key(code, "seq"), 1, [later, code, msg](msw::StoreResult<int64_t> id) mutable {
+void storePending(const Reply& later, const std::string& code, Json msg, bool mswoole) {
+  later.app().store().incr(key(code, "seq"), 1, [later, code, msg, mswoole](msw::StoreResult<int64_t> id) mutable {
     if (!later.ok(id)) {
       later.app().store().incr(key(code, "npending"), -1);
       return;
@@ -245,7 +275,9 @@ void storePending(const Reply& later, const std::string& code, Json msg) {
     // So that a rejection can be told to the sender, on whichever node it is.
     app.store().hset(key(code, "senders"), std::to_string(id.value), app.member(later.fd()));
     keepHistory(app, code);
-    app.sendToRoom(wallRoom(code), app.message(200, "userSayNeedCheck", "", msg));
+    msw::Payload theirs = app.message(200, "userSayNeedCheck", "", live::userSayParam(msg));
+    broadcast(app, code, kWalls, app.message(200, "userSayNeedCheck", "", msg), &theirs);
+    if (mswoole) return later.reply(200, "userSaySuccess", "sent for moderation", Json::number(double(id.value)));
     Json param = Json::object();
     param.set("id", id.value).set("state", "pending");
     later.reply(200, "say", "sent for moderation", param);
@@ -294,22 +326,23 @@ void putQueuePage(App& app, JsonRef param, const msw::StrMap& q, int64_t after, 
 void wallJoin(Request& r) {
   if (!allowed(r, kWallType)) return;
   App& app = r.app;
+  bool m = mswooleOf(r);
   std::string walls = key(r.code, "walls");
-  app.join(r.fd, wallRoom(r.code));
+  app.join(r.fd, live::wallRoom(r.code, m));
   app.store().sadd(walls, app.member(r.fd));
   app.fdAddCloseKey(r.fd, walls);
   Reply later = r.later();
   std::string code(r.code);
   int64_t size = queuePageSize(r);
   // A wall starts with the online count and the first page of the queue.
-  app.store().scard(key(code, "users"), [later, code, size](msw::StoreResult<int64_t> n) {
+  app.store().scard(key(code, "users"), [later, code, size, m](msw::StoreResult<int64_t> n) {
     if (!later.ok(n)) return;
-    auto page = [later, code, size, online = n.value](msw::StoreResult<msw::StrMap> q) {
+    auto page = [later, code, size, m, online = n.value](msw::StoreResult<msw::StrMap> q) {
       if (!later.ok(q)) return;
       Json param = Json::object();
       param.set("code", code).set("online", online);
       putQueuePage(later.app(), param, q.value, 0, size);
-      later.reply(200, "join", "joined " + code, param);
+      later.reply(200, named(m, "join", "wallJoinSuccess"), "joined " + code, param);
     };
     later.app().store().hgetall(key(code, "pending"), page);
   });
@@ -333,18 +366,20 @@ void wallOut(Request& r) {
   if (!allowed(r, kWallType)) return;
   App& app = r.app;
   std::string walls = key(r.code, "walls");
-  app.leave(r.fd, wallRoom(r.code));
+  app.leave(r.fd, live::wallRoom(r.code, mswooleOf(r)));
   app.store().srem(walls, app.member(r.fd));
   app.fdRemoveCloseKey(r.fd, walls);
-  r.success("out", "left " + std::string(r.code));
+  r.success(named(mswooleOf(r), "out", "wallOutSuccess"), "left " + std::string(r.code));
 }
 
 void wallCheck(Request& r) {
   if (!allowed(r, kWallType)) return;
   std::string id = r.data["id"].text();
-  // 1 or 0, as a number or as text ("1"/"0"): anything else is a mistake, not a rejection.
+  bool m = mswooleOf(r);
+  // msw: 1 or 0, as a number or as text ("1"/"0"): anything else is a
+  // mistake, not a rejection. MSwoole: any non-empty status approves.
   std::string s = r.data["status"].text();
-  int64_t status = s == "1" ? 1 : s == "0" ? 0 : -1;
+  int64_t status = m ? live::approves(r.data["status"]) : s == "1" ? 1 : s == "0" ? 0 : -1;
   if (id.empty() || status < 0) {
     r.error(400, "badRequest", "check needs id and status (1 approve, 0 reject)");
     return;
@@ -352,16 +387,16 @@ void wallCheck(Request& r) {
   Reply later = r.later();
   std::string code(r.code);
   std::string pending = key(code, "pending");
-  r.app.store().hget(pending, id, [later, code, id, status, pending](msw::StoreResult<std::optional<std::string>> m) {
-    if (!later.ok(m)) return;
+  r.app.store().hget(pending, id, [later, code, id, status, pending, m](msw::StoreResult<std::optional<std::string>> got) {
+    if (!later.ok(got)) return;
     App& app = later.app();
-    if (!m.value) {  // another wall was faster, or no such message
+    if (!got.value) {  // another wall was faster, or no such message
       later.reply(404, "messageNotFound", "no message " + id + " waiting for a check");
       return;
     }
     app.store().hdel(pending, id);
     app.store().incr(key(code, "npending"), -1);
-    Json msg = Json::parse(*m.value);
+    Json msg = Json::parse(*got.value);
     if (status == 0) tellRejected(app, code, id);
     else app.store().hdel(key(code, "senders"), id);
     if (status == 1) {
@@ -369,12 +404,14 @@ void wallCheck(Request& r) {
       app.store().rpush(key(code, "timeline"), msg.dump());
       app.store().ltrim(key(code, "timeline"), -kHistoryLimit, -1);
       keepHistory(app, code);
-      toRoomAndWalls(app, code, app.message(200, "userSayBroadcast", "", msg));
+      msw::Payload theirs = app.message(200, "userSayBroadcast", "", live::userSayParam(msg));
+      broadcast(app, code, kEveryone, app.message(200, "userSayBroadcast", "", msg), &theirs);
     }
     Json param = Json::object();
     param.set("id", msg["id"]).set("status", static_cast<int>(status));
     // Every wall drops it from its queue, the one that checked it included.
-    app.sendToRoom(wallRoom(code), app.message(200, "userSayChecked", "", param));
+    broadcast(app, code, kWalls, app.message(200, "userSayChecked", "", param));
+    if (m) return later.reply(200, "wallCheckSuccess", status ? "approved" : "rejected", msg["id"]);
     later.reply(200, "check", status ? "approved" : "rejected", param);
   });
 }
@@ -385,10 +422,12 @@ void wallSay(Request& r) {
   if (text.empty()) return;
   Json msg = Json::object();
   msg.set("kind", "wall").set("content", text).set("nickname", r.auth.nickname).set("time", int64_t(time(nullptr)));
+  msg.set("uid", r.auth.id);  // MSwoole's broadcast names the wall (user_id)
   if (!fitsBudget(r, msg)) return;
   Reply later = r.later();
   std::string code(r.code);
-  r.app.store().incr(key(code, "seq"), 1, [later, code, msg](msw::StoreResult<int64_t> id) mutable {
+  bool m = mswooleOf(r);
+  r.app.store().incr(key(code, "seq"), 1, [later, code, msg, m](msw::StoreResult<int64_t> id) mutable {
     if (!later.ok(id)) return;
     App& app = later.app();
     msg.set("id", id.value);
@@ -399,7 +438,9 @@ void wallSay(Request& r) {
       app.store().ltrim(key(code, list), -kHistoryLimit, -1);
     }
     keepHistory(app, code);
-    toRoomAndWalls(app, code, app.message(200, "wallSayBroadcast", "", msg));
+    msw::Payload theirs = app.message(200, "wallSayBroadcast", "", live::wallSayParam(code, msg));
+    broadcast(app, code, kEveryone, app.message(200, "wallSayBroadcast", "", msg), &theirs);
+    if (m) return later.reply(200, "wallSaySuccess", "announced", Json::number(double(id.value)));
     Json param = Json::object();
     param.set("id", id.value);
     later.reply(200, "say", "announced", param);
@@ -415,7 +456,8 @@ void wallRecall(Request& r) {
   }
   Reply later = r.later();
   std::string code(r.code);
-  r.app.store().hget(key(code, "items"), id, [later, code, id](msw::StoreResult<std::optional<std::string>> m) {
+  bool mswoole = mswooleOf(r);
+  r.app.store().hget(key(code, "items"), id, [later, code, id, mswoole](msw::StoreResult<std::optional<std::string>> m) {
     if (!later.ok(m)) return;
     if (!m.value) {
       later.reply(404, "messageNotFound", "no announcement " + id);
@@ -428,7 +470,10 @@ void wallRecall(Request& r) {
     app.store().hdel(key(code, "items"), id);
     Json param = Json::object();
     param.set("id", std::atoll(id.c_str()) > 0 ? Json::number(static_cast<double>(std::atoll(id.c_str()))) : Json::string(id));
-    toRoomAndWalls(app, code, app.message(200, "wallSayRecall", "", param));
+    Json theirsId = live::idParam(id);
+    msw::Payload theirs = app.message(200, "wallSayRecall", "", theirsId);
+    broadcast(app, code, kEveryone, app.message(200, "wallSayRecall", "", param), &theirs);
+    if (mswoole) return later.reply(200, "wallRecallSuccess", "recalled", theirsId);
     later.reply(200, "recall", "recalled", param);
   });
 }
@@ -437,14 +482,43 @@ void wallClean(Request& r) {
   if (!allowed(r, kWallType)) return;
   App& app = r.app;
   for (const char* k : {"timeline", "wall", "items", "pending", "npending", "senders"}) app.store().del(key(r.code, k));
-  toRoomAndWalls(app, r.code, app.message(200, "wallClean", "the wall was cleared"));
+  broadcast(app, r.code, kEveryone, app.message(200, "wallClean", "the wall was cleared"));
   r.success("clean", "cleared");
+}
+
+// MSwoole's history: `type` wall (the announcements, a page of `page` and
+// `count`) or user (the messages waiting for a check, the first `count`),
+// each keyed by id. MSwoole's own could not run; this is msw's, in its names.
+void mswooleHistory(Request& r) {
+  std::string_view type = r.data["type"].str();
+  if (type != "wall" && type != "user") return r.error(401, "typeError", "type must be wall or user");
+  int64_t page = std::clamp<int64_t>(r.data["page"].i64(1), 1, kMaxPage), count = pageSize(r);
+  Reply later = r.later();
+  std::string code(r.code);
+  if (type == "user") {
+    r.app.store().hgetall(key(code, "pending"), [later, code, count](msw::StoreResult<msw::StrMap> q) {
+      if (!later.ok(q)) return;
+      Json page = Json::object();
+      putQueuePage(later.app(), page, q.value, 0, count);
+      std::vector<std::string> texts;
+      for (JsonRef m : page["pending"]) texts.push_back(Json::copy(m).dump());
+      later.reply(200, "userSayHistory", "", live::keyedById(texts, code, false));
+    });
+    return;
+  }
+  std::string list = key(code, "wall");
+  r.app.store().lrange(list, -page * count, -(page - 1) * count - 1, [later, code](msw::StoreResult<msw::StrList> items) {
+    if (!later.ok(items)) return;
+    std::vector<std::string> texts(items.value.begin(), items.value.end());
+    later.reply(200, "wallSayHistory", "", live::keyedById(texts, code, true));
+  });
 }
 
 // The wall's announcements (list "wall", the default), or everything the
 // room has seen (list "timeline": approved messages and announcements).
 void wallHistory(Request& r) {
   if (!allowed(r, kWallType)) return;
+  if (mswooleOf(r)) return mswooleHistory(r);
   std::string_view list = r.data["list"].str("wall");
   if (list != "wall" && list != "timeline") return r.error(400, "badRequest", "list must be wall or timeline");
   sendPage(r, key(r.code, list == "wall" ? "wall" : "timeline"));

@@ -236,6 +236,30 @@ TEST_F(Lifecycle, AReloadWithAnInvalidFileChangesNothing) {
   EXPECT_TRUE(server_.proc.running());
 }
 
+// MSwoole's console options: -h HOST and -p PORT name the manager over the
+// config's (docs/console.md); a bare -h and --help stay the help.
+TEST_F(Lifecycle, ConsoleDashHAndDashPNameTheManagerOverTheConfig) {
+  start();
+  int elsewhere = msw::test::freePort();
+  std::string other = server_.root() + "/config/elsewhere.ini";
+  std::ofstream(other) << Ini(server_.ini).set("manager", "port", std::to_string(elsewhere)).str();
+  auto args = [&](std::vector<std::string> more) {
+    std::vector<std::string> a{"-s", "status", "--root", server_.root(), "-c", other};
+    a.insert(a.end(), more.begin(), more.end());
+    return a;
+  };
+  EXPECT_EQ(runConsole(args({}), &server_.proc).exitCode, 3) << "nothing answers at the config's port";
+  ConsoleResult r = runConsole(args({"-h", "127.0.0.1", "-p", std::to_string(server_.managerPort)}), &server_.proc);
+  EXPECT_EQ(r.exitCode, 0) << r;
+  EXPECT_NE(r.out.find("connections"), std::string::npos) << r;
+  EXPECT_EQ(runConsole(args({"-p", "99999"})).exitCode, 2) << "not a port";
+  for (const char* help : {"-h", "--help"}) {
+    r = runConsole({help});
+    EXPECT_EQ(r.exitCode, 0) << help << r;
+    EXPECT_NE(r.out.find("usage"), std::string::npos) << help << r;
+  }
+}
+
 TEST_F(Lifecycle, StatusAndStopNeedOnlyTheManagerSection) {
   start();
   std::ofstream(server_.configPath(), std::ios::app) << "[outside]\nmax_message_size = lots\nthis is not ini\n";

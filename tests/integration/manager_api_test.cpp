@@ -386,6 +386,20 @@ TEST(ManagerApiToken, ConsoleWebSocketWithoutTheTokenGets401) {
   EXPECT_EQ(wrong.response().status, 401) << wrong.error();
 }
 
+// docs/manager-api.md: with a token set, MSwoole's console sends it as ?token=.
+TEST(ManagerApiToken, ConsoleWebSocketWithTheTokenInTheQueryIsAccepted) {
+  Options o;
+  o.managerToken = "s3cret-token";
+  Server server(o);
+  ASSERT_TRUE(server.start());
+  Client console;
+  ASSERT_TRUE(console.ws.connect("127.0.0.1", server.managerPort, "/?token=s3cret-token")) << console.ws.error();
+  ASSERT_TRUE(console.sendJson("{\"method\":\"status\"}"));
+  Json r = console.next([](JsonRef) { return true; });
+  EXPECT_EQ(r["status"].i64(), 200) << r.dump();
+  EXPECT_EQ(r["event"].str(), "status") << r.dump();
+}
+
 // ---------------------------------------------------------------- console WebSocket
 
 class ManagerConsole : public ManagerApi {
@@ -421,6 +435,7 @@ TEST_F(ManagerConsole, SayReachesEveryOutsideClient) {
     Json m = c->event("serverBroadcast");
     ASSERT_TRUE(m) << "fd " << c->fd;
     EXPECT_EQ(m["info"].str(), "hi");
+    EXPECT_EQ(m["param"].str(), "hi") << "MSwoole's pages read the text from param: " << m.dump();
   }
   expectDelivered(collect("serverBroadcast"), {}, "no second serverBroadcast");
 }
