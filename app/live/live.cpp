@@ -56,8 +56,8 @@ std::string key(std::string_view code, const char* what) {
 }
 
 // MSwoole's name for an event when the connection speaks MSwoole's, msw's otherwise.
-std::string_view named(bool mswoole, std::string_view msw, std::string_view mswoole_) {
-  return mswoole ? mswoole_ : msw;
+std::string_view named(bool mswoole, std::string_view ours, std::string_view theirs) {
+  return mswoole ? theirs : ours;
 }
 bool mswooleOf(const Request& r) { return live::isMswoole(r.endpoint.flavor); }
 
