@@ -97,7 +97,8 @@ bool allowed(Request& r, const char* type) {
   bool m = mswooleOf(r);
   if (r.auth.type != type) {
     std::string_view event = type == kUserType ? "mustBeWechatUser" : "mustBeWall";
-    r.error(403, named(m, "forbidden", event), std::string("only ") + type + " connections may call " + std::string(r.method));
+    r.error(403, named(m, "forbidden", event),
+            std::string("only ") + type + " connections may call " + std::string(r.method));
     return false;
   }
   if (r.code.empty()) {
@@ -136,7 +137,6 @@ void broadcast(App& app, std::string_view code, Audience to, const msw::Payload&
     if (to & kWalls) app.sendToRoom(live::wallRoom(code, m), p, exclude);
   }
 }
-
 
 Json personOf(const msw::Auth& a) {
   Json p = Json::object();
@@ -387,7 +387,7 @@ void wallCheck(Request& r) {
   Reply later = r.later();
   std::string code(r.code);
   std::string pending = key(code, "pending");
-  r.app.store().hget(pending, id, [later, code, id, status, pending, m](msw::StoreResult<std::optional<std::string>> got) {
+  auto checked = [later, code, id, status, pending, m](msw::StoreResult<std::optional<std::string>> got) {
     if (!later.ok(got)) return;
     App& app = later.app();
     if (!got.value) {  // another wall was faster, or no such message
@@ -413,7 +413,8 @@ void wallCheck(Request& r) {
     broadcast(app, code, kWalls, app.message(200, "userSayChecked", "", param));
     if (m) return later.reply(200, "wallCheckSuccess", status ? "approved" : "rejected", msg["id"]);
     later.reply(200, "check", status ? "approved" : "rejected", param);
-  });
+  };
+  r.app.store().hget(pending, id, checked);
 }
 
 void wallSay(Request& r) {
@@ -457,7 +458,7 @@ void wallRecall(Request& r) {
   Reply later = r.later();
   std::string code(r.code);
   bool mswoole = mswooleOf(r);
-  r.app.store().hget(key(code, "items"), id, [later, code, id, mswoole](msw::StoreResult<std::optional<std::string>> m) {
+  auto found = [later, code, id, mswoole](msw::StoreResult<std::optional<std::string>> m) {
     if (!later.ok(m)) return;
     if (!m.value) {
       later.reply(404, "messageNotFound", "no announcement " + id);
@@ -475,7 +476,8 @@ void wallRecall(Request& r) {
     broadcast(app, code, kEveryone, app.message(200, "wallSayRecall", "", param), &theirs);
     if (mswoole) return later.reply(200, "wallRecallSuccess", "recalled", theirsId);
     later.reply(200, "recall", "recalled", param);
-  });
+  };
+  r.app.store().hget(key(code, "items"), id, found);
 }
 
 void wallClean(Request& r) {
@@ -507,11 +509,11 @@ void mswooleHistory(Request& r) {
     return;
   }
   std::string list = key(code, "wall");
-  r.app.store().lrange(list, -page * count, -(page - 1) * count - 1, [later, code](msw::StoreResult<msw::StrList> items) {
+  auto answer = [later, code](msw::StoreResult<msw::StrList> items) {
     if (!later.ok(items)) return;
-    std::vector<std::string> texts(items.value.begin(), items.value.end());
-    later.reply(200, "wallSayHistory", "", live::keyedById(texts, code, true));
-  });
+    later.reply(200, "wallSayHistory", "", live::keyedById(items.value, code, true));
+  };
+  r.app.store().lrange(list, -page * count, -(page - 1) * count - 1, answer);
 }
 
 // The wall's announcements (list "wall", the default), or everything the
