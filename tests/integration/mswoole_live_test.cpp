@@ -29,6 +29,14 @@ class MswooleLive : public ::testing::Test {
     server = std::make_unique<Server>(o);
     ASSERT_TRUE(server->start());
   }
+  // The server exits cleanly, and under MSW_SANITIZE reports nothing.
+  void TearDown() override {
+    if (!server) return;
+    if (server->proc.running()) {
+      EXPECT_EQ(server->proc.stop(), 0) << "a clean exit";
+    }
+    EXPECT_EQ(msw::it::sanitizerReport(server->proc.log()), "") << "sanitizer report from the server";
+  }
 
   // A connection as an MSwoole page makes it (path /live, ?auth=).
   std::unique_ptr<InboxClient> page(const std::string& token) {
