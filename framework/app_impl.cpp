@@ -140,6 +140,22 @@ void AppImpl::fdRemoveController(Fd fd, std::string_view controller) {
   });
 }
 
+void AppImpl::callHook(Fd fd, std::string_view hook, std::string jsonBody, HookCallback done) {
+  // An fd of another node has no worker here: the caller's own worker asks.
+  Worker* w = server_.workerFor(fd);
+  if (!w) w = Worker::current();
+  if (!w) {
+    LOG_ERROR("hook %.*s called off the worker threads for fd %llu: dropped", static_cast<int>(hook.size()),
+              hook.data(), static_cast<unsigned long long>(fd));
+    return;
+  }
+  auto run = [fd, hook = std::string(hook), body = std::move(jsonBody), done = std::move(done)](Worker& w) mutable {
+    w.callHook(fd, hook, std::move(body), std::move(done));
+  };
+  if (Worker::current() == w) return run(*w);
+  w->post([w, run = std::move(run)]() mutable { run(*w); });
+}
+
 void AppImpl::close(Fd fd, int code, std::string_view reason) {
   onOwner(fd, [fd, code, reason = std::string(reason)](Worker& w) {
     if (Connection* c = w.find(fd)) w.close(c, code, reason);

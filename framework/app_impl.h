@@ -37,6 +37,7 @@ class AppImpl : public App {
   std::string member(Fd fd) const override;
   std::string_view nodeId() const override;
   void log(LogLevel level, std::string_view text) override;
+  void callHook(Fd fd, std::string_view hook, std::string jsonBody, HookCallback done) override;
 
  private:
   // Runs task(worker) on the worker that owns fd: now if that is this thread.

@@ -77,6 +77,8 @@ struct Connection {
     std::vector<std::string> controllers;  // "module.controller", lower case
     std::string rx;                         // a message arriving in several chunks
     std::string closeReason;                // when not the code's usual text
+    std::string hookBody;                   // the connect hook's request, from the handshake
+    std::vector<std::string> held;          // messages waiting for the connect hook's answer
   };
 
   lws* wsi = nullptr;
@@ -99,6 +101,7 @@ struct Connection {
   bool rxBinary = false;       // the message being received is binary
   bool gone = false;           // closed or broken: nothing more is sent
   bool dropQueue = false;      // close without sending what is queued (4009)
+  bool authPending = false;    // the connect hook has not answered: messages are held
   std::unique_ptr<Extras> extras;
 
   Extras& ex() {

@@ -16,6 +16,7 @@
 #include "framework/app_impl.h"
 #include "framework/auth.h"
 #include "framework/cluster.h"
+#include "framework/connect_hook.h"
 #include "framework/store_hub.h"
 #include "framework/frame_builder.h"
 #include "framework/http_response.h"
@@ -123,6 +124,13 @@ bool Worker::setUp(std::string& error) {
   server_.stores().attach(*loop_);
   // A Redis that restarted has forgotten this worker's members: tell it again.
   server_.stores().onReconnect([this] { registerAll(); });
+  backend_ = std::make_unique<BackendClient>(
+      loop_->loop(),
+      BackendSettings{cfg.backendUrl, cfg.backendTimeout, cfg.backendSecret, cfg.backendMaxInFlight,
+                      cfg.backendMaxAnswer},
+      hookStats_);
+  const char* testSwitch = std::getenv("MSW_TEST_CONNECT_HOOK");
+  connectHookForAll_ = testSwitch && std::strcmp(testSwitch, "1") == 0;
 
   // lws keeps pointers to these for the context's life: they are members.
   protocols_[0] = {};
@@ -187,6 +195,7 @@ bool Worker::setUp(std::string& error) {
 }
 
 void Worker::tearDown() {
+  backend_.reset();
   {
     struct ev_loop* l = loop_->loop();
     ev_io_stop(l, &acceptWatcher_);
@@ -368,7 +377,8 @@ int Worker::filterHandshake(lws* wsi, void* user) {
   const char* t = lws_get_urlarg_by_name(wsi, "auth=", token, sizeof token);
   std::string_view tok = t ? std::string_view(t) : std::string_view();
   AuthData auth;
-  if (!tok.empty() || cfg.authRequired) {
+  bool askBackend = connectHookForAll_;
+  if (!askBackend && (!tok.empty() || cfg.authRequired)) {
     AuthCheck check = checkToken(*server_.codec(), tok, cfg.authTtl, time(nullptr));
     if (!check.ok) {
       reject(wsi, 403, check.info, check.reason);
@@ -380,6 +390,10 @@ int Worker::filterHandshake(lws* wsi, void* user) {
   auto* c = new Connection();
   c->wsi = wsi;
   c->auth = std::move(auth);
+  if (askBackend) {
+    c->authPending = true;
+    c->ex().hookBody = connectHookBody(wsi, "default");
+  }
   s->conn = c;
   return 0;
 }
@@ -396,7 +410,8 @@ void Worker::established(Connection* c) {
   c->refillAt = now;
   if (settings_.heartbeatIdleTime > 0)
     idle_.schedule(&c->idle, static_cast<uint64_t>(now) + static_cast<uint64_t>(settings_.heartbeatIdleTime));
-  indexUser(c);
+  if (c->authPending) askConnectHook(c);
+  else indexUser(c);
   if (log::enabled(log::Level::kInfo)) {
     char peer[64] = "";
     char realIp[64] = "";
@@ -483,6 +498,7 @@ bool Worker::rateLimited(Connection* c) {
 }
 
 void Worker::handleMessage(Connection* c, std::string_view text) {
+  if (c->authPending && holdMessage(c, text)) return;
   if (text.size() == 1 && text[0] == '2') {  // MSwoole heartbeat
     send(c, heartbeat_);
     return;
@@ -924,6 +940,8 @@ void Worker::beginStop() {
   listenFd_ = -1;
   LOG_INFO("stopping: closing %zu connections with 1001", conns_.size());
   for (auto& [fd, c] : conns_) close(c, kCloseGoingAway, closeReasonText(kCloseGoingAway));
+  // After the 1001s: a connection still waiting for its connect hook gets 1001, not 4403.
+  backend_->cancelAll();
   if (conns_.empty()) loop_->stop();
 }
 

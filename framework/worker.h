@@ -18,8 +18,10 @@
 #include <unordered_map>
 #include <vector>
 
+#include "framework/backend_client.h"
 #include "framework/connection.h"
 #include "framework/event_loop.h"
+#include "framework/hook_stats.h"
 #include "framework/module_loader.h"
 #include "framework/stats.h"
 
@@ -61,6 +63,7 @@ class Worker {
   bool post(EventLoop::Task task) { return loop_->post(std::move(task)); }
   int index() const { return index_; }
   WorkerStats& stats() { return stats_; }
+  HookStats& hookStats() { return hookStats_; }
 
   // The worker whose thread this is, or nullptr.
   static Worker* current();
@@ -86,6 +89,8 @@ class Worker {
   std::vector<Fd> userFds(std::string_view id) const;
   std::vector<std::string> roomNames() const;
   size_t roomSize(std::string_view room) const;
+  // A backend hook for connection fd (worker_backend.cpp); `done` runs on this thread.
+  void callHook(Fd fd, const std::string& hook, std::string body, HookCallback done);
 
   // lws protocol callback entry (worker.cpp).
   int onLwsEvent(lws* wsi, int reason, void* user, void* in, size_t len);
@@ -134,6 +139,10 @@ class Worker {
   void indexUser(Connection* c);
   void unindexUser(Connection* c);
   void runCloseHooks(Connection* c, int code);
+  // The connect hook (worker_backend.cpp, docs/backend.md#connect).
+  void askConnectHook(Connection* c);
+  void settleConnect(Fd fd, const HookAnswer& answer);
+  bool holdMessage(Connection* c, std::string_view text);
 
   Server& server_;
   const int index_;
@@ -162,6 +171,11 @@ class Worker {
   bool stopping_ = false;
   double stopDeadline_ = 0;
   WorkerStats stats_;
+  HookStats hookStats_;
+  std::unique_ptr<BackendClient> backend_;  // from setUp to tearDown
+  // Until endpoints wire `auth = backend`: MSW_TEST_CONNECT_HOOK=1 in the
+  // environment puts every handshake through the connect hook (tests only).
+  bool connectHookForAll_ = false;
 };
 
 }  // namespace msw

@@ -68,6 +68,13 @@ struct Config {
   // [app]
   std::vector<std::string> modules = {"index", "live"};  // modules [index, live]
   std::string pluginDir;                                  // plugin_dir [empty: plugins/ beside the binary]
+
+  // [backend] (docs/backend.md)
+  std::string backendUrl;             // url [empty: no hooks]
+  int backendTimeout = 3;             // timeout [3] s per hook (queue wait included), 1..300
+  std::string backendSecret;          // secret [empty: requests are not signed]
+  int backendMaxInFlight = 64;        // max_in_flight [64] hooks per worker; more wait in a queue
+  int64_t backendMaxAnswer = 1 << 20; // max_answer_size [1m] bytes
 };
 
 struct ConfigLoad {
