@@ -349,6 +349,36 @@ TEST_F(ConnectHook, StopWithAConnectHookInFlightDoesNotWait) {
   EXPECT_EQ(c.waitClose(2000), 1001);
 }
 
+// max_in_flight = 1: one at the backend and 8 in the queue; the 10th to
+// 12th hooks fail at once with "busy", the first nine all come back.
+TEST(BackendQueue, BeyondTheQueueHooksFailBusyAtOnce) {
+  Backend backend(kSecret);
+  ASSERT_GT(backend.port, 0);
+  ConnectHookSwitch off(false);
+  TestServer server(1);
+  configure(server, backend.url(), kSecret, 5, 1);
+  ASSERT_TRUE(server.start()) << server.error();
+  WsClient c;
+  ASSERT_TRUE(server.connect(c));
+  for (int i = 0; i < 12; ++i) {
+    std::string req = "{\"method\":\"hooktest.hook.call\",\"rid\":" + std::to_string(i) +
+                      ",\"name\":\"work\",\"body\":{\"n\":" + std::to_string(i) + "}}";
+    ASSERT_TRUE(c.sendText(req));
+  }
+  std::map<std::string, int> results;
+  for (int i = 0; i < 12; ++i) {
+    Msg m = parseMsg(c.recvEvent("hookAnswer", 8000));
+    ASSERT_TRUE(m.received) << "answer " << i;
+    ++results[result(m)];
+  }
+  EXPECT_EQ(results["ok"], 9);
+  EXPECT_EQ(results["busy"], 3);
+  Json st = backend.stats();
+  EXPECT_EQ(st["requests"].i64(), 9);
+  EXPECT_EQ(st["max_at_once"].i64(), 1);
+  EXPECT_EQ(hooks(server, "hooktest.work", "busy"), 3);
+}
+
 // ---- a backend that is down, or that does not share the secret
 
 TEST(BackendDown, HooksFailUnreachableAndConnectsAreRefused) {
