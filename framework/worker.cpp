@@ -790,6 +790,7 @@ size_t Worker::sendToAll(const Payload& p, std::span<const Fd> exclude) {
   size_t n = 0;
   for (auto& [fd, c] : conns_) {
     if (!exclude.empty() && std::find(exclude.begin(), exclude.end(), fd) != exclude.end()) continue;
+    if (c->authPending) continue;  // not admitted yet: not one of "all"
     send(c, p);
     ++n;
   }

@@ -317,7 +317,12 @@ TEST_F(ConnectHook, SlowBackendRefusesAfterTimeoutWhileOthersAreServed) {
     Msg m = request(fine, "{\"method\":\"testmod.test.whoami\"}", 1000);
     ASSERT_EQ(m.status(), 200) << "the worker stopped serving while a connect hook waits";
   }
+  // A broadcast to everyone reaches the admitted client, not the one still waiting.
+  HttpResponse push = server.manager("POST", "/push", "{\"to\":{\"all\":true},\"event\":\"everyone\"}");
+  EXPECT_EQ(push.body, "{\"delivered\":1}");
+  EXPECT_TRUE(fine.recvEvent("everyone", 2000));
   EXPECT_LT(msSince(t0), 1500);
+  EXPECT_FALSE(slow.recvMessage(5000)) << "a client not yet admitted got a message";
   EXPECT_EQ(slow.waitClose(5000), 4403);
   EXPECT_EQ(slow.closeReason(), "backend timeout");
   EXPECT_GE(msSince(t0), 1900);
