@@ -172,7 +172,7 @@ class Request {
 
   // Calls this module's hook `name` ("join" from module chat: chat.join),
   // see App::callHook. Copy into the callback what it needs of this request
-  // (rid().dump(), not the Request): it runs after the action returned.
+  // (Json::copy(rid()), the fd; never the Request): it runs after the action returned.
   void hook(std::string_view name, std::string jsonBody, HookCallback done) {
     std::string_view module = method.substr(0, method.find('.'));
     app.callHook(fd, std::string(module) + "." + std::string(name), std::move(jsonBody), std::move(done));
