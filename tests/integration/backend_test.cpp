@@ -104,10 +104,10 @@ int64_t hooks(const TestServer& s, const std::string& hook, const std::string& r
   return metricValue(s.metrics(), "msw_hooks_total{hook=\"" + hook + "\",result=\"" + result + "\"}");
 }
 
-// ---- module hooks
-
-class ModuleHooks : public ::testing::Test {
+// One worker, timeout 2 s, max_in_flight 4, signed, against its own backend.
+class HooksFixture : public ::testing::Test {
  protected:
+  explicit HooksFixture(bool connectHook) : connectHook_(connectHook) {}
   void SetUp() override {
     ASSERT_GT(backend.port, 0) << "the Python backend did not start";
     configure(server, backend.url(), kSecret, 2, 4);
@@ -115,9 +115,16 @@ class ModuleHooks : public ::testing::Test {
   }
   void TearDown() override { EXPECT_EQ(sanitizerReport(server.proc.log()), ""); }
 
-  ConnectHookSwitch off{false};
+  ConnectHookSwitch connectHook_;  // first: set before the server starts
   Backend backend{kSecret};
   TestServer server{1};
+};
+
+// ---- module hooks
+
+class ModuleHooks : public HooksFixture {
+ protected:
+  ModuleHooks() : HooksFixture(false) {}
 };
 
 TEST_F(ModuleHooks, AnswerComesBackSignedAndCounted) {
@@ -234,21 +241,12 @@ TEST_F(ModuleHooks, StopWithAHookInFlightDoesNotWait) {
 
 // ---- the connect hook
 
-class ConnectHook : public ::testing::Test {
+class ConnectHook : public HooksFixture {
  protected:
-  void SetUp() override {
-    ASSERT_GT(backend.port, 0) << "the Python backend did not start";
-    configure(server, backend.url(), kSecret, 2, 4);
-    ASSERT_TRUE(server.start()) << server.error();
-  }
-  void TearDown() override { EXPECT_EQ(sanitizerReport(server.proc.log()), ""); }
+  ConnectHook() : HooksFixture(true) {}
   bool open(WsClient& c, const std::string& token) {
     return c.connect("127.0.0.1", server.port, "/ws?token=" + token + "&room=r%201");
   }
-
-  ConnectHookSwitch on{true};
-  Backend backend{kSecret};
-  TestServer server{1};
 };
 
 TEST_F(ConnectHook, AdmittedClientGetsTheAnswerAsItsAuth) {
