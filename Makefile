@@ -24,9 +24,20 @@ build:
 	@$(call configure,$(BUILD),-DCMAKE_BUILD_TYPE=RelWithDebInfo)
 	@$(call cmake_build,$(BUILD))
 
-run: build
+# `make run` needs the server and the shipped modules, not the tests and
+# benchmarks. Their configure and build output (a line per target even when
+# nothing changed) goes to a log, shown when something fails: what stays on the
+# terminal is the demo links and the server's own lines.
+run_log = $(BUILD)/make-run.log
+run:
+	@scripts/deps build
+	@mkdir -p $(BUILD)
+	@echo "msw: building the server and the shipped modules (a few minutes the first time; output in $(run_log))"
+	@{ $(call configure,$(BUILD),-DCMAKE_BUILD_TYPE=RelWithDebInfo) && \
+	   cmake --build $(BUILD) -j $(JOBS) --target msw index live -- --no-print-directory; } >$(run_log) 2>&1 || \
+	 { tail -n 40 $(run_log); echo "msw: the build failed; the whole output is in $(run_log)" >&2; exit 1; }
 	@scripts/demo-urls || true
-	public/console -s start
+	@public/console -s start
 
 test:
 	@scripts/deps test

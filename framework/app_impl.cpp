@@ -22,35 +22,12 @@ void removeFrom(std::vector<std::string>& list, std::string_view item) {
 
 }  // namespace
 
-template <class F>
-void AppImpl::onOwner(Fd fd, F&& task) {
-  Worker* w = server_.workerFor(fd);
-  if (!w) return;
-  if (Worker::current() == w) {
-    task(*w);
-    return;
-  }
-  w->post([w, task = std::forward<F>(task)]() mutable { task(*w); });
-}
-
-template <class F>
-void AppImpl::onEach(F&& task) {
-  Worker* self = Worker::current();
-  for (int i = 0; i < server_.workerCount(); ++i) {
-    Worker* w = &server_.worker(i);
-    if (w == self) continue;
-    w->post([w, task]() mutable { task(*w); });
-  }
-  // Own worker last: the others are already on their way.
-  if (self) task(*self);
-}
-
 Payload AppImpl::message(int status, std::string_view event, std::string_view info, JsonRef param, JsonRef rid) {
   return buildMessage(status, event, info, param, rid);
 }
 
 void AppImpl::sendToFd(Fd fd, const Payload& p) {
-  onOwner(fd, [fd, p](Worker& w) {
+  server_.onOwner(fd, [fd, p](Worker& w) {
     if (Connection* c = w.find(fd)) w.send(c, p);
   });
 }
@@ -77,39 +54,39 @@ void AppImpl::sendToFds(std::span<const Fd> fds, const Payload& p) {
 }
 
 void AppImpl::sendToUser(std::string_view userId, const Payload& p) {
-  onEach([id = std::string(userId), p](Worker& w) { w.sendToUser(id, p); });
+  server_.onEach([id = std::string(userId), p](Worker& w) { w.sendToUser(id, p); });
   server_.cluster().publishUser(userId, p.text());
 }
 
 void AppImpl::sendToRoom(std::string_view room, const Payload& p, std::span<const Fd> exclude) {
-  onEach([room = std::string(room), p, ex = std::vector<Fd>(exclude.begin(), exclude.end())](Worker& w) {
+  server_.onEach([room = std::string(room), p, ex = std::vector<Fd>(exclude.begin(), exclude.end())](Worker& w) {
     w.sendToRoom(room, p, ex);
   });
   server_.cluster().publishRoom(room, p.text());
 }
 
 void AppImpl::sendToAll(const Payload& p, std::span<const Fd> exclude) {
-  onEach([p, ex = std::vector<Fd>(exclude.begin(), exclude.end())](Worker& w) { w.sendToAll(p, ex); });
+  server_.onEach([p, ex = std::vector<Fd>(exclude.begin(), exclude.end())](Worker& w) { w.sendToAll(p, ex); });
   server_.cluster().publishAll(p.text());
 }
 
 void AppImpl::join(Fd fd, std::string_view room) {
-  onOwner(fd, [fd, room = std::string(room)](Worker& w) {
-    if (Connection* c = w.find(fd)) w.join(c, room);
+  server_.onOwner(fd, [fd, room = std::string(room)](Worker& w) {
+    if (Connection* c = w.find(fd)) w.joinRoom(c, room);
   });
 }
 
 void AppImpl::leave(Fd fd, std::string_view room) {
-  onOwner(fd, [fd, room = std::string(room)](Worker& w) {
-    if (Connection* c = w.find(fd)) w.leave(c, room);
+  server_.onOwner(fd, [fd, room = std::string(room)](Worker& w) {
+    if (Connection* c = w.find(fd)) w.leaveRoom(c, room);
   });
 }
 
 void AppImpl::fdAddCloseKey(Fd fd, std::string_view key) {
-  onOwner(fd, [this, fd, key = std::string(key)](Worker& w) {
+  server_.onOwner(fd, [this, fd, key = std::string(key)](Worker& w) {
     Connection* c = w.find(fd);
     if (!c || c->gone) return;
-    std::vector<std::string>& keys = c->ex().closeKeys;
+    std::vector<std::string>& keys = c->ensureExtras().closeKeys;
     if (std::find(keys.begin(), keys.end(), key) != keys.end()) return;
     keys.push_back(key);
     server_.cluster().closeKeyAdded(fd, key);
@@ -117,7 +94,7 @@ void AppImpl::fdAddCloseKey(Fd fd, std::string_view key) {
 }
 
 void AppImpl::fdRemoveCloseKey(Fd fd, std::string_view key) {
-  onOwner(fd, [this, fd, key = std::string(key)](Worker& w) {
+  server_.onOwner(fd, [this, fd, key = std::string(key)](Worker& w) {
     Connection* c = w.find(fd);
     if (!c || !c->extras) return;
     std::vector<std::string>& keys = c->extras->closeKeys;
@@ -129,35 +106,30 @@ void AppImpl::fdRemoveCloseKey(Fd fd, std::string_view key) {
 }
 
 void AppImpl::fdAddController(Fd fd, std::string_view controller) {
-  onOwner(fd, [fd, name = Controller::lower(controller)](Worker& w) {
-    if (Connection* c = w.find(fd); c && !c->gone) addOnce(c->ex().controllers, name);
+  server_.onOwner(fd, [fd, name = Controller::lower(controller)](Worker& w) {
+    if (Connection* c = w.find(fd); c && !c->gone) addOnce(c->ensureExtras().controllers, name);
   });
 }
 
 void AppImpl::fdRemoveController(Fd fd, std::string_view controller) {
-  onOwner(fd, [fd, name = Controller::lower(controller)](Worker& w) {
+  server_.onOwner(fd, [fd, name = Controller::lower(controller)](Worker& w) {
     if (Connection* c = w.find(fd); c && c->extras) removeFrom(c->extras->controllers, name);
   });
 }
 
 void AppImpl::callHook(Fd fd, std::string_view hook, std::string jsonBody, HookCallback done) {
-  // An fd of another node has no worker here: the caller's own worker asks.
-  Worker* w = server_.workerFor(fd);
-  if (!w) w = Worker::current();
-  if (!w) {
-    LOG_ERROR("hook %.*s called off the worker threads for fd %llu: dropped", static_cast<int>(hook.size()),
-              hook.data(), static_cast<unsigned long long>(fd));
-    return;
-  }
   auto run = [fd, hook = std::string(hook), body = std::move(jsonBody), done = std::move(done)](Worker& w) mutable {
     w.callHook(fd, hook, std::move(body), std::move(done));
   };
-  if (Worker::current() == w) return run(*w);
-  w->post([w, run = std::move(run)]() mutable { run(*w); });
+  if (server_.workerFor(fd)) return server_.onOwner(fd, std::move(run));
+  // No connection (fd 0): the caller's own worker asks.
+  if (Worker* w = Worker::current()) return run(*w);
+  LOG_ERROR("hook %.*s called off the worker threads for fd %llu: dropped", static_cast<int>(hook.size()),
+            hook.data(), logFd(fd));
 }
 
 void AppImpl::close(Fd fd, int code, std::string_view reason) {
-  onOwner(fd, [fd, code, reason = std::string(reason)](Worker& w) {
+  server_.onOwner(fd, [fd, code, reason = std::string(reason)](Worker& w) {
     if (Connection* c = w.find(fd)) w.close(c, code, reason);
   });
 }

@@ -40,13 +40,6 @@ class AppImpl : public App {
   void callHook(Fd fd, std::string_view hook, std::string jsonBody, HookCallback done) override;
 
  private:
-  // Runs task(worker) on the worker that owns fd: now if that is this thread.
-  template <class F>
-  void onOwner(Fd fd, F&& task);
-  // Runs task(worker) on every worker.
-  template <class F>
-  void onEach(F&& task);
-
   Server& server_;
 };
 

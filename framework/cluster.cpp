@@ -27,8 +27,8 @@ std::string aliveKey(std::string_view inst) { return "_msw:alive:" + std::string
 std::string roomChannel(std::string_view room) { return "_msw:bus:room:" + std::string(room); }
 std::string nodeChannel(std::string_view node) { return "_msw:bus:node:" + std::string(node); }
 
-std::string entry(char kind, std::string_view what, std::string_view member) {
-  std::string e(1, kind);
+std::string entry(RegistryKind kind, std::string_view what, std::string_view member) {
+  std::string e(1, static_cast<char>(kind));
   e.push_back(kSep);
   e.append(what).push_back(kSep);
   e.append(member);
@@ -37,7 +37,7 @@ std::string entry(char kind, std::string_view what, std::string_view member) {
 
 // One entry of an instance's set, read back.
 struct Entry {
-  char kind = 0;
+  RegistryKind kind = RegistryKind::kRoom;
   std::string_view what;
   std::string_view member;  // "node_id:fd"
 };
@@ -46,15 +46,20 @@ std::optional<Entry> parseEntry(std::string_view e) {
   size_t a = e.find(kSep);
   size_t b = e.rfind(kSep);
   if (a != 1 || b == a) return std::nullopt;
-  return Entry{e[0], e.substr(2, b - 2), e.substr(b + 1)};
+  auto kind = static_cast<RegistryKind>(e[0]);
+  if (kind != RegistryKind::kRoom && kind != RegistryKind::kUser && kind != RegistryKind::kCloseKey)
+    return std::nullopt;
+  return Entry{kind, e.substr(2, b - 2), e.substr(b + 1)};
 }
 
 // Takes the entry's member out of the room, user or close-key set it names.
 void removeMember(Store& st, const Entry& e) {
   std::string m(e.member);
-  if (e.kind == 'r') st.hdel(roomKey(e.what), m);
-  else if (e.kind == 'u') st.srem(userKey(e.what), m);
-  else if (e.kind == 'k') st.srem(std::string(e.what), m);
+  switch (e.kind) {
+    case RegistryKind::kRoom: st.hdel(roomKey(e.what), m); break;
+    case RegistryKind::kUser: st.srem(userKey(e.what), m); break;
+    case RegistryKind::kCloseKey: st.srem(std::string(e.what), m); break;
+  }
 }
 
 // Milliseconds since 2024-01-01.
@@ -84,9 +89,8 @@ Cluster::Cluster(Server& server)
     // are purged only later: this run's fds start above any fd that run can
     // have used, unless it accepted more than 1024 connections per ms of its
     // life. Rounded to a multiple of worker_num, so fd % workers still names
-    // the owning worker; stays below 2^53 (exact in JavaScript) for 100 years.
-    Fd w = static_cast<Fd>(server.config().workerNum);
-    fdBase_ = static_cast<Fd>(now) * 1024 / w * w;
+    // the owning worker (Server::newFd); stays below 2^53 (exact in JavaScript) for 100 years.
+    fdFloor_ = static_cast<Fd>(now) * 1024;
   }
   ev_timer_init(&timer_, &Cluster::onTimer, 0., kHeartbeat);
   timer_.data = this;
@@ -124,33 +128,33 @@ void Cluster::joined(Fd fd, std::string_view room, const Auth& auth) {
   info.set("id", auth.id).set("nickname", auth.nickname).set("type", auth.type);
   std::string m = member(fd);
   server_.stores().internal().hset(roomKey(room), m, info.dump());
-  remember(entry('r', room, m));
+  remember(entry(RegistryKind::kRoom, room, m));
 }
 
 void Cluster::left(Fd fd, std::string_view room) {
   if (!enabled_) return;
   std::string m = member(fd);
   server_.stores().internal().hdel(roomKey(room), m);
-  forget(entry('r', room, m));
+  forget(entry(RegistryKind::kRoom, room, m));
 }
 
 void Cluster::userOnline(Fd fd, std::string_view id) {
   if (!enabled_) return;
   std::string m = member(fd);
   server_.stores().internal().sadd(userKey(id), m);
-  remember(entry('u', id, m));
+  remember(entry(RegistryKind::kUser, id, m));
 }
 
 void Cluster::userOffline(Fd fd, std::string_view id) {
   if (!enabled_) return;
   std::string m = member(fd);
   server_.stores().internal().srem(userKey(id), m);
-  forget(entry('u', id, m));
+  forget(entry(RegistryKind::kUser, id, m));
 }
 
-void Cluster::closeKeyAdded(Fd fd, std::string_view key) { remember(entry('k', key, member(fd))); }
+void Cluster::closeKeyAdded(Fd fd, std::string_view key) { remember(entry(RegistryKind::kCloseKey, key, member(fd))); }
 
-void Cluster::closeKeyRemoved(Fd fd, std::string_view key) { forget(entry('k', key, member(fd))); }
+void Cluster::closeKeyRemoved(Fd fd, std::string_view key) { forget(entry(RegistryKind::kCloseKey, key, member(fd))); }
 
 // Writes the worker sent may never have been applied: those on the wire
 // when the link dropped, or all since the snapshot a restarted Redis loaded.
@@ -159,7 +163,7 @@ void Cluster::closeKeyRemoved(Fd fd, std::string_view key) { forget(entry('k', k
 // The read goes on the worker's connection after its writes, and `holds` is
 // asked when the answer comes: an entry added meanwhile is not in the answer,
 // one removed meanwhile has had its removal sent already.
-void Cluster::reconcile(int worker, std::function<bool(Fd, char, std::string_view)> holds) {
+void Cluster::reconcile(int worker, std::function<bool(Fd, RegistryKind, std::string_view)> holds) {
   if (!enabled_) return;
   server_.stores().internal().smembers(
       instKey(instance_), [this, worker, holds = std::move(holds)](StoreResult<StrList> entries) {
@@ -207,36 +211,40 @@ void Cluster::roomInactive(std::string_view room) {
 // ---- bus ----
 
 // ORIGIN 0x1f KIND 0x1f TARGET-LENGTH 0x1f TARGET TEXT
-void Cluster::publish(const std::string& channel, char kind, std::string_view target, std::string_view text) {
+void Cluster::publish(const std::string& channel, BusKind kind, std::string_view target, std::string_view text) {
   if (!enabled_) return;
   std::string msg;
   msg.reserve(instance_.size() + target.size() + text.size() + 16);
   msg.append(instance_).push_back(kSep);
-  msg.push_back(kind);
+  msg.push_back(static_cast<char>(kind));
   msg.push_back(kSep);
   msg.append(std::to_string(target.size())).push_back(kSep);
   msg.append(target).append(text);
   server_.stores().publish(channel, msg);
 }
 
-void Cluster::publishRoom(std::string_view room, std::string_view text) { publish(roomChannel(room), 'r', room, text); }
-void Cluster::publishUser(std::string_view id, std::string_view text) { publish(kAllChannel, 'u', id, text); }
-void Cluster::publishAll(std::string_view text) { publish(kAllChannel, 'a', "", text); }
+void Cluster::publishRoom(std::string_view room, std::string_view text) {
+  publish(roomChannel(room), BusKind::kRoom, room, text);
+}
+void Cluster::publishUser(std::string_view id, std::string_view text) {
+  publish(kAllChannel, BusKind::kUser, id, text);
+}
+void Cluster::publishAll(std::string_view text) { publish(kAllChannel, BusKind::kAll, "", text); }
 void Cluster::publishToMember(std::string_view node, Fd fd, std::string_view text) {
-  publish(nodeChannel(node), 'f', std::to_string(fd), text);
+  publish(nodeChannel(node), BusKind::kFd, std::to_string(fd), text);
 }
 void Cluster::publishKick(std::string_view node, Fd fd, int code, std::string_view reason) {
-  publish(nodeChannel(node), 'k', std::to_string(fd), std::to_string(code) + kSep + std::string(reason));
+  publish(nodeChannel(node), BusKind::kKick, std::to_string(fd), std::to_string(code) + kSep + std::string(reason));
 }
 void Cluster::publishKickUser(std::string_view id, int code, std::string_view reason) {
-  publish(kAllChannel, 'K', id, std::to_string(code) + kSep + std::string(reason));
+  publish(kAllChannel, BusKind::kKickUser, id, std::to_string(code) + kSep + std::string(reason));
 }
 
 void Cluster::onBusMessage(std::string_view, std::string_view payload) {
   size_t a = payload.find(kSep);
   if (a == std::string_view::npos || a + 3 >= payload.size() || payload[a + 2] != kSep) return;
   if (payload.substr(0, a) == instance_) return;  // our own: delivered locally already
-  char kind = payload[a + 1];
+  auto kind = static_cast<BusKind>(payload[a + 1]);
   std::string_view rest = payload.substr(a + 3);
   size_t b = rest.find(kSep);
   if (b == std::string_view::npos) return;
@@ -246,44 +254,36 @@ void Cluster::onBusMessage(std::string_view, std::string_view payload) {
   deliver(kind, std::string(rest.substr(0, len)), rest.substr(len));
 }
 
-void Cluster::deliver(char kind, const std::string& target, std::string_view text) {
-  if (kind == 'k' || kind == 'K') {
-    size_t sep = text.find(kSep);
-    int code = static_cast<int>(toFd(text.substr(0, sep)));
-    std::string reason(sep == std::string_view::npos ? std::string_view() : text.substr(sep + 1));
-    if (kind == 'k') {
-      if (Worker* w = server_.workerFor(toFd(target)))
-        w->post([w, fd = toFd(target), code, reason] {
-          if (Connection* c = w->find(fd)) w->close(c, code, reason);
-        });
-      return;
-    }
-    for (int i = 0; i < server_.workerCount(); ++i) {
-      Worker* w = &server_.worker(i);
-      w->post([w, target, code, reason] {
-        for (Fd fd : w->userFds(target))
-          if (Connection* c = w->find(fd)) w->close(c, code, reason);
-      });
-    }
-    return;
-  }
+void Cluster::deliver(BusKind kind, const std::string& target, std::string_view text) {
+  if (kind == BusKind::kKick || kind == BusKind::kKickUser) return deliverKick(kind, target, text);
   Payload p = buildTextFrame(text);  // once for every local recipient
-  if (kind == 'f') {
-    Fd fd = toFd(target);
-    if (Worker* w = server_.workerFor(fd))
-      w->post([w, fd, p] {
-        if (Connection* c = w->find(fd)) w->send(c, p);
+  switch (kind) {
+    case BusKind::kFd:
+      server_.onOwner(toFd(target), [fd = toFd(target), p](Worker& w) {
+        if (Connection* c = w.find(fd)) w.send(c, p);
       });
+      break;
+    case BusKind::kRoom: server_.onEach([target, p](Worker& w) { w.sendToRoom(target, p, {}); }); break;
+    case BusKind::kUser: server_.onEach([target, p](Worker& w) { w.sendToUser(target, p); }); break;
+    case BusKind::kAll: server_.onEach([p](Worker& w) { w.sendToAll(p, {}); }); break;
+    default: break;  // a kind this version does not know
+  }
+}
+
+void Cluster::deliverKick(BusKind kind, const std::string& target, std::string_view text) {
+  size_t sep = text.find(kSep);
+  int code = static_cast<int>(toFd(text.substr(0, sep)));
+  std::string reason(sep == std::string_view::npos ? std::string_view() : text.substr(sep + 1));
+  if (kind == BusKind::kKick) {
+    server_.onOwner(toFd(target), [fd = toFd(target), code, reason](Worker& w) {
+      if (Connection* c = w.find(fd)) w.close(c, code, reason);
+    });
     return;
   }
-  for (int i = 0; i < server_.workerCount(); ++i) {
-    Worker* w = &server_.worker(i);
-    w->post([w, kind, target, p] {
-      if (kind == 'r') w->sendToRoom(target, p, {});
-      else if (kind == 'u') w->sendToUser(target, p);
-      else if (kind == 'a') w->sendToAll(p, {});
-    });
-  }
+  server_.onEach([target, code, reason](Worker& w) {
+    for (Fd fd : w.userFds(target))
+      if (Connection* c = w.find(fd)) w.close(c, code, reason);
+  });
 }
 
 // ---- instances: heartbeat and purge (manager thread) ----
@@ -305,7 +305,7 @@ void Cluster::start(EventLoop& loop) {
   server_.stores().onReconnect([this] { heartbeat(); });
   ev_timer_start(loop.loop(), &timer_);  // first heartbeat at once
   LOG_INFO("cluster: node %s, instance %s, fds from %llu", nodeId_.c_str(), instance_.c_str(),
-           static_cast<unsigned long long>(fdBase_));
+           static_cast<unsigned long long>(fdFloor_));
 }
 
 void Cluster::stop(std::function<void()> done) {

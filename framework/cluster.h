@@ -45,6 +45,12 @@ class RedisSubscriber;
 class Server;
 class Store;
 
+// What an entry of an instance's record names (its first byte in Redis).
+enum class RegistryKind : char { kRoom = 'r', kUser = 'u', kCloseKey = 'k' };
+
+// What a bus message is for (its kind byte on the wire).
+enum class BusKind : char { kRoom = 'r', kUser = 'u', kAll = 'a', kFd = 'f', kKick = 'k', kKickUser = 'K' };
+
 class Cluster {
  public:
   static constexpr int kHeartbeat = 5;   // seconds between heartbeats and purge checks
@@ -60,9 +66,10 @@ class Cluster {
 
   bool enabled() const { return enabled_; }  // a shared (Redis) store
   const std::string& instance() const { return instance_; }
-  // Where this run's fds start: past every fd an earlier run of this node
+  // This run's fds are above this: past every fd an earlier run of this node
   // can have used, so that "node:fd" names are never reused (see cluster.cpp).
-  Fd fdBase() const { return fdBase_; }
+  // Server::newFd numbers them from here.
+  Fd fdFloor() const { return fdFloor_; }
 
   // ---- registry, on a worker thread ----
   void joined(Fd fd, std::string_view room, const Auth& auth);
@@ -73,9 +80,9 @@ class Cluster {
   void closeKeyRemoved(Fd fd, std::string_view key);
   // After a reconnect: of what this instance recorded for members of
   // `worker`, removes from Redis each entry that `holds(fd, kind, what)`
-  // says is no longer true (kind 'r' room, 'u' user id, 'k' close key):
+  // says is no longer true (a room, a user id, a close key):
   // the member goes from what the entry names, then the entry.
-  void reconcile(int worker, std::function<bool(Fd fd, char kind, std::string_view what)> holds);
+  void reconcile(int worker, std::function<bool(Fd fd, RegistryKind kind, std::string_view what)> holds);
   // A worker's first member of a room arrived / its last one left.
   void roomActive(std::string_view room);
   void roomInactive(std::string_view room);
@@ -103,9 +110,10 @@ class Cluster {
   void describe(std::function<void(Json)> done);
 
  private:
-  void publish(const std::string& channel, char kind, std::string_view target, std::string_view text);
+  void publish(const std::string& channel, BusKind kind, std::string_view target, std::string_view text);
   void onBusMessage(std::string_view channel, std::string_view payload);
-  void deliver(char kind, const std::string& target, std::string_view text);
+  void deliver(BusKind kind, const std::string& target, std::string_view text);
+  void deliverKick(BusKind kind, const std::string& target, std::string_view text);
   void heartbeat();
   // Removes every member the instance registered; `why` is for the log.
   void purge(const std::string& instance, const char* why, std::function<void()> done = nullptr);
@@ -122,7 +130,7 @@ class Cluster {
   const bool enabled_;
   const std::string nodeId_;
   std::string instance_;
-  Fd fdBase_ = 0;
+  Fd fdFloor_ = 0;
   std::mutex roomsMutex_;
   std::map<std::string, int, std::less<>> activeRooms_;  // workers with members, per room; guarded
   EventLoop* managerLoop_ = nullptr;

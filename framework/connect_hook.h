@@ -18,8 +18,6 @@ struct lws;
 
 namespace msw {
 
-// The close code of a connection the connect hook did not admit.
-inline constexpr int kCloseAuthRefused = 4403;
 // Messages a connection may send before the hook answers; one more closes it with 4403.
 inline constexpr size_t kMaxHeldMessages = 32;
 

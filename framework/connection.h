@@ -69,6 +69,9 @@ class AuthData {
   uint16_t len_[5] = {0, 0, 0, 0, 0};
 };
 
+// An Fd for printf's %llu: logs name a connection by it.
+inline unsigned long long logFd(Fd fd) { return static_cast<unsigned long long>(fd); }
+
 struct Connection {
   // Rare state: allocated on first use.
   struct Extras {
@@ -104,7 +107,7 @@ struct Connection {
   bool authPending = false;    // the connect hook has not answered: messages are held
   std::unique_ptr<Extras> extras;
 
-  Extras& ex() {
+  Extras& ensureExtras() {
     if (!extras) extras = std::make_unique<Extras>();
     return *extras;
   }

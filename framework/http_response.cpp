@@ -2,6 +2,8 @@
 
 #include <libwebsockets.h>
 
+#include "framework/frame_builder.h"
+
 #include <cstring>
 #include <string>
 
@@ -24,6 +26,13 @@ bool writeHttpResponse(lws* wsi, int status, const char* contentType, std::strin
   out.append(body);
   auto* data = reinterpret_cast<unsigned char*>(out.data()) + LWS_PRE;
   return lws_write(wsi, data, out.size() - LWS_PRE, LWS_WRITE_HTTP_FINAL) >= 0;
+}
+
+std::string statusBody(int status, std::string_view info) {
+  std::string body = "{\"status\":" + std::to_string(status) + ",\"info\":";
+  appendJsonString(body, info);
+  body += "}";
+  return body;
 }
 
 }  // namespace msw

@@ -1,6 +1,7 @@
 // framework/http_response.h: one complete HTTP response in one write.
 #pragma once
 
+#include <string>
 #include <string_view>
 
 struct lws;
@@ -13,5 +14,8 @@ namespace msw {
 // write failed: the caller should then close the connection.
 bool writeHttpResponse(lws* wsi, int status, const char* contentType, std::string_view body,
                        const char* extraName = nullptr, const char* extraValue = nullptr);
+
+// The JSON body of a refusal on the outside port: {"status":N,"info":"..."}.
+std::string statusBody(int status, std::string_view info);
 
 }  // namespace msw

@@ -1,15 +1,16 @@
+// framework/manager.cpp: the manager's lifetime (its thread and loop) and its
+// endpoints (docs/manager-api.md): status, metrics, push, kick, online,
+// reload, stop and the MSwoole console's commands. The HTTP plumbing that
+// calls them is framework/manager_http.cpp. Manager thread, except start/stop.
 #include "framework/manager.h"
 
 #include <libwebsockets.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <future>
-#include <map>
-#include <set>
 #include <algorithm>
 
 #include "framework/app_impl.h"
@@ -18,47 +19,14 @@
 #include "framework/gather.h"
 #include "framework/hook_stats.h"
 #include "framework/http_response.h"
+#include "framework/manager_http.h"
 #include "framework/server.h"
 #include "framework/store_hub.h"
 #include "library/log.h"
 
 namespace msw {
 
-struct Manager::Session {
-  lws* wsi = nullptr;
-  uint64_t id = 0;  // key in pending_ while an answer is awaited
-  bool console = false;  // a WebSocket of the MSwoole console
-  bool stopAfterAnswer = false;  // a stop request: the server stops once its answer is written
-  bool post = false;
-  std::string path;
-  std::string body;
-  size_t expected = 0;
-  int status = 0;  // set when the answer is ready
-  std::string answer;
-  std::deque<std::string> wsOut;  // console WebSocket replies
-};
-
 namespace {
-
-constexpr size_t kMaxBody = 1 << 20;
-
-int managerCallback(lws* wsi, lws_callback_reasons reason, void* user, void* in, size_t len) {
-  auto* m = static_cast<Manager*>(lws_context_user(lws_get_context(wsi)));
-  return m->onLwsEvent(wsi, reason, user, in, len);
-}
-
-std::string errorBody(std::string_view reason) {
-  std::string s = "{\"error\":";
-  appendJsonString(s, reason);
-  return s + "}";
-}
-
-// A query argument, URL-decoded by lws; empty when absent.
-std::string queryArg(lws* wsi, const char* nameEq) {
-  char buf[1024];
-  const char* v = lws_get_urlarg_by_name(wsi, nameEq, buf, sizeof buf);
-  return v ? std::string(v) : std::string();
-}
 
 // Resident and peak memory of this process, from /proc.
 void readMemory(int64_t& rss, int64_t& peak) {
@@ -130,234 +98,6 @@ void Manager::stop() {
   });
   thread_.join();
 }
-
-bool Manager::setUp(std::string& error) {
-  const Config& cfg = server_.config();
-  server_.stores().attach(*loop_);
-  static lws_protocols protocols[2];
-  protocols[0] = {};
-  protocols[0].name = "msw-manager";
-  protocols[0].callback = managerCallback;
-  protocols[0].per_session_data_size = sizeof(void*);
-  protocols[0].rx_buffer_size = 4096;
-  protocols[1] = {};
-  static const lws_retry_bo_t kNoKeepAlive = {};
-  void* loops[1] = {loop_->loop()};
-  lws_context_creation_info info = {};
-  info.port = cfg.managerPort;
-  info.iface = cfg.managerHost.c_str();
-  info.protocols = protocols;
-  info.options = LWS_SERVER_OPTION_LIBEV | LWS_SERVER_OPTION_VALIDATE_UTF8;
-  // iface=127.0.0.1 alone still listens on [::], every interface (DESIGN §2).
-  if (cfg.managerHost.find(':') == std::string::npos) info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
-  info.foreign_loops = loops;
-  info.user = this;
-  info.vhost_name = "manager";
-  info.retry_and_idle_policy = &kNoKeepAlive;
-  info.timeout_secs = 10;
-  info.server_string = "msw";
-  context_ = lws_create_context(&info);
-  if (!context_ || !lws_get_vhost_by_name(context_, "manager")) {
-    error = "cannot listen on manager port " + cfg.managerHost + ":" + std::to_string(cfg.managerPort) +
-            " (in use, or not an address of this machine)";
-    return false;
-  }
-  server_.cluster().start(*loop_);
-  return true;
-}
-
-void Manager::tearDown() {
-  loop_->close();
-  if (context_) lws_context_destroy(context_);
-  context_ = nullptr;
-  pending_.clear();
-  server_.stores().detach();
-}
-
-bool Manager::authorized(lws* wsi) const {
-  const std::string& token = server_.config().managerToken;
-  if (token.empty()) return true;
-  char buf[512];
-  int n = lws_hdr_copy(wsi, buf, sizeof buf, WSI_TOKEN_HTTP_AUTHORIZATION);
-  std::string_view given = n > 0 ? std::string_view(buf, static_cast<size_t>(n)) : std::string_view();
-  if (given.rfind("Bearer ", 0) == 0) given.remove_prefix(7);
-  else if (const char* q = lws_get_urlarg_by_name(wsi, "token=", buf, sizeof buf)) given = q;  // console WebSocket clients
-  else given = {};
-  return constantTimeEquals(given, token);
-}
-
-int Manager::onLwsEvent(lws* wsi, int reason, void* user, void* in, size_t len) {
-  auto** slot = static_cast<Session**>(user);
-  Session* s = slot ? *slot : nullptr;
-  auto session = [&] {
-    if (!s) {
-      *slot = s = new Session();
-      s->wsi = wsi;
-    }
-    return s;
-  };
-  switch (reason) {
-    case LWS_CALLBACK_HTTP:
-      return httpStart(wsi, *session(), static_cast<const char*>(in));
-    case LWS_CALLBACK_HTTP_BODY:
-      return s ? httpBody(*s, static_cast<const char*>(in), len) : -1;
-    case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-      if (!s) return -1;
-      if (!s->status) route(*s);
-      return 0;
-    case LWS_CALLBACK_HTTP_WRITEABLE:
-      return s ? httpWriteable(wsi, *s) : 0;
-    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-      if (authorized(wsi)) return 0;
-      writeHttpResponse(wsi, 401, "application/json", errorBody("missing or wrong bearer token"), "www-authenticate:",
-                        "Bearer");
-      return 1;
-    case LWS_CALLBACK_ESTABLISHED:
-      session()->console = true;
-      return 0;
-    case LWS_CALLBACK_RECEIVE:
-      if (!s) return -1;
-      s->body.append(static_cast<const char*>(in), len);
-      if (s->body.size() > kMaxBody) return -1;
-      if (lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi)) {
-        std::string text;
-        text.swap(s->body);
-        consoleCommand(*s, text);
-      }
-      return 0;
-    case LWS_CALLBACK_SERVER_WRITEABLE:
-      if (s && !s->wsOut.empty()) {
-        std::string frame(LWS_PRE, '\0');
-        frame += s->wsOut.front();
-        s->wsOut.pop_front();
-        if (lws_write(wsi, reinterpret_cast<unsigned char*>(frame.data()) + LWS_PRE, frame.size() - LWS_PRE,
-                      LWS_WRITE_TEXT) < 0)
-          return -1;
-        if (!s->wsOut.empty()) lws_callback_on_writable(wsi);
-        else if (std::exchange(s->stopAfterAnswer, false)) server_.requestStop();
-      }
-      return 0;
-    // lws frees the per-session slot when it unbinds the protocol (after a
-    // keep-alive transaction, at context destroy) without a WSI_DESTROY for it.
-    case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
-    case LWS_CALLBACK_WSI_DESTROY:
-      if (s) {
-        // A console may have several commands in flight.
-        std::erase_if(pending_, [s](const auto& kv) { return kv.second == s; });
-        if (s->stopAfterAnswer) server_.requestStop();  // the asker left before its answer
-        delete s;
-        *slot = nullptr;
-      }
-      return 0;
-    default:
-      return lws_callback_http_dummy(wsi, static_cast<lws_callback_reasons>(reason), user, in, len);
-  }
-}
-
-int Manager::httpStart(lws* wsi, Session& s, const char* path) {
-  pending_.erase(s.id);
-  s.id = 0;
-  s.post = false;
-  s.body.clear();
-  s.expected = 0;
-  s.status = 0;
-  s.answer.clear();
-  s.path = path ? path : "/";
-  s.post = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0;
-  bool get = lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) > 0;
-  auto fail = [&](int status, const char* why) {
-    s.status = status;
-    s.answer = errorBody(why);
-    lws_callback_on_writable(wsi);
-    return 0;
-  };
-  // lws hands the path without the query; the query is read by name later.
-  if (!authorized(wsi)) return fail(401, "missing or wrong bearer token");
-  if (!get && !s.post) return fail(405, "only GET and POST");
-  if (!s.post) {
-    route(s);
-    return 0;
-  }
-  char len[24];
-  // lws takes a chunked body for 100 MB and waits for it (DESIGN §2).
-  if (lws_hdr_copy(wsi, len, sizeof len, WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0)
-    return fail(411, "POST needs a Content-Length");
-  s.expected = std::strtoull(len, nullptr, 10);
-  if (s.expected > kMaxBody) return fail(413, "body over 1 MiB");
-  if (s.expected == 0) route(s);
-  return 0;
-}
-
-int Manager::httpBody(Session& s, const char* in, size_t len) {
-  if (s.status) return 0;  // already answered (an error): ignore the rest
-  s.body.append(in, len);
-  return s.body.size() > kMaxBody ? -1 : 0;
-}
-
-int Manager::httpWriteable(lws* wsi, Session& s) {
-  if (!s.status) return 0;
-  bool text = s.path == "/metrics" && s.status == 200;
-  const char* type = text ? "text/plain; version=0.0.4" : "application/json";
-  bool ok = writeHttpResponse(wsi, s.status, type, s.answer, s.status == 401 ? "www-authenticate:" : nullptr, "Bearer");
-  s.status = 0;
-  s.answer.clear();
-  if (std::exchange(s.stopAfterAnswer, false)) server_.requestStop();  // the answer is out: now stop
-  if (!ok) return -1;
-  return lws_http_transaction_completed(wsi) ? -1 : 0;
-}
-
-Manager::Reply Manager::replyTo(Session& s) {
-  s.id = nextId_++;
-  pending_[s.id] = &s;
-  uint64_t id = s.id;
-  return [this, id](int status, std::string body) {
-    // Workers answer on their threads: hop back to the manager's.
-    loop_->post([this, id, status, body = std::move(body)]() mutable { complete(id, status, std::move(body)); });
-  };
-}
-
-void Manager::complete(uint64_t id, int status, std::string body) {
-  auto it = pending_.find(id);
-  if (it == pending_.end()) return;  // the client went away meanwhile
-  Session* s = it->second;
-  pending_.erase(it);
-  s->id = 0;
-  if (s->console) {
-    s->wsOut.push_back(std::move(body));
-  } else {
-    s->status = status;
-    s->answer = std::move(body);
-  }
-  lws_callback_on_writable(s->wsi);
-}
-
-void Manager::route(Session& s) {
-  Reply reply = replyTo(s);
-  const std::string& path = s.path;
-  Json body;
-  if (s.post) {
-    body = Json::parse(s.body);
-    if (!body.isObject() && path != "/reload" && path != "/stop") {
-      reply(400, errorBody("body is not a JSON object"));
-      return;
-    }
-  }
-  if (path == "/status" && !s.post) return status(reply);
-  if (path == "/metrics" && !s.post) return metrics(reply);
-  if (path == "/push" && s.post) return push(body, reply);
-  if (path == "/kick" && s.post) return kick(body, reply);
-  if (path == "/reload" && s.post) return reload(reply);
-  if (path == "/stop" && s.post) return stopServer(s, reply);
-  if (path == "/online" && !s.post) return online(queryArg(s.wsi, "room="), reply);
-  if (path == "/online/user" && !s.post) return onlineUser(queryArg(s.wsi, "id="), reply);
-  bool known = path == "/status" || path == "/metrics" || path == "/push" || path == "/kick" || path == "/reload" ||
-               path == "/stop" || path == "/online" || path == "/online/user";
-  reply(known ? 405 : 404, errorBody(known ? "wrong method for " + path : "no such endpoint " + path));
-}
-
-}  // namespace msw
-
-namespace msw {
 
 // ---- endpoints ----
 
@@ -745,6 +485,8 @@ void Manager::reload(const Reply& reply) {
   ReloadResult r = server_.reload();
   Json j = Json::object();
   j.set("reloaded", r.ok);
+  // A config with errors changes nothing: say so, not just "no modules".
+  if (r.configRejected) j.set("unchanged", true);
   JsonRef mods = j.addArray("modules");
   for (auto& m : r.modules) mods.push(m);
   JsonRef errs = j.addArray("errors");

@@ -15,8 +15,10 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <utility>
 
 #include "framework/event_loop.h"
+#include "framework/http_exchange.h"
 #include "msw/json.h"
 
 struct lws;
@@ -47,8 +49,9 @@ class Manager {
   bool setUp(std::string& error);
   void tearDown();
   int httpStart(lws* wsi, Session& s, const char* path);
-  int httpBody(Session& s, const char* in, size_t len);
-  void route(Session& s);
+  int httpStep(lws* wsi, Session& s, HttpExchange::Step step, bool bodyDone);
+  std::pair<int, std::string> answerNow(Session& s);
+  void route(Session& s, const Reply& reply);
   int httpWriteable(lws* wsi, Session& s);
   bool authorized(lws* wsi) const;
   Reply replyTo(Session& s);

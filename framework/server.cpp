@@ -19,7 +19,9 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <memory>
+#include <string_view>
 
 #include "framework/app_impl.h"
 #include "framework/cluster.h"
@@ -42,10 +44,35 @@ int fdReserve(int workers) { return 64 + 8 * workers; }
 constexpr int kFdHeadroom = 1024;
 constexpr int kLargeFdLimit = 65536;  // above this, with max_connections 0, the start warns
 
+// lws warnings that restate what msw has just logged with more context (the
+// handshake refusal with its peer and reason): every bad token would log two
+// lines. Kept at debug; every other lws warning and error stays as it is.
+constexpr std::string_view kRestatedByMsw[] = {"User code denied connection"};
+
+// Runs one hook (onReload or onShutdown) of every controller of the modules
+// `names` of `table`, or of all of them; one that throws is logged.
+void runHooks(const RouteTable& table, const HookFn& (Controller::*hook)() const, const char* what, App& app,
+              const std::vector<std::string>* names = nullptr) {
+  for (auto& [name, m] : table.modules) {
+    if (names && std::find(names->begin(), names->end(), name) == names->end()) continue;
+    for (auto& [cname, ctl] : m->controllers()) {
+      if (!(ctl.*hook)()) continue;
+      try {
+        (ctl.*hook)()(app);
+      } catch (const std::exception& e) {
+        LOG_ERROR("%s.%s %s threw: %s", name.c_str(), cname.c_str(), what, e.what());
+      }
+    }
+  }
+}
+
 void lwsLog(int level, const char* line) {
   std::string_view l(line);
   while (!l.empty() && (l.back() == '\n' || l.back() == '\r')) l.remove_suffix(1);
+  const auto restated = [l](std::string_view known) { return l.find(known) != std::string_view::npos; };
   if (level & LLL_ERR) LOG_ERROR("lws: %.*s", static_cast<int>(l.size()), l.data());
+  else if (std::any_of(std::begin(kRestatedByMsw), std::end(kRestatedByMsw), restated))
+    LOG_DEBUG("lws: %.*s", static_cast<int>(l.size()), l.data());
   else LOG_WARN("lws: %.*s", static_cast<int>(l.size()), l.data());
 }
 
@@ -119,30 +146,12 @@ std::shared_ptr<const RouteTable> Server::routes() const {
   return routes_;
 }
 
-LiveSettings Server::liveSettings() const {
-  LiveSettings s;
-  s.maxMessageSize = config_.maxMessageSize;
-  s.sendQueueLimit = config_.sendQueueLimit;
-  s.heartbeatIdleTime = config_.heartbeatIdleTime;
-  s.rateLimit = config_.rateLimit;
-  s.rateBurst = config_.rateBurst;
-  s.escapeHtml = config_.escapeHtml;
-  return s;
-}
-
 // Workers bind with SO_REUSEPORT, which would quietly share the port with
 // another msw of the same user. A plain bind first tells us it is taken.
 bool Server::checkPortsFree(std::string& error) {
-  addrinfo hints = {};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_PASSIVE;
-  addrinfo* res = nullptr;
+  addrinfo* res = Listener::resolve(config_, error);
+  if (!res) return false;
   std::string port = std::to_string(config_.port);
-  if (getaddrinfo(config_.host.empty() ? nullptr : config_.host.c_str(), port.c_str(), &hints, &res) != 0) {
-    error = "[outside] host " + config_.host + " does not resolve";
-    return false;
-  }
   int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -162,7 +171,7 @@ void Server::writePidFile() {
 }
 
 bool Server::startAll(std::string& error) {
-  log::setLevel(toLogLevel(config_.logLevel));
+  log::setLevel(toLogLevel(config_.live.logLevel));
   lws_set_log_level(LLL_ERR | LLL_WARN, lwsLog);
   const int reserve = fdReserve(config_.workerNum);
   int fdLimit = setFdLimit(config_.maxConnections, reserve);
@@ -182,6 +191,8 @@ bool Server::startAll(std::string& error) {
   stores_ = StoreHub::create(config_, error);
   if (!stores_) return false;
   cluster_ = std::make_unique<Cluster>(*this);
+  // Rounded down to a multiple of worker_num, so that fd % workers still names the owning worker.
+  fdBase_ = cluster_->fdFloor() / static_cast<Fd>(config_.workerNum) * static_cast<Fd>(config_.workerNum);
   app_ = std::make_unique<AppImpl>(*this);
   std::string pluginDir = config_.pluginDir;
   if (pluginDir.empty()) {  // plugins/ beside the binary, where the build puts them
@@ -199,7 +210,7 @@ bool Server::startAll(std::string& error) {
   if (!manager_->start(error)) return false;
   for (auto& w : workers_) {
     if (!w->start(error)) return false;
-    w->post([w = w.get(), s = liveSettings()] { w->setSettings(s); });
+    w->post([w = w.get(), s = config_.live] { w->setSettings(s); });
   }
   writePidFile();
   startTime_ = time(nullptr);
@@ -247,24 +258,14 @@ void Server::requestStop() { kill(getpid(), SIGTERM); }
 
 void Server::stopAll() {
   for (auto& w : workers_) w->requestStop();
-  for (auto& w : workers_) w->join();
+  for (auto& w : workers_) w->joinThread();
   if (manager_) manager_->stop();
   std::shared_ptr<const RouteTable> routes;
   {
     std::lock_guard<std::mutex> lock(routesMutex_);
     routes.swap(routes_);
   }
-  if (routes && app_) {
-    for (auto& [name, m] : routes->modules)
-      for (auto& [cname, ctl] : m->controllers())
-        if (ctl.shutdownHook()) {
-          try {
-            ctl.shutdownHook()(*app_);
-          } catch (const std::exception& e) {
-            LOG_ERROR("%s.%s onShutdown threw: %s", name.c_str(), cname.c_str(), e.what());
-          }
-        }
-  }
+  if (routes && app_) runHooks(*routes, &Controller::shutdownHook, "onShutdown", *app_);
   routes.reset();  // unloads the modules
   workers_.clear();
   if (pidWritten_) ::unlink(config_.pidFile.c_str());
@@ -279,32 +280,38 @@ ReloadResult Server::reload() {
   if (!load.ok) {
     for (const std::string& e : load.errors) LOG_ERROR("reload: %s", e.c_str());
     r.errors = load.errors;
+    r.configRejected = true;
+    if (std::shared_ptr<const RouteTable> t = routes())
+      for (auto& [name, m] : t->modules) r.modules.push_back(name);
+    LOG_ERROR("reload refused: the config file has errors; the configuration and the %zu modules in force stay",
+              r.modules.size());
     return r;
   }
   std::shared_ptr<const RouteTable> old = routes();
   // The old code hears of the reload while it is still the code in force.
+  if (old) runHooks(*old, &Controller::reloadHook, "onReload", *app_);
+  // [app] modules is reloadable (docs/configuration.md): a module new to the
+  // list is loaded, one gone from it is dropped from the routes and then
+  // told onShutdown; its library is unloaded when the last table holding it goes.
+  std::vector<std::string> removed;
   if (old)
     for (auto& [name, m] : old->modules)
-      for (auto& [cname, ctl] : m->controllers())
-        if (ctl.reloadHook()) {
-          try {
-            ctl.reloadHook()(*app_);
-          } catch (const std::exception& e) {
-            LOG_ERROR("%s.%s onReload threw: %s", name.c_str(), cname.c_str(), e.what());
-          }
-        }
-  std::shared_ptr<const RouteTable> table = loader_->load(config_.modules, old.get(), r.errors);
+      if (std::find(fresh.modules.begin(), fresh.modules.end(), name) == fresh.modules.end()) removed.push_back(name);
+  std::shared_ptr<const RouteTable> table = loader_->load(fresh.modules, old.get(), r.errors);
+  config_.modules = fresh.modules;
   applyReloadable(fresh, config_);
-  log::setLevel(toLogLevel(config_.logLevel));
+  log::setLevel(toLogLevel(config_.live.logLevel));
   {
     std::lock_guard<std::mutex> l(routesMutex_);
     routes_ = table;
   }
-  LiveSettings s = liveSettings();
+  LiveSettings s = config_.live;
   for (auto& w : workers_) w->post([w = w.get(), table, s] {
       w->setRoutes(table);
       w->setSettings(s);
     });
+  if (!removed.empty()) runHooks(*old, &Controller::shutdownHook, "onShutdown", *app_, &removed);
+  for (const std::string& name : removed) LOG_INFO("reload: module %s removed", name.c_str());
   for (auto& [name, m] : table->modules) r.modules.push_back(name);
   r.ok = r.errors.empty();
   LOG_INFO("reload: %zu modules in force%s", r.modules.size(), r.ok ? "" : ", with errors");

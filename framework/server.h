@@ -29,7 +29,8 @@ class StoreHub;
 
 struct ReloadResult {
   bool ok = false;
-  std::vector<std::string> modules;  // loaded now
+  bool configRejected = false;  // the file had errors: nothing changed
+  std::vector<std::string> modules;  // in force after the reload (the old ones when nothing changed)
   std::vector<std::string> errors;
 };
 
@@ -50,10 +51,23 @@ class Server {
 
   int workerCount() const { return static_cast<int>(workers_.size()); }
   Worker& worker(int i) { return *workers_[static_cast<size_t>(i)]; }
+
+  // ---- which worker runs a connection: decided here and nowhere else ----
+  // The fd of `worker`'s seq-th connection (seq from 1): fd % workers names the worker.
+  Fd newFd(int worker, uint64_t seq) const {
+    return fdBase_ + seq * static_cast<Fd>(workers_.size()) + static_cast<Fd>(worker);
+  }
   Worker* workerFor(Fd fd) {
     if (fd == 0) return nullptr;
     return workers_[fd % workers_.size()].get();
   }
+  // Runs task(worker) on the worker that owns fd: now if that is this thread.
+  template <class F>
+  void onOwner(Fd fd, F&& task);
+  // Runs task(worker) on every worker (this thread's own last, now).
+  template <class F>
+  void onEach(F&& task);
+
   AppImpl& app() { return *app_; }
   StoreHub& stores() { return *stores_; }
   Cluster& cluster() { return *cluster_; }
@@ -74,7 +88,6 @@ class Server {
   bool startAll(std::string& error);
   void stopAll();
   void waitForSignals();
-  LiveSettings liveSettings() const;
   bool checkPortsFree(std::string& error);
   void writePidFile();
 
@@ -91,7 +104,30 @@ class Server {
   std::mutex reloadMutex_;
   time_t startTime_ = 0;
   int maxConnections_ = 0;
+  Fd fdBase_ = 0;
   bool pidWritten_ = false;
 };
+
+template <class F>
+void Server::onOwner(Fd fd, F&& task) {
+  Worker* w = workerFor(fd);
+  if (!w) return;
+  if (Worker::current() == w) {
+    task(*w);
+    return;
+  }
+  w->post([w, task = std::forward<F>(task)]() mutable { task(*w); });
+}
+
+template <class F>
+void Server::onEach(F&& task) {
+  Worker* self = Worker::current();
+  for (auto& w : workers_) {
+    if (w.get() == self) continue;
+    w->post([w = w.get(), task]() mutable { task(*w); });
+  }
+  // Own worker last: the others are already on their way.
+  if (self) task(*self);
+}
 
 }  // namespace msw

@@ -1,26 +1,22 @@
 #include "framework/worker.h"
 
-#include <arpa/inet.h>
 #include <libwebsockets.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cstring>
 #include <future>
 
 #include "framework/app_impl.h"
-#include "framework/auth.h"
 #include "framework/cluster.h"
 #include "framework/connect_hook.h"
 #include "framework/store_hub.h"
+#include "framework/token_probe.h"
 #include "framework/frame_builder.h"
 #include "framework/http_response.h"
-#include "framework/method.h"
 #include "framework/server.h"
 #include "library/log.h"
 
@@ -36,7 +32,6 @@ struct Session {
 // sorted list, O(n) per insert); idle clients are the timer wheel's job.
 const lws_retry_bo_t kNoKeepAlive = {};
 
-constexpr int kAcceptBatch = 64;
 constexpr size_t kCoalesceLimit = 64 * 1024;
 
 int outsideCallback(lws* wsi, lws_callback_reasons reason, void* user, void* in, size_t len) {
@@ -45,8 +40,6 @@ int outsideCallback(lws* wsi, lws_callback_reasons reason, void* user, void* in,
 }
 
 thread_local Worker* tCurrentWorker = nullptr;
-
-unsigned long long ull(Fd fd) { return static_cast<unsigned long long>(fd); }
 
 const char* closeReasonText(int code) {
   switch (code) {
@@ -65,7 +58,14 @@ const char* closeReasonText(int code) {
 // The loop exists from construction to destruction, so that post() is
 // always safe: before the thread runs, tasks wait; after it ended, they are refused.
 Worker::Worker(Server& server, int index)
-    : server_(server), index_(index), loop_(std::make_unique<EventLoop>()), idle_(512) {}
+    : server_(server),
+      index_(index),
+      loop_(std::make_unique<EventLoop>()),
+      listener_([this](int fd) { adopt(fd); }),
+      handshake_(server, stats_),
+      rooms_(server.cluster(), stats_.rooms),
+      router_(*this, server),
+      idle_(512) {}
 
 Worker* Worker::current() { return tCurrentWorker; }
 
@@ -104,22 +104,18 @@ void Worker::requestStop() {
   post([this] { beginStop(); });
 }
 
-void Worker::join() {
+void Worker::joinThread() {
   if (thread_.joinable()) thread_.join();
 }
 
 bool Worker::setUp(std::string& error) {
   const Config& cfg = server_.config();
   // Watchers first: tearDown stops them all, whatever step below failed.
-  ev_io_init(&acceptWatcher_, &Worker::onAccept, -1, EV_READ);
-  acceptWatcher_.data = this;
-  ev_timer_init(&resumeTimer_, &Worker::onResumeAccept, 0.1, 0.);
-  resumeTimer_.data = this;
   ev_timer_init(&tickTimer_, &Worker::onTick, 1., 1.);
   tickTimer_.data = this;
   ev_prepare_init(&flushWatcher_, &Worker::onFlush);
   flushWatcher_.data = this;
-  settings_ = LiveSettings{};
+  settings_ = cfg.live;
   routes_ = server_.routes();
   server_.stores().attach(*loop_);
   // A Redis that restarted has forgotten this worker's members: tell it again.
@@ -182,11 +178,10 @@ bool Worker::setUp(std::string& error) {
     error = "cannot create the outside vhost (TLS certificate or key?)";
     return false;
   }
-  if (!openListener(error)) return false;
+  if (!listener_.open(cfg, error)) return false;
 
   struct ev_loop* l = loop_->loop();
-  ev_io_set(&acceptWatcher_, listenFd_, EV_READ);
-  ev_io_start(l, &acceptWatcher_);
+  listener_.start(l);
   ev_timer_start(l, &tickTimer_);
   ev_prepare_start(l, &flushWatcher_);
   idle_.advance(static_cast<uint64_t>(ev_now(l)), [](TimerNode*) {});
@@ -198,15 +193,10 @@ void Worker::tearDown() {
   backend_.reset();
   {
     struct ev_loop* l = loop_->loop();
-    ev_io_stop(l, &acceptWatcher_);
-    ev_timer_stop(l, &resumeTimer_);
+    listener_.close(l);
     ev_timer_stop(l, &tickTimer_);
     ev_prepare_stop(l, &flushWatcher_);
     loop_->close();
-  }
-  if (listenFd_ >= 0) {
-    ::close(listenFd_);
-    listenFd_ = -1;
   }
   // Drops whatever is still open (after stop_timeout): CLOSED runs for each,
   // so their rooms and close hooks are cleaned like any other close.
@@ -217,73 +207,14 @@ void Worker::tearDown() {
   routes_.reset();
 }
 
-bool Worker::openListener(std::string& error) {
-  const Config& cfg = server_.config();
-  addrinfo hints = {};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_PASSIVE;
-  addrinfo* res = nullptr;
-  std::string port = std::to_string(cfg.port);
-  int rc = getaddrinfo(cfg.host.empty() ? nullptr : cfg.host.c_str(), port.c_str(), &hints, &res);
-  if (rc != 0) {
-    error = "[outside] host " + cfg.host + ": " + gai_strerror(rc);
-    return false;
-  }
-  int fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  int one = 1;
-  bool ok = fd >= 0 && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == 0 &&
-            setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) == 0 &&
-            bind(fd, res->ai_addr, res->ai_addrlen) == 0 && listen(fd, 4096) == 0;
-  if (!ok) {
-    error = "cannot listen on " + cfg.host + ":" + port + ": " + std::strerror(errno);
-    if (fd >= 0) ::close(fd);
-    freeaddrinfo(res);
-    return false;
-  }
-  freeaddrinfo(res);
-  listenFd_ = fd;
-  return true;
-}
-
 // ---- accepting ----
 
-void Worker::onAccept(struct ev_loop*, ev_io* w, int) { static_cast<Worker*>(w->data)->acceptPending(); }
-
-void Worker::onResumeAccept(struct ev_loop* l, ev_timer* w, int) {
-  auto* self = static_cast<Worker*>(w->data);
-  if (!self->stopping_) ev_io_start(l, &self->acceptWatcher_);
-}
-
-void Worker::acceptPending() {
-  for (int i = 0; i < kAcceptBatch; ++i) {
-    int fd = accept4(listenFd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0) {
-      if (errno == EINTR || errno == ECONNABORTED) continue;
-      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) pauseAccepting();
-      else if (errno != EAGAIN) LOG_ERROR("accept: %s", std::strerror(errno));
-      return;
-    }
-    if (server_.sockets.load(std::memory_order_relaxed) >= server_.maxConnections()) {
-      ::close(fd);
-      stats_.rejected[static_cast<int>(Reject::kCapacity)].add();
-      continue;
-    }
-    adopt(fd);
-  }
-}
-
-// Out of descriptors: the listener would report readable forever and spin
-// the loop (DESIGN §2). Stop watching it for 100 ms.
-void Worker::pauseAccepting() {
-  LOG_WARN("accept: %s; pausing accepts for 100 ms", std::strerror(errno));
-  ev_io_stop(loop_->loop(), &acceptWatcher_);
-  ev_timer_stop(loop_->loop(), &resumeTimer_);
-  ev_timer_set(&resumeTimer_, 0.1, 0.);
-  ev_timer_start(loop_->loop(), &resumeTimer_);
-}
-
 void Worker::adopt(int fd) {
+  if (server_.sockets.load(std::memory_order_relaxed) >= server_.maxConnections()) {
+    ::close(fd);
+    stats_.rejected[static_cast<int>(Reject::kCapacity)].add();
+    return;
+  }
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   // On failure lws has already closed fd.
@@ -328,6 +259,8 @@ int Worker::onLwsEvent(lws* wsi, int reason, void* user, void* in, size_t len) {
         else delete c;
       }
       return 0;
+    case LWS_CALLBACK_FILTER_HTTP_CONNECTION:  // plain HTTP, before the static_dir mount
+      return answerTokenProbe(wsi, *server_.codec(), server_.config()) ? 1 : 0;
     case LWS_CALLBACK_HTTP:
       // Only reached when no static_dir mount answers.
       writeHttpResponse(wsi, 404, "application/json", "{\"status\":404,\"info\":\"not found\"}");
@@ -337,69 +270,25 @@ int Worker::onLwsEvent(lws* wsi, int reason, void* user, void* in, size_t len) {
   }
 }
 
-void Worker::reject(lws* wsi, int status, std::string_view info, Reject why, const char* extraName,
-                    const char* extraValue) {
-  stats_.rejected[static_cast<int>(why)].add();
-  std::string body = "{\"status\":" + std::to_string(status) + ",\"info\":";
-  appendJsonString(body, info);
-  body += "}";
-  char peer[64] = "";
-  lws_get_peer_simple(wsi, peer, sizeof peer);
-  LOG_INFO("handshake from %s refused: %d %.*s", peer, status, static_cast<int>(info.size()), info.data());
-  writeHttpResponse(wsi, status, "application/json", body, extraName, extraValue);
-}
-
 int Worker::filterHandshake(lws* wsi, void* user) {
-  auto* s = static_cast<Session*>(user);
-  char buf[64];
-  // lws answers 101 to other versions and to a bad key: RFC 6455 is enforced here.
-  int n = lws_hdr_copy(wsi, buf, sizeof buf, WSI_TOKEN_VERSION);
-  if (n <= 0 || std::strcmp(buf, "13") != 0) {
-    reject(wsi, 426, "unsupported WebSocket version (13 required)", Reject::kVersion, "sec-websocket-version:", "13");
-    return 1;
-  }
-  n = lws_hdr_copy(wsi, buf, sizeof buf, WSI_TOKEN_KEY);
-  if (n <= 0 || !validWebSocketKey(std::string_view(buf, static_cast<size_t>(n)))) {
-    reject(wsi, 400, "bad Sec-WebSocket-Key", Reject::kKey);
-    return 1;
-  }
-  if (stopping_) {
-    reject(wsi, 503, "server stopping", Reject::kCapacity);
-    return 1;
-  }
-  if (server_.sockets.load(std::memory_order_relaxed) >= server_.maxConnections()) {
-    reject(wsi, 503, "server full", Reject::kCapacity);
-    return 1;
-  }
-  const Config& cfg = server_.config();
-  // Whole header budget: a shorter buffer makes a long token read as absent.
-  static thread_local char token[8192];
-  const char* t = lws_get_urlarg_by_name(wsi, "auth=", token, sizeof token);
-  std::string_view tok = t ? std::string_view(t) : std::string_view();
-  AuthData auth;
+  // Backend auth: the connect hook decides after the upgrade, not the token.
   bool askBackend = connectHookForAll_;
-  if (!askBackend && (!tok.empty() || cfg.authRequired)) {
-    AuthCheck check = checkToken(*server_.codec(), tok, cfg.authTtl, time(nullptr));
-    if (!check.ok) {
-      reject(wsi, 403, check.info, check.reason);
-      return 1;
-    }
-    auth = std::move(check.auth);
-  }
-  if (!s) return 1;
+  std::optional<AuthData> auth = handshake_.check(wsi, stopping_, askBackend);
+  auto* s = static_cast<Session*>(user);
+  if (!auth || !s) return 1;
   auto* c = new Connection();
   c->wsi = wsi;
-  c->auth = std::move(auth);
+  c->auth = std::move(*auth);
   if (askBackend) {
     c->authPending = true;
-    c->ex().hookBody = connectHookBody(wsi, "default");
+    c->ensureExtras().hookBody = connectHookBody(wsi, "default");
   }
   s->conn = c;
   return 0;
 }
 
 void Worker::established(Connection* c) {
-  c->fd = server_.cluster().fdBase() + nextSeq_++ * static_cast<Fd>(server_.workerCount()) + static_cast<Fd>(index_);
+  c->fd = server_.newFd(index_, nextSeq_++);
   c->established = true;
   conns_.emplace(c->fd, c);
   server_.sockets.fetch_add(1, std::memory_order_relaxed);
@@ -411,14 +300,14 @@ void Worker::established(Connection* c) {
   if (settings_.heartbeatIdleTime > 0)
     idle_.schedule(&c->idle, static_cast<uint64_t>(now) + static_cast<uint64_t>(settings_.heartbeatIdleTime));
   if (c->authPending) askConnectHook(c);
-  else indexUser(c);
+  else rooms_.addUser(c);
   if (log::enabled(log::Level::kInfo)) {
     char peer[64] = "";
     char realIp[64] = "";
     lws_get_peer_simple(c->wsi, peer, sizeof peer);
     if (lws_hdr_custom_copy(c->wsi, realIp, sizeof realIp, "x-real-ip:", 10) <= 0) realIp[0] = 0;
     Auth a = c->auth.view();
-    LOG_INFO("conn %llu open from %s%s%s id=%.*s type=%.*s code=%.*s", ull(c->fd), peer,
+    LOG_INFO("conn %llu open from %s%s%s id=%.*s type=%.*s code=%.*s", logFd(c->fd), peer,
              realIp[0] ? " real-ip " : "", realIp, static_cast<int>(a.id.size()), a.id.data(),
              static_cast<int>(a.type.size()), a.type.data(), static_cast<int>(a.code.size()), a.code.data());
   }
@@ -438,7 +327,7 @@ void Worker::receive(Connection* c, const char* in, size_t len) {
   }
   c->rxBytes += static_cast<uint32_t>(len);
   if (c->rxBytes > settings_.maxMessageSize) {
-    LOG_WARN("conn %llu: message over %lld bytes: closing 1009", ull(c->fd),
+    LOG_WARN("conn %llu: message over %lld bytes: closing 1009", logFd(c->fd),
              static_cast<long long>(settings_.maxMessageSize));
     send(c, buildMessage(413, "messageTooLarge",
                          "message over " + std::to_string(settings_.maxMessageSize) + " bytes", {}, {}));
@@ -453,7 +342,7 @@ void Worker::receive(Connection* c, const char* in, size_t len) {
     finishMessage(c, std::string_view(in, len));
     return;
   }
-  std::string& rx = c->ex().rx;
+  std::string& rx = c->ensureExtras().rx;
   rx.append(in, len);
   if (!last) return;
   std::string text;
@@ -466,95 +355,8 @@ void Worker::finishMessage(Connection* c, std::string_view text) {
   bool binary = c->rxBinary;
   c->rxBinary = false;
   stats_.messagesIn.add();
-  if (binary) {
-    if (rateLimited(c)) return;  // a flood of binary frames is a flood too
-    send(c, buildMessage(400, "badRequest", "binary frames are not accepted: send JSON text", {}, {}));
-    return;
-  }
-  handleMessage(c, text);
-}
-
-bool Worker::rateLimited(Connection* c) {
-  if (settings_.rateLimit <= 0) return false;
-  double now = ev_now(loop_->loop());
-  c->tokens = std::min<double>(settings_.rateBurst, c->tokens + (now - c->refillAt) * settings_.rateLimit);
-  c->refillAt = now;
-  if (c->tokens >= 1) {
-    c->tokens -= 1;
-    return false;
-  }
-  if (now - c->abuseWindow >= 1.0) {
-    c->abuseWindow = now;
-    c->rejected = 0;
-  }
-  stats_.rateLimited.add();
-  if (++c->rejected > static_cast<uint32_t>(settings_.rateBurst)) {
-    LOG_WARN("conn %llu: over rate_limit after %u refusals in 1 s: closing 4029", ull(c->fd), c->rejected);
-    close(c, kCloseRateAbuse, closeReasonText(kCloseRateAbuse));
-    return true;
-  }
-  send(c, buildMessage(429, "rateLimited", "too many messages: slow down", {}, {}));
-  return true;
-}
-
-void Worker::handleMessage(Connection* c, std::string_view text) {
-  if (c->authPending && holdMessage(c, text)) return;
-  if (text.size() == 1 && text[0] == '2') {  // MSwoole heartbeat
-    send(c, heartbeat_);
-    return;
-  }
-  if (rateLimited(c)) return;
-  Json root = Json::parse(text);
-  if (!root.isObject()) {
-    send(c, buildMessage(400, "badRequest", "message is not a JSON object", {}, {}));
-    return;
-  }
-  dispatch(c, root);
-}
-
-void Worker::dispatch(Connection* c, Json& root) {
-  Json rid(cJSON_DetachItemFromObjectCaseSensitive(root.raw(), "rid"));
-  JsonRef m = root["method"];
-  std::optional<MethodName> name;
-  if (!m) name = defaultMethod();
-  else if (m.isString()) name = parseMethod(m.str());
-  if (!name) {
-    send(c, buildMessage(400, "badRequest", "method must be 1 to 3 dot-separated names of [A-Za-z0-9_]", {}, rid));
-    return;
-  }
-  root.remove("method");
-  std::string full = name->full();
-  const Controller* ctl = routes_ ? routes_->find(name->module, name->controller) : nullptr;
-  if (!ctl) {
-    send(c, buildMessage(404, "controllerNotFound", "no controller " + name->module + "." + name->controller, {},
-                         rid));
-    return;
-  }
-  const ActionFn* action = ctl->find(name->action);
-  if (!action) {
-    send(c, buildMessage(405, "methodNotFound", "no action " + full, {}, rid));
-    return;
-  }
-  if (settings_.escapeHtml) escapeHtmlStrings(root.raw());
-  // The table this message started with stays loaded until the action returns,
-  // even if the action itself triggers a reload.
-  std::shared_ptr<const RouteTable> pin = routes_;
-  Auth auth = c->auth.view();
-  Fd fd = c->fd;
-  Request req(server_.app(), fd, auth, root, full, rid);
-  try {
-    (*action)(req);
-  } catch (const std::exception& e) {
-    actionFailed(fd, full, e.what(), rid);
-  } catch (...) {
-    actionFailed(fd, full, "unknown exception", rid);
-  }
-}
-
-void Worker::actionFailed(Fd fd, const std::string& method, const char* what, JsonRef rid) {
-  LOG_ERROR("conn %llu: %s threw: %s", ull(fd), method.c_str(), what);
-  stats_.actionErrors.add();
-  if (Connection* c = find(fd)) send(c, buildMessage(500, "controllerError", "internal error in " + method, {}, rid));
+  if (!binary && c->authPending && holdMessage(c, text)) return;
+  router_.route(c, text, binary);
 }
 
 // ---- sending ----
@@ -572,7 +374,7 @@ void Worker::send(Connection* c, const Payload& p) {
   stats_.queuedBytes.add(static_cast<int64_t>(size));
   stats_.messagesOut.add();
   if (static_cast<int64_t>(c->queuedBytes) > settings_.sendQueueLimit) {
-    LOG_WARN("conn %llu: %zu bytes queued, over send_queue_limit: closing 4009", ull(c->fd), c->queuedBytes);
+    LOG_WARN("conn %llu: %zu bytes queued, over send_queue_limit: closing 4009", logFd(c->fd), c->queuedBytes);
     close(c, kCloseSlowConsumer, closeReasonText(kCloseSlowConsumer), true);
     return;
   }
@@ -631,7 +433,7 @@ void Worker::writeQueued(Connection* c) {
   c->queuedBytes -= total;
   stats_.queuedBytes.add(-static_cast<int64_t>(total));
   if (n < 0) {
-    LOG_DEBUG("conn %llu: write failed: dropping", ull(c->fd));
+    LOG_DEBUG("conn %llu: write failed: dropping", logFd(c->fd));
     dropQueue(c);
     c->gone = true;
     lws_set_timeout(c->wsi, PENDING_TIMEOUT_KILLED_BY_PARENT, LWS_TO_KILL_ASYNC);
@@ -673,7 +475,7 @@ int Worker::writeable(Connection* c) {
 void Worker::close(Connection* c, int code, std::string_view reason, bool drop) {
   if (c->closing() || c->gone) return;
   c->closeCode = static_cast<uint16_t>(code);
-  if (!reason.empty() && reason != closeReasonText(code)) c->ex().closeReason.assign(reason.substr(0, 120));
+  if (!reason.empty() && reason != closeReasonText(code)) c->ensureExtras().closeReason.assign(reason.substr(0, 120));
   if (drop) dropQueue(c);
   markDirty(c);
 }
@@ -686,12 +488,9 @@ void Worker::closed(Connection* c) {
   stats_.closes[closeSlot(code)].add();
   idle_.cancel(&c->idle);
   dropQueue(c);
-  if (c->extras) {
-    std::vector<std::string> rooms = std::move(c->extras->rooms);
-    for (const std::string& r : rooms) leaveLocal(c, r);
-  }
-  unindexUser(c);
-  LOG_INFO("conn %llu closed %d", ull(c->fd), code);
+  rooms_.leaveAll(c);
+  rooms_.removeUser(c);
+  LOG_INFO("conn %llu closed %d", logFd(c->fd), code);
   runCloseHooks(c, code);
   conns_.erase(c->fd);
   server_.sockets.fetch_sub(1, std::memory_order_relaxed);
@@ -717,61 +516,27 @@ void Worker::runCloseHooks(Connection* c, int code) {
     try {
       ctl->closeHook()(app, info);
     } catch (const std::exception& e) {
-      LOG_ERROR("conn %llu: %s onClose threw: %s", ull(c->fd), name.c_str(), e.what());
+      LOG_ERROR("conn %llu: %s onClose threw: %s", logFd(c->fd), name.c_str(), e.what());
     } catch (...) {
-      LOG_ERROR("conn %llu: %s onClose threw", ull(c->fd), name.c_str());
+      LOG_ERROR("conn %llu: %s onClose threw", logFd(c->fd), name.c_str());
     }
   }
 }
 
 // ---- rooms and users ----
 
-void Worker::join(Connection* c, std::string_view room) {
-  if (c->gone) return;
-  std::vector<std::string>& mine = c->ex().rooms;
-  if (std::find(mine.begin(), mine.end(), room) != mine.end()) return;
-  mine.emplace_back(room);
-  auto [it, fresh] = rooms_.try_emplace(std::string(room));
-  if (fresh) {
-    stats_.rooms.add();
-    server_.cluster().roomActive(room);
-  }
-  it->second.members.push_back(c);
-  server_.cluster().joined(c->fd, room, c->auth.view());
+void Worker::joinRoom(Connection* c, std::string_view room) {
+  if (!c->gone) rooms_.join(c, room);
 }
 
-void Worker::leave(Connection* c, std::string_view room) {
-  if (!c->extras) return;
-  std::vector<std::string>& mine = c->extras->rooms;
-  auto it = std::find(mine.begin(), mine.end(), room);
-  if (it == mine.end()) return;
-  mine.erase(it);
-  leaveLocal(c, room);
-}
-
-void Worker::leaveLocal(Connection* c, std::string_view room) {
-  auto it = rooms_.find(std::string(room));
-  if (it == rooms_.end()) return;
-  server_.cluster().left(c->fd, room);
-  auto& m = it->second.members;
-  auto pos = std::find(m.begin(), m.end(), c);
-  if (pos != m.end()) {
-    *pos = m.back();
-    m.pop_back();
-  }
-  if (m.empty()) {
-    rooms_.erase(it);
-    stats_.rooms.add(-1);
-    server_.cluster().roomInactive(room);
-  }
-}
+void Worker::leaveRoom(Connection* c, std::string_view room) { rooms_.leave(c, room); }
 
 size_t Worker::sendToRoom(std::string_view room, const Payload& p, std::span<const Fd> exclude) {
-  auto it = rooms_.find(std::string(room));
-  if (it == rooms_.end()) return 0;
+  const std::vector<Connection*>* members = rooms_.room(room);
+  if (!members) return 0;
   size_t n = 0;
   // A send may close a slow member (4009), which does not change the room until CLOSED.
-  for (Connection* c : it->second.members) {
+  for (Connection* c : *members) {
     if (!exclude.empty() && std::find(exclude.begin(), exclude.end(), c->fd) != exclude.end()) continue;
     send(c, p);
     ++n;
@@ -780,10 +545,10 @@ size_t Worker::sendToRoom(std::string_view room, const Payload& p, std::span<con
 }
 
 size_t Worker::sendToUser(std::string_view id, const Payload& p) {
-  auto it = users_.find(std::string(id));
-  if (it == users_.end()) return 0;
-  for (Connection* c : it->second) send(c, p);
-  return it->second.size();
+  const std::vector<Connection*>* conns = rooms_.user(id);
+  if (!conns) return 0;
+  for (Connection* c : *conns) send(c, p);
+  return conns->size();
 }
 
 size_t Worker::sendToAll(const Payload& p, std::span<const Fd> exclude) {
@@ -795,55 +560,6 @@ size_t Worker::sendToAll(const Payload& p, std::span<const Fd> exclude) {
     ++n;
   }
   return n;
-}
-
-void Worker::indexUser(Connection* c) {
-  std::string_view id = c->auth.id();
-  if (id.empty()) return;
-  users_[std::string(id)].push_back(c);
-  server_.cluster().userOnline(c->fd, id);
-}
-
-void Worker::unindexUser(Connection* c) {
-  std::string_view id = c->auth.id();
-  if (id.empty()) return;
-  server_.cluster().userOffline(c->fd, id);
-  auto it = users_.find(std::string(id));
-  if (it == users_.end()) return;
-  auto& v = it->second;
-  v.erase(std::remove(v.begin(), v.end(), c), v.end());
-  if (v.empty()) users_.erase(it);
-}
-
-std::vector<MemberInfo> Worker::roomMembers(std::string_view room) const {
-  std::vector<MemberInfo> out;
-  auto it = rooms_.find(std::string(room));
-  if (it == rooms_.end()) return out;
-  for (Connection* c : it->second.members) {
-    Auth a = c->auth.view();
-    out.push_back({c->fd, std::string(a.id), std::string(a.nickname), std::string(a.type)});
-  }
-  return out;
-}
-
-std::vector<Fd> Worker::userFds(std::string_view id) const {
-  std::vector<Fd> out;
-  auto it = users_.find(std::string(id));
-  if (it != users_.end())
-    for (Connection* c : it->second) out.push_back(c->fd);
-  return out;
-}
-
-std::vector<std::string> Worker::roomNames() const {
-  std::vector<std::string> out;
-  out.reserve(rooms_.size());
-  for (auto& [name, r] : rooms_) out.push_back(name);
-  return out;
-}
-
-size_t Worker::roomSize(std::string_view room) const {
-  auto it = rooms_.find(std::string(room));
-  return it == rooms_.end() ? 0 : it->second.members.size();
 }
 
 void Worker::setSettings(const LiveSettings& s) {
@@ -878,25 +594,25 @@ void Worker::registerAll() {
     }
   }
   if (n) LOG_INFO("registered %zu connections in the store again", n);
-  cluster.reconcile(index_, [this](Fd fd, char kind, std::string_view what) { return holds(fd, kind, what); });
+  cluster.reconcile(index_, [this](Fd fd, RegistryKind kind, std::string_view what) { return holds(fd, kind, what); });
 }
 
 // A connection already gone (closed or broken) holds nothing: its own
 // cleanup removes the same entries, and removing twice is harmless. A close
 // key given up (fdRemoveCloseKey) no longer holds either: the module took
 // the member out of that set with it (docs/controllers.md).
-bool Worker::holds(Fd fd, char kind, std::string_view what) const {
+bool Worker::holds(Fd fd, RegistryKind kind, std::string_view what) const {
   auto it = conns_.find(fd);
   if (it == conns_.end() || it->second->gone) return false;
   const Connection& c = *it->second;
-  const Connection::Extras* ex = c.extras.get();
+  const Connection::Extras* extras = c.extras.get();
   auto has = [&](const std::vector<std::string>& v) { return std::find(v.begin(), v.end(), what) != v.end(); };
   switch (kind) {
-    case 'r': return ex && has(ex->rooms);
-    case 'u': return c.auth.id() == what;
-    case 'k': return ex && has(ex->closeKeys);
-    default: return true;  // not ours to judge
+    case RegistryKind::kRoom: return extras && has(extras->rooms);
+    case RegistryKind::kUser: return c.auth.id() == what;
+    case RegistryKind::kCloseKey: return extras && has(extras->closeKeys);
   }
+  return true;  // not ours to judge
 }
 
 // ---- timers and stop ----
@@ -927,7 +643,7 @@ void Worker::idleExpired(Connection* c) {
     idle_.schedule(&c->idle, idle_.now() + std::max<uint64_t>(left, 1));
     return;
   }
-  LOG_INFO("conn %llu: silent for %d s: closing 4008", ull(c->fd), settings_.heartbeatIdleTime);
+  LOG_INFO("conn %llu: silent for %d s: closing 4008", logFd(c->fd), settings_.heartbeatIdleTime);
   close(c, kCloseIdle, closeReasonText(kCloseIdle));
 }
 
@@ -935,10 +651,7 @@ void Worker::beginStop() {
   if (stopping_) return;
   stopping_ = true;
   stopDeadline_ = ev_now(loop_->loop()) + server_.config().stopTimeout;
-  ev_io_stop(loop_->loop(), &acceptWatcher_);
-  ev_timer_stop(loop_->loop(), &resumeTimer_);
-  ::close(listenFd_);
-  listenFd_ = -1;
+  listener_.close(loop_->loop());
   LOG_INFO("stopping: closing %zu connections with 1001", conns_.size());
   for (auto& [fd, c] : conns_) close(c, kCloseGoingAway, closeReasonText(kCloseGoingAway));
   // After the 1001s: a connection still waiting for its connect hook gets 1001, not 4403.

@@ -1,8 +1,8 @@
 // framework/worker.h: one worker thread = one libev loop + one lws context.
 //
 // A worker owns its listener (SO_REUSEPORT, DESIGN §2), the connections the
-// kernel gives it, their rooms and users index, an idle timer wheel and a
-// flush list. Nothing but its own thread touches its connections or calls
+// kernel gives it, their rooms and users (RoomIndex), its Router, an idle
+// timer wheel and a flush list. Nothing but its own thread touches its connections or calls
 // lws for them; other threads post() tasks to it. Lifetime: created and
 // destroyed by Server; its thread runs from start() until the loop ends
 // after a graceful stop.
@@ -21,30 +21,19 @@
 #include "framework/backend_client.h"
 #include "framework/connection.h"
 #include "framework/event_loop.h"
+#include "framework/handshake.h"
 #include "framework/hook_stats.h"
+#include "framework/listener.h"
 #include "framework/module_loader.h"
+#include "framework/room_index.h"
+#include "framework/router.h"
 #include "framework/stats.h"
+#include "library/config.h"
 
 namespace msw {
 
 class Server;
-
-// The settings a reload may change, copied into each worker.
-struct LiveSettings {
-  int64_t maxMessageSize = 65536;
-  int64_t sendQueueLimit = 1 << 20;
-  int heartbeatIdleTime = 60;
-  int rateLimit = 0;
-  int rateBurst = 1;
-  bool escapeHtml = true;
-};
-
-struct MemberInfo {
-  Fd fd;
-  std::string id;
-  std::string nickname;
-  std::string type;
-};
+enum class RegistryKind : char;
 
 class Worker {
  public:
@@ -58,7 +47,8 @@ class Worker {
   // From any thread: stop accepting, close every client with 1001 after what
   // is queued for it, end the loop when all are gone or stop_timeout passed.
   void requestStop();
-  void join();
+  // Waits for the thread to end (after requestStop).
+  void joinThread();
 
   bool post(EventLoop::Task task) { return loop_->post(std::move(task)); }
   int index() const { return index_; }
@@ -76,19 +66,21 @@ class Worker {
   size_t sendToRoom(std::string_view room, const Payload& p, std::span<const Fd> exclude);
   size_t sendToUser(std::string_view id, const Payload& p);
   size_t sendToAll(const Payload& p, std::span<const Fd> exclude);
-  void join(Connection* c, std::string_view room);
-  void leave(Connection* c, std::string_view room);
+  void joinRoom(Connection* c, std::string_view room);
+  void leaveRoom(Connection* c, std::string_view room);
   // Closes after the queue drains (or at once, queue dropped, when dropQueue).
   void close(Connection* c, int code, std::string_view reason, bool dropQueue = false);
   void setRoutes(std::shared_ptr<const RouteTable> routes) { routes_ = std::move(routes); }
   const std::shared_ptr<const RouteTable>& routes() const { return routes_; }
   void setSettings(const LiveSettings& s);
+  const LiveSettings& settings() const { return settings_; }
+  double now() const { return ev_now(loop_->loop()); }
+  void sendHeartbeat(Connection* c) { send(c, heartbeat_); }
   // Writes this worker's members into the store again (Redis lost them).
   void registerAll();
-  std::vector<MemberInfo> roomMembers(std::string_view room) const;
-  std::vector<Fd> userFds(std::string_view id) const;
-  std::vector<std::string> roomNames() const;
-  size_t roomSize(std::string_view room) const;
+  std::vector<MemberInfo> roomMembers(std::string_view room) const { return rooms_.roomMembers(room); }
+  std::vector<Fd> userFds(std::string_view id) const { return rooms_.userFds(id); }
+  std::vector<std::string> roomNames() const { return rooms_.roomNames(); }
   // A backend hook for connection fd (worker_backend.cpp); `done` runs on this thread.
   void callHook(Fd fd, const std::string& hook, std::string body, HookCallback done);
 
@@ -97,21 +89,13 @@ class Worker {
 
  private:
   // Is this entry of the store registry still true (Cluster::reconcile)?
-  bool holds(Fd fd, char kind, std::string_view what) const;
-  struct Room {
-    std::vector<Connection*> members;
-  };
+  bool holds(Fd fd, RegistryKind kind, std::string_view what) const;
 
   void threadMain();
   bool setUp(std::string& error);
   void tearDown();
-  bool openListener(std::string& error);
-  static void onAccept(struct ev_loop* loop, ev_io* w, int revents);
-  static void onResumeAccept(struct ev_loop* loop, ev_timer* w, int revents);
   static void onTick(struct ev_loop* loop, ev_timer* w, int revents);
   static void onFlush(struct ev_loop* loop, ev_prepare* w, int revents);
-  void acceptPending();
-  void pauseAccepting();
   void adopt(int fd);
   void tick();
   void flushDirty();
@@ -121,23 +105,14 @@ class Worker {
   // Handshake and connection life.
   int filterHandshake(lws* wsi, void* session);
   void established(Connection* c);
-  void reject(lws* wsi, int status, std::string_view info, Reject why, const char* extraName = nullptr,
-              const char* extraValue = nullptr);
   void receive(Connection* c, const char* in, size_t len);
   void finishMessage(Connection* c, std::string_view text);
-  void handleMessage(Connection* c, std::string_view text);
-  bool rateLimited(Connection* c);
-  void dispatch(Connection* c, Json& root);
-  void actionFailed(Fd fd, const std::string& method, const char* what, JsonRef rid);
   int writeable(Connection* c);
   void writeQueued(Connection* c);
   void dropQueue(Connection* c);
   void markDirty(Connection* c);
   void closed(Connection* c);
   void idleExpired(Connection* c);
-  void leaveLocal(Connection* c, std::string_view room);
-  void indexUser(Connection* c);
-  void unindexUser(Connection* c);
   void runCloseHooks(Connection* c, int code);
   // The connect hook (worker_backend.cpp, docs/backend.md#connect).
   void askConnectHook(Connection* c);
@@ -152,16 +127,16 @@ class Worker {
   lws_http_mount mount_;
   lws_context* context_ = nullptr;
   lws_vhost* vhost_ = nullptr;
-  int listenFd_ = -1;
-  ev_io acceptWatcher_;
-  ev_timer resumeTimer_;
+  Listener listener_;
   ev_timer tickTimer_;
   ev_prepare flushWatcher_;
   LiveSettings settings_;
   std::shared_ptr<const RouteTable> routes_;
   std::unordered_map<Fd, Connection*> conns_;
-  std::unordered_map<std::string, Room> rooms_;
-  std::unordered_map<std::string, std::vector<Connection*>> users_;
+  WorkerStats stats_;
+  Handshake handshake_;
+  RoomIndex rooms_;
+  Router router_;
   TimerWheel idle_;
   std::vector<Fd> dirty_;      // connections with frames to flush this iteration
   std::vector<Fd> flushing_;   // the batch being flushed
@@ -170,7 +145,6 @@ class Worker {
   uint64_t nextSeq_ = 1;
   bool stopping_ = false;
   double stopDeadline_ = 0;
-  WorkerStats stats_;
   HookStats hookStats_;
   std::unique_ptr<BackendClient> backend_;  // from setUp to tearDown
   // Until endpoints wire `auth = backend`: MSW_TEST_CONNECT_HOOK=1 in the

@@ -10,8 +10,6 @@
 namespace msw {
 namespace {
 
-unsigned long long ull(Fd fd) { return static_cast<unsigned long long>(fd); }
-
 // The routes a callback was made with, released only after the callback
 // itself: its code may live in a module that a reload unloads. Members go in
 // reverse order, `done` first.
@@ -30,7 +28,7 @@ void Worker::callHook(Fd fd, const std::string& hook, std::string body, HookCall
 }
 
 void Worker::askConnectHook(Connection* c) {
-  std::string body = std::move(c->ex().hookBody);
+  std::string body = std::move(c->ensureExtras().hookBody);
   c->extras->hookBody.clear();
   Fd fd = c->fd;
   backend_->call(fd, "connect", std::move(body), [this, fd](const HookAnswer& a) { settleConnect(fd, a); });
@@ -44,30 +42,30 @@ void Worker::settleConnect(Fd fd, const HookAnswer& answer) {
   std::vector<std::string> held = c->extras ? std::move(c->extras->held) : std::vector<std::string>();
   if (c->extras) c->extras->held.clear();
   if (!v.admit) {
-    LOG_INFO("conn %llu: connect hook: %s: closing %d", ull(fd), v.reason.c_str(), kCloseAuthRefused);
+    LOG_INFO("conn %llu: connect hook: %s: closing %d", logFd(fd), v.reason.c_str(), kCloseAuthRefused);
     close(c, kCloseAuthRefused, v.reason, true);
     return;
   }
   c->auth = std::move(v.auth);
   c->authPending = false;
-  indexUser(c);
+  rooms_.addUser(c);
   Auth a = c->auth.view();
-  LOG_INFO("conn %llu admitted by the connect hook: id=%.*s type=%.*s code=%.*s", ull(fd),
+  LOG_INFO("conn %llu admitted by the connect hook: id=%.*s type=%.*s code=%.*s", logFd(fd),
            static_cast<int>(a.id.size()), a.id.data(), static_cast<int>(a.type.size()), a.type.data(),
            static_cast<int>(a.code.size()), a.code.data());
   for (const std::string& text : held) {
     // A held message may have closed it (rate limit, a module's kick).
     Connection* still = find(fd);
     if (!still || still->closing() || still->gone) break;
-    handleMessage(still, text);
+    router_.route(still, text, false);
   }
 }
 
 // True when the message was kept for later (or closed the connection).
 bool Worker::holdMessage(Connection* c, std::string_view text) {
-  std::vector<std::string>& held = c->ex().held;
+  std::vector<std::string>& held = c->ensureExtras().held;
   if (held.size() >= kMaxHeldMessages) {
-    LOG_WARN("conn %llu: over %zu messages before the connect hook answered: closing %d", ull(c->fd),
+    LOG_WARN("conn %llu: over %zu messages before the connect hook answered: closing %d", logFd(c->fd),
              kMaxHeldMessages, kCloseAuthRefused);
     close(c, kCloseAuthRefused, "too many messages before auth", true);
     return true;

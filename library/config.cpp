@@ -3,6 +3,7 @@
 // Every key is one row of kKeys. Parsing, defaults, reload and the dump all
 // walk that table, so a row added there is complete everywhere at once.
 #include "library/config.h"
+#include "library/config_text.h"
 
 #include <arpa/inet.h>
 #include <ini.h>
@@ -11,7 +12,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <charconv>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -31,15 +31,41 @@ namespace msw {
 namespace {
 
 namespace fs = std::filesystem;
+using namespace config_text;
 
 enum class KeyType { kInt, kSize, kBool, kString, kPath, kEnum, kList };
 using enum KeyType;
 
 template <class T>
 using Member = T Config::*;
+template <class T>
+using LiveMember = T LiveSettings::*;  // a reloadable key: it lives in Config::live
 using Field =
     std::variant<Member<int>, Member<int64_t>, Member<bool>, Member<std::string>, Member<std::vector<std::string>>,
-                 Member<LogLevelSetting>, Member<CipherKind>, Member<StoreDriver>>;
+                 Member<LogLevelSetting>, Member<CipherKind>, Member<StoreDriver>, LiveMember<int>,
+                 LiveMember<int64_t>, LiveMember<bool>, LiveMember<LogLevelSetting>>;
+
+// The value type a Field points at, and the value itself in a Config.
+template <class M>
+struct FieldOf;
+template <class T>
+struct FieldOf<T Config::*> {
+  using type = T;
+  static constexpr bool live = false;
+};
+template <class T>
+struct FieldOf<T LiveSettings::*> {
+  using type = T;
+  static constexpr bool live = true;
+};
+template <class T>
+T& at(Config& c, T Config::*m) { return c.*m; }
+template <class T>
+const T& at(const Config& c, T Config::*m) { return c.*m; }
+template <class T>
+T& at(Config& c, T LiveSettings::*m) { return c.live.*m; }
+template <class T>
+const T& at(const Config& c, T LiveSettings::*m) { return c.live.*m; }
 
 // A check beyond the type: nullptr when `value` is fine, else what is allowed.
 using Check = const char* (*)(std::string_view value);
@@ -54,7 +80,7 @@ struct Key {
   int64_t max = 0;
   std::span<const char* const> spellings = {};  // kEnum, in the order of the enum's values
   Check check = nullptr;                        // kString, kPath (before resolving), each kList item
-  bool reloadable = false;                      // applied by `console -s reload`
+  bool reloadable = false;                      // a LiveSettings member, copied whole by a reload
   bool secret = false;                          // hidden by dumpConfig: dumps end up in logs and bug reports
 };
 
@@ -105,9 +131,6 @@ constexpr Key listKey(const char* s, const char* n, Field f, const char* def, Ch
   return textKey(kList, s, n, f, def, check, kFixed);
 }
 
-constexpr int64_t kKiB = 1024;
-constexpr int64_t kMiB = 1024 * kKiB;
-constexpr int64_t kGiB = 1024 * kMiB;
 constexpr int64_t kInt32Max = std::numeric_limits<int32_t>::max();
 
 constexpr const char* kLogLevels[] = {"debug", "info", "warn", "error"};
@@ -143,7 +166,7 @@ constexpr Key kKeys[] = {
   boolKey  ("server",  "daemonize",           &Config::daemonize,           "false"),
   pathKey  ("server",  "pid_file",            &Config::pidFile,             "runtime/msw.pid", notEmpty),
   pathKey  ("server",  "log_file",            &Config::logFile,             "runtime/log/msw.log", notEmpty),
-  enumKey  ("server",  "log_level",           &Config::logLevel,            "info",      kLogLevels, kReloadable),
+  enumKey  ("server",  "log_level",           &LiveSettings::logLevel,      "info",      kLogLevels, kReloadable),
   intKey   ("server",  "stop_timeout",        &Config::stopTimeout,         "10",        0, 3600),
   stringKey("server",  "node_id",             &Config::nodeId,              nullptr,     nodeIdChars),
 
@@ -152,13 +175,13 @@ constexpr Key kKeys[] = {
   pathKey  ("outside", "ssl_cert",            &Config::sslCert,             ""),
   pathKey  ("outside", "ssl_key",             &Config::sslKey,              ""),
   intKey   ("outside", "max_connections",     &Config::maxConnections,      "0",         0, 1 << 20),
-  sizeKey  ("outside", "max_message_size",    &Config::maxMessageSize,      "65536",     16, 64 * kMiB, kReloadable),
-  intKey   ("outside", "heartbeat_idle_time", &Config::heartbeatIdleTime,   "60",        0, 86400, kReloadable),
-  sizeKey  ("outside", "send_queue_limit",    &Config::sendQueueLimit,      "1m",        4 * kKiB, kGiB, kReloadable),
-  intKey   ("outside", "rate_limit",          &Config::rateLimit,           "100",       0, 1000000, kReloadable),
-  intKey   ("outside", "rate_burst",          &Config::rateBurst,           "200",       1, 1000000, kReloadable),
+  sizeKey  ("outside", "max_message_size",    &LiveSettings::maxMessageSize, "65536",     16, 64 * kMiB, kReloadable),
+  intKey   ("outside", "heartbeat_idle_time", &LiveSettings::heartbeatIdleTime, "60",        0, 86400, kReloadable),
+  sizeKey  ("outside", "send_queue_limit",    &LiveSettings::sendQueueLimit, "1m",        4 * kKiB, kGiB, kReloadable),
+  intKey   ("outside", "rate_limit",          &LiveSettings::rateLimit,     "100",       0, 1000000, kReloadable),
+  intKey   ("outside", "rate_burst",          &LiveSettings::rateBurst,     "200",       1, 1000000, kReloadable),
   pathKey  ("outside", "static_dir",          &Config::staticDir,           "public"),
-  boolKey  ("outside", "escape_html",         &Config::escapeHtml,          "true",      kReloadable),
+  boolKey  ("outside", "escape_html",         &LiveSettings::escapeHtml,    "true",      kReloadable),
   sizeKey  ("outside", "rx_buffer_size",      &Config::rxBufferSize,        "512",       128, 64 * kKiB),
   boolKey  ("outside", "permessage_deflate",  &Config::permessageDeflate,   "false"),
 
@@ -192,25 +215,32 @@ constexpr Key kKeys[] = {
 // clang-format on
 
 // A row whose type does not match its field would make the setters below
-// write nothing: catch that while compiling.
-constexpr bool rowIsConsistent(const Key& k) {
-  auto holdsInt = std::holds_alternative<Member<int>>(k.field);
+// write nothing, and a reloadable row outside LiveSettings would not be
+// reloaded: catch both while compiling.
+template <class T>
+constexpr bool rowFits(const Key& k) {
   switch (k.type) {
     case kInt:
     case kSize:
-      return (holdsInt || std::holds_alternative<Member<int64_t>>(k.field)) && k.min <= k.max &&
-             (!holdsInt || (k.min >= std::numeric_limits<int>::min() && k.max <= std::numeric_limits<int>::max()));
-    case kBool: return std::holds_alternative<Member<bool>>(k.field);
+      return (std::is_same_v<T, int> || std::is_same_v<T, int64_t>) && k.min <= k.max &&
+             (!std::is_same_v<T, int> ||
+              (k.min >= std::numeric_limits<int>::min() && k.max <= std::numeric_limits<int>::max()));
+    case kBool: return std::is_same_v<T, bool>;
     case kString:
-    case kPath: return std::holds_alternative<Member<std::string>>(k.field);
-    case kList: return std::holds_alternative<Member<std::vector<std::string>>>(k.field);
-    case kEnum:
-      return (std::holds_alternative<Member<LogLevelSetting>>(k.field) ||
-              std::holds_alternative<Member<CipherKind>>(k.field) ||
-              std::holds_alternative<Member<StoreDriver>>(k.field)) &&
-             !k.spellings.empty();
+    case kPath: return std::is_same_v<T, std::string>;
+    case kList: return std::is_same_v<T, std::vector<std::string>>;
+    case kEnum: return std::is_enum_v<T> && !k.spellings.empty();
   }
   return false;
+}
+
+constexpr bool rowIsConsistent(const Key& k) {
+  return std::visit(
+      [&k](auto m) {
+        using F = FieldOf<decltype(m)>;
+        return rowFits<typename F::type>(k) && F::live == k.reloadable;
+      },
+      k.field);
 }
 
 constexpr bool tableIsConsistent() {
@@ -223,74 +253,13 @@ constexpr bool tableIsConsistent() {
   }
   return true;
 }
-static_assert(tableIsConsistent(), "a row of kKeys has a type that does not match its field, or repeats a key");
+static_assert(tableIsConsistent(),
+              "a row of kKeys has a type that does not match its field, is reloadable but not in LiveSettings "
+              "(or the other way round), or repeats a key");
 
-// ---- text helpers
-
-char lowerAscii(char ch) { return (ch >= 'A' && ch <= 'Z') ? static_cast<char>(ch - 'A' + 'a') : ch; }
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return lowerAscii(x) == lowerAscii(y); });
-}
-
-std::string_view trim(std::string_view s) {
-  constexpr std::string_view kBlank = " \t\r\n\f\v";
-  size_t first = s.find_first_not_of(kBlank);
-  if (first == std::string_view::npos) return {};
-  return s.substr(first, s.find_last_not_of(kBlank) - first + 1);
-}
+// ---- keys and lists
 
 std::string label(const Key& k) { return std::string("[") + k.section + "] " + k.name; }
-
-// "64m" rather than 67108864 when the number is a whole unit: easier to read in a message.
-std::string sizeText(int64_t bytes) {
-  if (bytes > 0 && bytes % kGiB == 0) return std::to_string(bytes / kGiB) + "g";
-  if (bytes > 0 && bytes % kMiB == 0) return std::to_string(bytes / kMiB) + "m";
-  if (bytes > 0 && bytes % kKiB == 0) return std::to_string(bytes / kKiB) + "k";
-  return std::to_string(bytes);
-}
-
-std::string join(std::span<const std::string> items) {
-  std::string out;
-  for (const std::string& item : items) out += (out.empty() ? "" : ", ") + item;
-  return out;
-}
-
-std::string join(std::span<const char* const> items) {
-  return join(std::vector<std::string>(items.begin(), items.end()));
-}
-
-// ---- value parsing
-
-std::optional<int64_t> parseInteger(std::string_view s) {
-  int64_t value = 0;
-  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
-  if (s.empty() || ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
-  return value;
-}
-
-std::optional<int64_t> parseSize(std::string_view s) {
-  int64_t unit = 1;
-  char last = s.empty() ? '\0' : lowerAscii(s.back());
-  if (last == 'k') unit = kKiB;
-  if (last == 'm') unit = kMiB;
-  if (last == 'g') unit = kGiB;
-  if (unit > 1) s.remove_suffix(1);
-  std::optional<int64_t> n = parseInteger(s);
-  if (!n || *n < 0 || *n > std::numeric_limits<int64_t>::max() / unit) return std::nullopt;
-  return *n * unit;
-}
-
-std::optional<bool> parseBool(std::string_view s) {
-  for (const char* yes : {"true", "yes", "on", "1"}) {
-    if (iequals(s, yes)) return true;
-  }
-  for (const char* no : {"false", "no", "off", "0"}) {
-    if (iequals(s, no)) return false;
-  }
-  return std::nullopt;
-}
 
 std::optional<std::vector<std::string>> parseList(const Key& k, std::string_view s) {
   std::vector<std::string> items;
@@ -308,33 +277,21 @@ std::optional<std::vector<std::string>> parseList(const Key& k, std::string_view
   return items;
 }
 
-fs::path normalPath(const fs::path& p) {
-  fs::path n = p.lexically_normal();
-  // "dir/" normalises to "dir/" (an empty last part): drop the separator.
-  if (!n.has_filename() && n.has_relative_path()) n = n.parent_path();
-  return n;
-}
-
-fs::path absolutePath(const std::string& p) {
-  std::error_code ec;
-  fs::path a = fs::absolute(p.empty() ? fs::path(".") : fs::path(p), ec);
-  return normalPath(ec ? fs::path(p) : a);
-}
-
 // ---- writing into Config
-
-template <class M>
-struct FieldOf;
-template <class T>
-struct FieldOf<T Config::*> {
-  using type = T;
-};
 
 void storeNumber(const Key& k, int64_t value, Config& c) {
   std::visit(
       [&](auto m) {
         using T = typename FieldOf<decltype(m)>::type;
-        if constexpr (std::is_same_v<T, int> || std::is_same_v<T, int64_t>) c.*m = static_cast<T>(value);
+        if constexpr (std::is_same_v<T, int> || std::is_same_v<T, int64_t>) at(c, m) = static_cast<T>(value);
+      },
+      k.field);
+}
+
+void storeBool(const Key& k, bool value, Config& c) {
+  std::visit(
+      [&](auto m) {
+        if constexpr (std::is_same_v<typename FieldOf<decltype(m)>::type, bool>) at(c, m) = value;
       },
       k.field);
 }
@@ -343,7 +300,7 @@ void storeEnum(const Key& k, size_t index, Config& c) {
   std::visit(
       [&](auto m) {
         using T = typename FieldOf<decltype(m)>::type;
-        if constexpr (std::is_enum_v<T>) c.*m = static_cast<T>(index);
+        if constexpr (std::is_enum_v<T>) at(c, m) = static_cast<T>(index);
       },
       k.field);
 }
@@ -370,7 +327,7 @@ std::string assignEnum(const Key& k, std::string_view text, Config& c) {
 
 std::string assignText(const Key& k, std::string_view text, const fs::path& root, Config& c) {
   if (const char* reason = k.check ? k.check(text) : nullptr) return reason;
-  std::string& dest = c.*std::get<Member<std::string>>(k.field);
+  std::string& dest = at(c, std::get<Member<std::string>>(k.field));
   if (k.type == kPath && !text.empty()) {
     dest = normalPath(root / fs::path(text)).string();  // an absolute `text` replaces root
   } else {
@@ -390,13 +347,13 @@ std::string assign(const Key& k, std::string_view text, const fs::path& root, Co
     case kBool: {
       std::optional<bool> b = parseBool(text);
       if (!b) return "must be one of true, false, yes, no, on, off, 1, 0";
-      c.*std::get<Member<bool>>(k.field) = *b;
+      storeBool(k, *b, c);
       return {};
     }
     case kList: {
       auto items = parseList(k, text);
       if (!items) return kListRule;
-      c.*std::get<Member<std::vector<std::string>>>(k.field) = std::move(*items);
+      at(c, std::get<Member<std::vector<std::string>>>(k.field)) = std::move(*items);
       return {};
     }
   }
@@ -410,7 +367,7 @@ std::string valueText(const Key& k, const Config& c) {
   std::visit(
       [&](auto m) {
         using T = typename FieldOf<decltype(m)>::type;
-        const T& v = c.*m;
+        const T& v = at(c, m);
         if constexpr (std::is_same_v<T, int> || std::is_same_v<T, int64_t>) {
           out = std::to_string(v);
         } else if constexpr (std::is_same_v<T, bool>) {
@@ -680,11 +637,19 @@ void load(Parse& p) {
 
 }  // namespace
 
+Config::Config() : workerNum(0) {
+  // Paths stay relative (there is no root yet): load() writes them again against its root.
+  for (const Key& k : kKeys) {
+    if (k.def) assign(k, k.def, fs::path(), *this);
+  }
+}
+
 ConfigLoad loadConfig(const std::string& file, const std::string& root, Config& out) {
   ConfigLoad result;
   try {
     Parse p{.file = file, .root = absolutePath(root), .out = out, .result = result};
     load(p);
+    for (auto [k, line] : p.setAt) result.setAt[label(*k)] = line;
   } catch (const std::exception& e) {
     result.errors.push_back(file + ": cannot load: " + e.what());
   } catch (...) {
@@ -694,15 +659,17 @@ ConfigLoad loadConfig(const std::string& file, const std::string& root, Config& 
   return result;
 }
 
-void applyReloadable(const Config& fresh, Config& live) {
-  for (const Key& k : kKeys) {
-    if (k.reloadable) std::visit([&](auto m) { live.*m = fresh.*m; }, k.field);
-  }
-}
 
-std::string dumpConfig(const Config& c) {
+std::string dumpConfig(const Config& c, const ConfigLoad* origin) {
   std::string out;
-  for (const Key& k : kKeys) out += label(k) + " = " + valueText(k, c) + "\n";
+  for (const Key& k : kKeys) {
+    out += label(k) + " = " + valueText(k, c);
+    if (origin) {
+      auto it = origin->setAt.find(label(k));
+      out += it == origin->setAt.end() ? "  ; default" : "  ; " + c.file + ":" + std::to_string(it->second);
+    }
+    out += "\n";
+  }
   return out;
 }
 

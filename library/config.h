@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -15,72 +16,88 @@ enum class CipherKind { kAes256Gcm, kDesEde3Ecb };
 enum class StoreDriver { kMemory, kRedis };
 enum class LogLevelSetting { kDebug, kInfo, kWarn, kError };
 
+// The keys a reload may change (marked kReloadable in the table): one
+// struct, so that a reload copies it whole, into Config and into each worker.
+// No initialisers here or in Config: every default is in the table, and the
+// constructor of Config writes them.
+struct LiveSettings {
+  LogLevelSetting logLevel;   // [server] log_level
+  int64_t maxMessageSize;     // [outside] max_message_size
+  int heartbeatIdleTime;      // [outside] heartbeat_idle_time
+  int64_t sendQueueLimit;     // [outside] send_queue_limit
+  int rateLimit;              // [outside] rate_limit
+  int rateBurst;              // [outside] rate_burst
+  bool escapeHtml;            // [outside] escape_html
+
+  bool operator==(const LiveSettings&) const = default;
+};
+
+// The values land here; what each key means, allows and defaults to is in
+// docs/configuration.md and the table in config.cpp.
 struct Config {
+  Config();  // every key at its table default; paths relative, computed keys (worker_num, node_id) 0 and empty
+
   std::string file;  // the ini file read (absolute)
   std::string root;  // the application root (absolute)
 
+  LiveSettings live;
+
   // [server]
-  int workerNum = 0;                  // worker_num [number of cores], 1..256
-  bool daemonize = false;             // daemonize [false]
-  std::string pidFile;                // pid_file [runtime/msw.pid]
-  std::string logFile;                // log_file [runtime/log/msw.log]
-  LogLevelSetting logLevel = LogLevelSetting::kInfo;  // log_level [info]: debug|info|warn|error
-  int stopTimeout = 10;               // stop_timeout [10] seconds, 0..3600
-  std::string nodeId;                 // node_id [host name + ":" + outside port]
+  int workerNum;
+  bool daemonize;
+  std::string pidFile;
+  std::string logFile;
+  int stopTimeout;
+  std::string nodeId;
 
   // [outside]
-  std::string host = "0.0.0.0";       // host
-  int port = 20000;                   // port, 1..65535
-  std::string sslCert;                // ssl_cert [empty]
-  std::string sslKey;                 // ssl_key [empty]: both set = wss, one alone is an error
-  int maxConnections = 0;             // max_connections [0 = the fd limit less a margin]
-  int64_t maxMessageSize = 65536;     // max_message_size [65536] bytes, 16..64 MiB
-  int heartbeatIdleTime = 60;         // heartbeat_idle_time [60] s, 0 = never close idle clients
-  int64_t sendQueueLimit = 1 << 20;   // send_queue_limit [1 MiB] bytes per connection, >= 4096
-  int rateLimit = 100;                // rate_limit [100] messages/s per connection, 0 = off
-  int rateBurst = 200;                // rate_burst [200] messages, >= 1
-  std::string staticDir;              // static_dir [public]: empty = no static files
-  bool escapeHtml = true;             // escape_html [true]
-  int rxBufferSize = 1024;            // rx_buffer_size [1024] bytes, 128..65536
-  bool permessageDeflate = false;     // permessage_deflate [false]
+  std::string host;
+  int port;
+  std::string sslCert;
+  std::string sslKey;  // both set = wss, one alone is an error
+  int maxConnections;
+  std::string staticDir;
+  int rxBufferSize;
+  bool permessageDeflate;
 
   // [manager]
-  std::string managerHost = "127.0.0.1";  // host
-  int managerPort = 20001;                 // port
-  std::string managerToken;                // token [empty]
+  std::string managerHost;
+  int managerPort;
+  std::string managerToken;
 
   // [auth]
-  CipherKind cipher = CipherKind::kAes256Gcm;  // cipher [aes-256-gcm] | des-ede3-ecb
-  std::string authKey;                          // key [empty: runtime/auth.key]
-  int64_t authTtl = 86400;                      // ttl [86400] s, 0 = no expiry
-  bool authRequired = true;                     // required [true]
+  CipherKind cipher;
+  std::string authKey;
+  int64_t authTtl;
+  bool authRequired;
 
   // [cache]
-  StoreDriver driver = StoreDriver::kMemory;  // driver [memory] | redis
-  std::string cacheHost = "127.0.0.1";        // host
-  int cachePort = 6379;                        // port
-  std::string cacheSocket;                     // socket [empty]: a unix socket instead of host:port
-  std::string cachePassword;                   // password
-  int cacheDb = 0;                             // db, 0..15
-  std::string cachePrefix = "msw:";            // prefix
-  int cacheConnectTimeout = 2000;              // connect_timeout [2000] ms
+  StoreDriver driver;
+  std::string cacheHost;
+  int cachePort;
+  std::string cacheSocket;  // a unix socket instead of host:port
+  std::string cachePassword;
+  int cacheDb;
+  std::string cachePrefix;
+  int cacheConnectTimeout;
 
   // [app]
-  std::vector<std::string> modules = {"index", "live"};  // modules [index, live]
-  std::string pluginDir;                                  // plugin_dir [empty: plugins/ beside the binary]
+  std::vector<std::string> modules;
+  std::string pluginDir;
 
   // [backend] (docs/backend.md)
-  std::string backendUrl;             // url [empty: no hooks]
-  int backendTimeout = 3;             // timeout [3] s per hook (queue wait included), 1..300
-  std::string backendSecret;          // secret [empty: requests are not signed]
-  int backendMaxInFlight = 64;        // max_in_flight [64] hooks per worker; more wait in a queue
-  int64_t backendMaxAnswer = 1 << 20; // max_answer_size [1m] bytes
+  std::string backendUrl;
+  int backendTimeout;
+  std::string backendSecret;
+  int backendMaxInFlight;
+  int64_t backendMaxAnswer;
 };
 
 struct ConfigLoad {
   bool ok = false;
   std::vector<std::string> errors;    // "FILE:LINE: [section] key: what is allowed"
   std::vector<std::string> warnings;  // unknown keys and sections, same form
+  std::map<std::string, int> setAt;   // "[section] key" -> the line of the file that set it last
 };
 
 // Reads `file` into `out` (defaults first, then the file). `root` is the
@@ -88,9 +105,11 @@ struct ConfigLoad {
 ConfigLoad loadConfig(const std::string& file, const std::string& root, Config& out);
 
 // Copies the keys marked reloadable from `fresh` into `live` (used by reload).
-void applyReloadable(const Config& fresh, Config& live);
+inline void applyReloadable(const Config& fresh, Config& live) { live.live = fresh.live; }
 
-// One line per key: "[section] name = value" with defaults, for `--print-config`.
-std::string dumpConfig(const Config& c);
+// One line per key: "[section] name = value" with defaults, secrets
+// "(hidden)". Given the load that filled `c`, each line also says where the
+// value came from ("  ; FILE:LINE" or "  ; default"): `--print-config`.
+std::string dumpConfig(const Config& c, const ConfigLoad* origin = nullptr);
 
 }  // namespace msw

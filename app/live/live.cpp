@@ -28,6 +28,7 @@ using msw::App;
 using msw::Fd;
 using msw::Json;
 using msw::JsonRef;
+using msw::Reply;
 using msw::Request;
 
 constexpr const char* kUserType = "wechatUser";
@@ -42,26 +43,6 @@ std::string key(std::string_view code, const char* what) {
   return "live:" + std::string(code) + ":" + what;
 }
 std::string wallRoom(std::string_view code) { return std::string(code) + ":wall"; }
-
-// Where an answer that comes after a store round trip goes: the requesting
-// connection, with the request's rid (the Request itself is gone by then).
-struct Origin {
-  App* app;
-  Fd fd;
-  std::string code;
-  Json rid;
-  void reply(int status, std::string_view event, std::string_view info, JsonRef param = JsonRef()) const {
-    app->sendToFd(fd, app->message(status, event, info, param, rid));
-  }
-  // False (and the requester told) when a store read failed.
-  template <class T>
-  bool ok(const msw::StoreResult<T>& r) const {
-    if (!r.ok()) reply(503, "storeError", r.error);
-    return r.ok();
-  }
-};
-
-Origin origin(Request& r) { return Origin{&r.app, r.fd, std::string(r.code), Json::copy(r.rid())}; }
 
 // Every action checks the type of the connection and the room it names.
 bool allowed(Request& r, const char* type) {
@@ -111,19 +92,19 @@ void keepHistory(App& app, std::string_view code) {
 void sendPage(Request& r, const std::string& listKey) {
   int64_t page = std::clamp<int64_t>(r.data["page"].i64(1), 1, kMaxPage);
   int64_t size = std::clamp<int64_t>(r.data["size"].i64(20), 1, kMaxPageSize);
-  Origin o = origin(r);
-  r.app.store().llen(listKey, [o, listKey, page, size](msw::StoreResult<int64_t> total) {
-    if (!o.ok(total)) return;
-    o.app->store().lrange(listKey, -page * size, -(page - 1) * size - 1,
-                          [o, page, size, total = total.value](msw::StoreResult<msw::StrList> items) {
-                            if (!o.ok(items)) return;
-                            Json param = Json::object();
-                            param.set("page", page).set("size", size).set("total", total);
-                            JsonRef list = param.addArray("items");
-                            for (const std::string& s : items.value)
-                              if (Json item = Json::parse(s)) list.push(item);
-                            o.reply(200, "history", "", param);
-                          });
+  Reply later = r.later();
+  r.app.store().llen(listKey, [later, listKey, page, size](msw::StoreResult<int64_t> total) {
+    if (!later.ok(total)) return;
+    later.app().store().lrange(listKey, -page * size, -(page - 1) * size - 1,
+                               [later, page, size, total = total.value](msw::StoreResult<msw::StrList> items) {
+                                 if (!later.ok(items)) return;
+                                 Json param = Json::object();
+                                 param.set("page", page).set("size", size).set("total", total);
+                                 JsonRef list = param.addArray("items");
+                                 for (const std::string& s : items.value)
+                                   if (Json item = Json::parse(s)) list.push(item);
+                                 later.reply(200, "history", "", param);
+                               });
   });
 }
 
@@ -137,18 +118,19 @@ void userJoin(Request& r) {
   app.store().sadd(users, app.member(r.fd));
   app.fdAddCloseKey(r.fd, users);
   app.fdAddController(r.fd, "live.user");
-  Origin o = origin(r);
+  Reply later = r.later();
+  std::string code(r.code);
   Json who = personOf(r.auth);
-  app.store().scard(users, [o, who](msw::StoreResult<int64_t> n) mutable {
-    if (!o.ok(n)) return;
+  app.store().scard(users, [later, code, who](msw::StoreResult<int64_t> n) mutable {
+    if (!later.ok(n)) return;
     Json param = Json::object();
-    param.set("code", o.code).set("online", n.value);
-    o.reply(200, "join", "joined " + o.code, param);
+    param.set("code", code).set("online", n.value);
+    later.reply(200, "join", "joined " + code, param);
     // The others learn of the newcomer; the newcomer has its answer already.
     who.set("online", n.value);
-    Fd self[] = {o.fd};
-    o.app->sendToRoom(o.code, o.app->message(200, "userJoin", "", who), self);
-    o.app->sendToRoom(wallRoom(o.code), o.app->message(200, "userJoin", "", who));
+    Fd self[] = {later.fd()};
+    later.app().sendToRoom(code, later.app().message(200, "userJoin", "", who), self);
+    later.app().sendToRoom(wallRoom(code), later.app().message(200, "userJoin", "", who));
   });
 }
 
@@ -184,19 +166,20 @@ void userSay(Request& r) {
   if (text.empty()) return;
   Json msg = Json::object();
   msg.set("content", text).set("uid", r.auth.id).set("nickname", r.auth.nickname).set("time", int64_t(time(nullptr)));
-  Origin o = origin(r);
-  r.app.store().incr(key(o.code, "seq"), 1, [o, msg](msw::StoreResult<int64_t> id) mutable {
-    if (!o.ok(id)) return;
-    App& app = *o.app;
+  Reply later = r.later();
+  std::string code(r.code);
+  r.app.store().incr(key(code, "seq"), 1, [later, code, msg](msw::StoreResult<int64_t> id) mutable {
+    if (!later.ok(id)) return;
+    App& app = later.app();
     msg.set("id", id.value);
-    app.store().hset(key(o.code, "pending"), std::to_string(id.value), msg.dump());
+    app.store().hset(key(code, "pending"), std::to_string(id.value), msg.dump());
     // So that a rejection can be told to the sender, on whichever node it is.
-    app.store().hset(key(o.code, "senders"), std::to_string(id.value), app.member(o.fd));
-    keepHistory(app, o.code);
-    app.sendToRoom(wallRoom(o.code), app.message(200, "userSayNeedCheck", "", msg));
+    app.store().hset(key(code, "senders"), std::to_string(id.value), app.member(later.fd()));
+    keepHistory(app, code);
+    app.sendToRoom(wallRoom(code), app.message(200, "userSayNeedCheck", "", msg));
     Json param = Json::object();
     param.set("id", id.value).set("state", "pending");
-    o.reply(200, "say", "sent for moderation", param);
+    later.reply(200, "say", "sent for moderation", param);
   });
 }
 
@@ -226,21 +209,22 @@ void wallJoin(Request& r) {
   app.join(r.fd, wallRoom(r.code));
   app.store().sadd(walls, app.member(r.fd));
   app.fdAddCloseKey(r.fd, walls);
-  Origin o = origin(r);
+  Reply later = r.later();
+  std::string code(r.code);
   // A wall starts with the online count and the queue waiting for it.
-  app.store().scard(key(o.code, "users"), [o](msw::StoreResult<int64_t> n) {
-    if (!o.ok(n)) return;
-    o.app->store().hgetall(key(o.code, "pending"), [o, online = n.value](msw::StoreResult<msw::StrMap> q) {
-      if (!o.ok(q)) return;
+  app.store().scard(key(code, "users"), [later, code](msw::StoreResult<int64_t> n) {
+    if (!later.ok(n)) return;
+    later.app().store().hgetall(key(code, "pending"), [later, code, online = n.value](msw::StoreResult<msw::StrMap> q) {
+      if (!later.ok(q)) return;
       std::vector<std::pair<long long, std::string>> byId;
       for (auto& [id, m] : q.value) byId.emplace_back(std::atoll(id.c_str()), m);
       std::sort(byId.begin(), byId.end());
       Json param = Json::object();
-      param.set("code", o.code).set("online", online);
+      param.set("code", code).set("online", online);
       JsonRef pending = param.addArray("pending");
       for (auto& [id, m] : byId)
         if (Json item = Json::parse(m)) pending.push(item);
-      o.reply(200, "join", "joined " + o.code, param);
+      later.reply(200, "join", "joined " + code, param);
     });
   });
 }
@@ -265,31 +249,32 @@ void wallCheck(Request& r) {
     r.error(400, "badRequest", "check needs id and status (1 approve, 0 reject)");
     return;
   }
-  Origin o = origin(r);
-  std::string pending = key(o.code, "pending");
-  r.app.store().hget(pending, id, [o, id, status, pending](msw::StoreResult<std::optional<std::string>> m) {
-    if (!o.ok(m)) return;
-    App& app = *o.app;
+  Reply later = r.later();
+  std::string code(r.code);
+  std::string pending = key(code, "pending");
+  r.app.store().hget(pending, id, [later, code, id, status, pending](msw::StoreResult<std::optional<std::string>> m) {
+    if (!later.ok(m)) return;
+    App& app = later.app();
     if (!m.value) {  // another wall was faster, or no such message
-      o.reply(404, "messageNotFound", "no message " + id + " waiting for a check");
+      later.reply(404, "messageNotFound", "no message " + id + " waiting for a check");
       return;
     }
     app.store().hdel(pending, id);
     Json msg = Json::parse(*m.value);
-    if (status == 0) tellRejected(app, o.code, id);
-    else app.store().hdel(key(o.code, "senders"), id);
+    if (status == 0) tellRejected(app, code, id);
+    else app.store().hdel(key(code, "senders"), id);
     if (status == 1) {
       msg.set("kind", "user");
-      app.store().rpush(key(o.code, "timeline"), msg.dump());
-      app.store().ltrim(key(o.code, "timeline"), -kHistoryLimit, -1);
-      keepHistory(app, o.code);
-      toRoomAndWalls(app, o.code, app.message(200, "userSayBroadcast", "", msg));
+      app.store().rpush(key(code, "timeline"), msg.dump());
+      app.store().ltrim(key(code, "timeline"), -kHistoryLimit, -1);
+      keepHistory(app, code);
+      toRoomAndWalls(app, code, app.message(200, "userSayBroadcast", "", msg));
     }
     Json param = Json::object();
     param.set("id", msg["id"]).set("status", static_cast<int>(status));
     // Every wall drops it from its queue, the one that checked it included.
-    app.sendToRoom(wallRoom(o.code), app.message(200, "userSayChecked", "", param));
-    o.reply(200, "check", status ? "approved" : "rejected", param);
+    app.sendToRoom(wallRoom(code), app.message(200, "userSayChecked", "", param));
+    later.reply(200, "check", status ? "approved" : "rejected", param);
   });
 }
 
@@ -299,22 +284,23 @@ void wallSay(Request& r) {
   if (text.empty()) return;
   Json msg = Json::object();
   msg.set("kind", "wall").set("content", text).set("nickname", r.auth.nickname).set("time", int64_t(time(nullptr)));
-  Origin o = origin(r);
-  r.app.store().incr(key(o.code, "seq"), 1, [o, msg](msw::StoreResult<int64_t> id) mutable {
-    if (!o.ok(id)) return;
-    App& app = *o.app;
+  Reply later = r.later();
+  std::string code(r.code);
+  r.app.store().incr(key(code, "seq"), 1, [later, code, msg](msw::StoreResult<int64_t> id) mutable {
+    if (!later.ok(id)) return;
+    App& app = later.app();
     msg.set("id", id.value);
     std::string stored = msg.dump();
-    app.store().hset(key(o.code, "items"), std::to_string(id.value), stored);
+    app.store().hset(key(code, "items"), std::to_string(id.value), stored);
     for (const char* list : {"timeline", "wall"}) {
-      app.store().rpush(key(o.code, list), stored);
-      app.store().ltrim(key(o.code, list), -kHistoryLimit, -1);
+      app.store().rpush(key(code, list), stored);
+      app.store().ltrim(key(code, list), -kHistoryLimit, -1);
     }
-    keepHistory(app, o.code);
-    toRoomAndWalls(app, o.code, app.message(200, "wallSayBroadcast", "", msg));
+    keepHistory(app, code);
+    toRoomAndWalls(app, code, app.message(200, "wallSayBroadcast", "", msg));
     Json param = Json::object();
     param.set("id", id.value);
-    o.reply(200, "say", "announced", param);
+    later.reply(200, "say", "announced", param);
   });
 }
 
@@ -325,22 +311,23 @@ void wallRecall(Request& r) {
     r.error(400, "badRequest", "recall needs the id of an announcement");
     return;
   }
-  Origin o = origin(r);
-  r.app.store().hget(key(o.code, "items"), id, [o, id](msw::StoreResult<std::optional<std::string>> m) {
-    if (!o.ok(m)) return;
+  Reply later = r.later();
+  std::string code(r.code);
+  r.app.store().hget(key(code, "items"), id, [later, code, id](msw::StoreResult<std::optional<std::string>> m) {
+    if (!later.ok(m)) return;
     if (!m.value) {
-      o.reply(404, "messageNotFound", "no announcement " + id);
+      later.reply(404, "messageNotFound", "no announcement " + id);
       return;
     }
-    App& app = *o.app;
+    App& app = later.app();
     // The lists hold the very text stored at say time.
-    app.store().lrem(key(o.code, "timeline"), 0, *m.value);
-    app.store().lrem(key(o.code, "wall"), 0, *m.value);
-    app.store().hdel(key(o.code, "items"), id);
+    app.store().lrem(key(code, "timeline"), 0, *m.value);
+    app.store().lrem(key(code, "wall"), 0, *m.value);
+    app.store().hdel(key(code, "items"), id);
     Json param = Json::object();
     param.set("id", std::atoll(id.c_str()) > 0 ? Json::number(static_cast<double>(std::atoll(id.c_str()))) : Json::string(id));
-    toRoomAndWalls(app, o.code, app.message(200, "wallSayRecall", "", param));
-    o.reply(200, "recall", "recalled", param);
+    toRoomAndWalls(app, code, app.message(200, "wallSayRecall", "", param));
+    later.reply(200, "recall", "recalled", param);
   });
 }
 

@@ -15,13 +15,13 @@ void join(msw::Request& r) {
   app.store().sadd(membersKey(r.code), app.member(r.fd));
   app.fdAddCloseKey(r.fd, membersKey(r.code));   // the set forgets us on close
   app.fdAddController(r.fd, "chat.room");        // and onClose below runs
-  msw::Fd fd = r.fd;
-  msw::Json rid = msw::Json::copy(r.rid());
-  app.store().lrange(historyKey(r.code), -50, -1, [&app, fd, rid](msw::StoreResult<msw::StrList> h) {
+  // The Request is gone when the store answers: later() is the reply that outlives it.
+  app.store().lrange(historyKey(r.code), -50, -1, [later = r.later()](msw::StoreResult<msw::StrList> h) {
+    if (!later.ok(h)) return;  // 503 storeError
     msw::Json p = msw::Json::object();
     msw::JsonRef lines = p.addArray("history");
     for (const std::string& l : h.value) lines.push(msw::Json::parse(l));
-    app.sendToFd(fd, app.message(200, "joined", "", p, rid));
+    later.success("joined", "", p);
   });
   msw::Json who = msw::Json::object();
   who.set("nickname", r.auth.nickname);

@@ -31,6 +31,7 @@ enum CloseCode : int {
   kCloseSlowConsumer = 4009,
   kCloseKicked = 4010,
   kCloseRateAbuse = 4029,
+  kCloseAuthRefused = 4403,  // the connect hook did not admit it (docs/backend.md#connect)
 };
 
 enum class LogLevel { kDebug, kInfo, kWarn, kError };
@@ -142,8 +143,43 @@ class App {
   virtual void callHook(Fd fd, std::string_view hook, std::string jsonBody, HookCallback done) = 0;
 };
 
+// A reply that outlives its Request (see Request::later()): copy it into a
+// store callback, and answer once the result is in. It holds what a reply
+// needs: the App, the connection and a copy of the request's rid. A
+// connection gone by then is skipped, as by every send.
+class Reply {
+ public:
+  Reply(App& app, Fd fd, JsonRef rid) : app_(&app), fd_(fd), rid_(Json::copy(rid)) {}
+
+  App& app() const { return *app_; }
+  Fd fd() const { return fd_; }
+  JsonRef rid() const { return rid_; }
+
+  void reply(int status, std::string_view event, std::string_view info, JsonRef param = JsonRef()) const {
+    app_->sendToFd(fd_, app_->message(status, event, info, param, rid_));
+  }
+  void success(std::string_view event, std::string_view info = "", JsonRef param = JsonRef()) const {
+    reply(200, event, info, param);
+  }
+  void error(int status, std::string_view event, std::string_view info, JsonRef param = JsonRef()) const {
+    reply(status, event, info, param);
+  }
+  // For a store callback: true when the call succeeded; otherwise false,
+  // and the requester has had 503 storeError with the store's reason.
+  template <class T>
+  bool ok(const StoreResult<T>& result) const {
+    if (!result.ok()) error(503, "storeError", result.error);
+    return result.ok();
+  }
+
+ private:
+  App* app_;  // a pointer, so that a Reply can be assigned
+  Fd fd_;
+  Json rid_;
+};
+
 // One message routed to an action. Valid for the duration of the call only:
-// copy what a callback needs.
+// copy what a callback needs (later() for the reply).
 class Request {
  public:
   Request(App& app, Fd fd, const Auth& auth, JsonRef data, std::string_view method, JsonRef rid)
@@ -168,11 +204,13 @@ class Request {
     reply(status, event, info, param);
   }
   bool replied() const { return replied_; }
+  // The reply, to give later: after a store round trip, when the Request is gone.
+  Reply later() const { return Reply(app, fd, rid_); }
   JsonRef rid() const { return rid_; }
 
   // Calls this module's hook `name` ("join" from module chat: chat.join),
   // see App::callHook. Copy into the callback what it needs of this request
-  // (Json::copy(rid()), the fd; never the Request): it runs after the action returned.
+  // (later() for the reply; never the Request): it runs after the action returned.
   void hook(std::string_view name, std::string jsonBody, HookCallback done) {
     std::string_view module = method.substr(0, method.find('.'));
     app.callHook(fd, std::string(module) + "." + std::string(name), std::move(jsonBody), std::move(done));

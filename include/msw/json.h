@@ -11,9 +11,18 @@
 #include <climits>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 
 namespace msw {
+
+// Every integer type but bool (and the char types, which read as text): one
+// builder for them all, so that int, long, long long, int64_t and their
+// unsigned kin each find it without an ambiguous conversion.
+template <class T>
+concept JsonInteger = std::is_integral_v<T> && !std::is_same_v<T, bool> && !std::is_same_v<T, char> &&
+                       !std::is_same_v<T, char8_t> && !std::is_same_v<T, char16_t> && !std::is_same_v<T, char32_t> &&
+                       !std::is_same_v<T, wchar_t>;
 
 class JsonRef {
  public:
@@ -91,13 +100,18 @@ class JsonRef {
 
   // Builders on objects: each replaces a member of the same name and returns
   // *this so calls chain. They do nothing on a view that is not an object.
+  // A value is a string (std::string_view, const char*, std::string), a
+  // number (any integer type, float or double), a bool, or a JsonRef (copied).
+  // Numbers are doubles in cJSON: integers are exact up to 2^53.
   JsonRef& set(const char* key, std::string_view v) { return put(key, cJSON_CreateString(std::string(v).c_str())); }
   JsonRef& set(const char* key, const char* v) { return put(key, cJSON_CreateString(v)); }
   JsonRef& set(const char* key, const std::string& v) { return put(key, cJSON_CreateString(v.c_str())); }
   JsonRef& set(const char* key, double v) { return put(key, cJSON_CreateNumber(v)); }
-  JsonRef& set(const char* key, int v) { return put(key, cJSON_CreateNumber(v)); }
-  JsonRef& set(const char* key, int64_t v) { return put(key, cJSON_CreateNumber(static_cast<double>(v))); }
-  JsonRef& set(const char* key, uint64_t v) { return put(key, cJSON_CreateNumber(static_cast<double>(v))); }
+  template <class T>
+    requires JsonInteger<T>
+  JsonRef& set(const char* key, T v) {
+    return put(key, cJSON_CreateNumber(static_cast<double>(v)));
+  }
   JsonRef& set(const char* key, bool v) { return put(key, cJSON_CreateBool(v)); }
   JsonRef& set(const char* key, JsonRef copyOf) {
     return put(key, copyOf ? cJSON_Duplicate(copyOf.node_, 1) : cJSON_CreateNull());
@@ -110,13 +124,17 @@ class JsonRef {
     if (isObject()) cJSON_DeleteItemFromObjectCaseSensitive(node_, key);
   }
 
-  // Builders on arrays.
+  // Builders on arrays: the same values as set().
   JsonRef& push(std::string_view v) { return append(cJSON_CreateString(std::string(v).c_str())); }
   JsonRef& push(const char* v) { return append(cJSON_CreateString(v)); }
+  JsonRef& push(const std::string& v) { return append(cJSON_CreateString(v.c_str())); }
   JsonRef& push(double v) { return append(cJSON_CreateNumber(v)); }
-  JsonRef& push(int v) { return append(cJSON_CreateNumber(v)); }
-  JsonRef& push(int64_t v) { return append(cJSON_CreateNumber(static_cast<double>(v))); }
-  JsonRef& push(uint64_t v) { return append(cJSON_CreateNumber(static_cast<double>(v))); }
+  template <class T>
+    requires JsonInteger<T>
+  JsonRef& push(T v) {
+    return append(cJSON_CreateNumber(static_cast<double>(v)));
+  }
+  JsonRef& push(bool v) { return append(cJSON_CreateBool(v)); }
   JsonRef& push(JsonRef copyOf) { return append(copyOf ? cJSON_Duplicate(copyOf.node_, 1) : cJSON_CreateNull()); }
   JsonRef pushObject() { cJSON* o = cJSON_CreateObject(); append(o); return JsonRef(isArray() ? o : nullptr); }
 

@@ -12,11 +12,16 @@
  * What it does (docs/client.md has the long version):
  * - connects to `url?auth=TOKEN` and reconnects after a drop, with
  *   exponential backoff and jitter; never after close() or close code 4010
- *   (kicked). A browser cannot see the 403 of a refused handshake, so a bad
- *   or expired token shows as attempts that never open: after
- *   `maxFailures` of them in a row, before any connection opened, the
- *   client emits 'authFailed' and 'giveup' and stops. Once it has been
- *   connected it keeps trying (or gives up after `maxRetries` failures);
+ *   (kicked). A browser cannot see the 403 of a refused handshake (an
+ *   attempt that never opened closes with 1006, exactly like a network
+ *   drop), so after such an attempt the client asks the server with a plain
+ *   HTTP GET of the same URL and token (`probe`): msw answers 403 when that
+ *   token is refused, and the client emits 'authFailed' (with the server's
+ *   status and info) and 'giveup' at once and stops. Without an answer (no
+ *   network, another server, a cross-origin URL) it falls back to counting:
+ *   after `maxFailures` attempts in a row that never opened it gives up the
+ *   same way. Once it has been connected it keeps trying (or gives up after
+ *   `maxRetries` failures);
  * - the MSwoole heartbeat: sends the text `2` every `heartbeat` ms; when
  *   nothing (normally the server's `3`) came back before the next beat, the
  *   connection is taken as dead and replaced;
@@ -68,6 +73,7 @@
     requestTimeout: 10000,
     queueLimit: 100,
     autoConnect: true,
+    probe: true,
     noReconnectCodes: [4010],
     reconnect: { min: 500, max: 15000, factor: 2, jitter: 0.3, maxFailures: 6, maxRetries: 0 },
     WebSocket: null,
@@ -81,6 +87,8 @@
    * @property {number} [requestTimeout=10000] ms before request() rejects with code 'timeout'
    * @property {number} [queueLimit=100] messages kept while not connected; 0 = reject at once
    * @property {boolean} [autoConnect=true] connect from the constructor
+   * @property {boolean} [probe=true] after an attempt that never opened, GET the same URL over
+   *   HTTP(S) to learn whether the server refuses the token (403: final, 'authFailed' at once)
    * @property {number[]} [noReconnectCodes=[4010]] close codes after which the client stays closed
    * @property {false|{min?: number, max?: number, factor?: number, jitter?: number, maxFailures?: number, maxRetries?: number}} [reconnect]
    *   backoff: attempt n waits min·factor^n ms capped at max, then jitter takes up to that
@@ -112,6 +120,8 @@
       /** @private */ this._everOpened = false; // since connect()
       /** @private */ this._openedAt = 0;
       /** @private */ this._retryTimer = null;
+      /** @private */ this._attemptSeq = 0; // bumped by every attempt, close() and connect(): stale probes see it
+      /** @private */ this._attemptUrl = '';
       /** @private */ this._beatTimer = null;
       /** @private */ this._awaitingBeat = false;
       /** @private */ this._onOnline = () => {
@@ -142,6 +152,7 @@
     connect() {
       if (this._state === 'open' || this._state === 'connecting') return this;
       clearTimeout(this._retryTimer);
+      this._attemptSeq++;
       this._attempt = 0;
       this._failures = 0;
       this._everOpened = false;
@@ -158,6 +169,7 @@
      */
     close(code, reason) {
       const ws = this._ws;
+      this._attemptSeq++;
       this._shutDown('closed');
       if (ws) {
         this._detach(ws);
@@ -210,9 +222,11 @@
     /**
      * Listens to a server event (by its `event` name, with `(param, message)`)
      * or a lifecycle event: 'open' ({reconnected}), 'close' ({code, reason,
-     * wasClean, willReconnect}), 'reconnecting' ({attempt, delay}),
+     * wasClean, willReconnect, refused?}), 'reconnecting' ({attempt, delay}),
      * 'message' (every parsed message), 'error' (Error), 'authFailed'
-     * ({failures}), 'giveup' ({failures}), 'state' ({state, previous}).
+     * ({failures, status?, info?}: status 403 and the server's info when it
+     * refused the token, none when it gave up counting), 'giveup'
+     * ({failures}), 'state' ({state, previous}).
      * Replies to request() settle its promise and are not emitted by name.
      * @param {string} event
      * @param {function} fn
@@ -299,9 +313,12 @@
       const WS = this.options.WebSocket || (typeof WebSocket !== 'undefined' ? WebSocket : null);
       if (!WS) throw new Error('MswClient: no WebSocket implementation');
       this._setState('connecting');
+      this._attemptSeq++;
+      this._attemptUrl = ''; // no probe for an attempt whose URL could not even be made
       let ws;
       try {
-        ws = new WS(this._socketUrl());
+        this._attemptUrl = this._socketUrl();
+        ws = new WS(this._attemptUrl);
       } catch (e) {
         this._emit('error', e);
         this._afterClose({ code: 1006, reason: String(e.message || e), wasClean: false }, false);
@@ -344,17 +361,53 @@
           this._settle(rid, new MswError('connection lost before the reply', { code: 'disconnected', method: this._pending.get(rid).method }));
         }
       }
+      if (opened || info.code !== 1006 || !this.options.probe || typeof fetch !== 'function' || !this._attemptUrl) {
+        return this._decide(info, opened, null);
+      }
+      // Never opened: refused, or no network? Ask (state stays 'connecting' meanwhile).
+      const seq = this._attemptSeq;
+      this._probe(this._attemptUrl).then((refusal) => {
+        if (seq === this._attemptSeq && this._state === 'connecting' && !this._ws) this._decide(info, opened, refusal);
+      });
+    }
+
+    /**
+     * GETs the attempt's URL over HTTP(S): msw answers 403 with its JSON body
+     * when the token is refused (docs/client.md). Resolves with
+     * {status, info} then, null for any other answer (a 403 without msw's
+     * body included) or none.
+     * @private
+     */
+    _probe(url) {
+      const abort = typeof AbortController === 'function' ? new AbortController() : null;
+      const timer = abort && setTimeout(() => abort.abort(), 5000);
+      const opts = { cache: 'no-store', credentials: 'omit', redirect: 'manual', signal: abort ? abort.signal : undefined };
+      return fetch(url.replace(/^ws/i, 'http'), opts)
+        .then((res) => {
+          if (res.status !== 403) return null;
+          // msw's own refusal only (its JSON body), not any proxy's 403 page.
+          return res.json().then((body) => (body && body.status === 403 ? { status: 403, info: String(body.info || 'refused') } : null));
+        })
+        .catch(() => null)
+        .then((refusal) => {
+          clearTimeout(timer);
+          return refusal;
+        });
+    }
+
+    /** @private Reconnect, give up after too many failures, or stop at once when the server refused the token. */
+    _decide(info, opened, refusal) {
       const r = this.options.reconnect;
       if (!opened) this._failures++;
       else if (Date.now() - this._openedAt > 5000) this._attempt = 0; // stable: start the backoff over
       let willReconnect = !!r && this.options.noReconnectCodes.indexOf(info.code) < 0;
       const limit = !r ? 0 : this._everOpened ? r.maxRetries : r.maxFailures;
-      const givingUp = willReconnect && limit > 0 && this._failures >= limit;
+      const givingUp = !!refusal || (willReconnect && limit > 0 && this._failures >= limit);
       if (givingUp) willReconnect = false;
-      this._emit('close', Object.assign({}, info, { willReconnect }));
+      this._emit('close', Object.assign({}, info, { willReconnect }, refusal ? { refused: refusal } : {}));
       if (this._state === 'closed') return; // a 'close' listener called close()
       if (willReconnect) return this._scheduleRetry();
-      if (givingUp && !this._everOpened) this._emit('authFailed', { failures: this._failures });
+      if (givingUp && (refusal || !this._everOpened)) this._emit('authFailed', Object.assign({ failures: this._failures }, refusal));
       this._shutDown('closed');
       if (givingUp) this._emit('giveup', { failures: this._failures });
     }

@@ -5,7 +5,7 @@
  */
 (function () {
   'use strict';
-  const { decode, el, timeEl, toast, escapedBytes, MAX_CONTENT } = window.Live;
+  const { decode, el, timeEl, toast, escapedBytes, banner, givenUpText, MAX_CONTENT } = window.Live;
   const $ = (id) => document.getElementById(id);
   const PAGE = 50; // history entries per request
 
@@ -23,6 +23,7 @@
   let loadedPages = 0;
   let total = 0;
   let client = null; // the MswClient, once there is a token
+  let joinedRoom = false; // the composer works only in a room: what it sends would fail (or queue) otherwise
 
   // ---- the feed ----
 
@@ -33,8 +34,9 @@
     scroller.scrollTo({ top: scroller.scrollHeight, behavior: smooth ? 'smooth' : 'auto' });
     $('jump').hidden = true;
   }
+  // "No messages yet" only once the history said so.
   function refreshEmpty() {
-    $('empty').hidden = shown.size > 0 || mine.children.length > 0;
+    $('empty').hidden = !historyReady || shown.size > 0 || mine.children.length > 0;
   }
 
   function itemEl(m) {
@@ -101,6 +103,7 @@
     for (const m of early) add(m, 'history'); // came after the history was read: newer
     early = [];
     historyReady = true;
+    refreshEmpty();
     loadedPages = 1;
     total = page.total || 0;
     $('earlier').hidden = total <= PAGE;
@@ -175,7 +178,7 @@
     counter.hidden = used < MAX_CONTENT * 0.8;
     counter.textContent = String(MAX_CONTENT - used);
     counter.classList.toggle('over', used > MAX_CONTENT);
-    $('send').disabled = used > MAX_CONTENT || !input.value.trim();
+    $('send').disabled = !joinedRoom || used > MAX_CONTENT || !input.value.trim();
     input.style.height = 'auto';
     input.style.height = Math.min(input.scrollHeight, 140) + 'px';
   }
@@ -183,7 +186,7 @@
   form.addEventListener('submit', (ev) => {
     ev.preventDefault();
     const text = input.value.trim();
-    if (!text || escapedBytes(text) > MAX_CONTENT || !client) return;
+    if (!text || escapedBytes(text) > MAX_CONTENT || !client || !joinedRoom) return;
     input.value = '';
     updateCounter();
     say(text);
@@ -205,19 +208,28 @@
 
   // ---- connection ----
 
-  function banner(text, retry) {
-    $('banner').hidden = !text;
-    $('banner-text').textContent = text || '';
-    $('retry').hidden = !retry;
+  function setJoined(on, why) {
+    joinedRoom = on;
+    input.disabled = !on;
+    input.placeholder = on ? 'Write a message…' : why || 'Connecting…';
+    updateCounter();
+  }
+
+  // For good: no composer, no "say hello", only the banner (and the page's state for tests and CSS).
+  function stop(state, text, link) {
+    document.body.dataset.page = state;
+    setJoined(false, '');
+    form.hidden = true;
+    historyReady = false;
+    refreshEmpty();
+    banner(text, false, link);
   }
 
   const token = Live.token();
   if (!token) {
     document.body.dataset.conn = 'failed';
     $('conn').textContent = 'No invitation';
-    banner('This page needs an invitation link: …/live/index.html?token=…');
-    form.hidden = true;
-    $('empty').hidden = true;
+    stop('no-token', 'This page needs an invitation link: …/live/index.html?token=…');
     return;
   }
 
@@ -225,8 +237,12 @@
   client = new MswClient('socket', { token });
   window.liveClient = client; // for the console and tests
 
-  Live.watchConnection(client, $('conn'), (authFailed) => {
-    banner(authFailed ? 'Could not connect. This link may be invalid or expired, or the server is down.' : 'Connection lost.', true);
+  setJoined(false);
+  client.on('close', () => setJoined(false, 'Reconnecting…'));
+  Live.watchConnection(client, $('conn'), (why, info) => {
+    if (why === 'refused') return stop('refused', givenUpText(why, info));
+    setJoined(false, 'Offline');
+    banner(givenUpText(why, info), true);
   });
   $('retry').addEventListener('click', () => {
     banner('');
@@ -235,6 +251,7 @@
 
   client.on('open', async () => {
     banner('');
+    setJoined(false, 'Joining the room…');
     historyReady = false;
     early = [];
     try {
@@ -242,6 +259,7 @@
       $('room').textContent = j.param.code;
       document.title = 'Live · ' + j.param.code;
       $('online').textContent = j.param.online;
+      setJoined(true);
       const h = await client.request('live.user.history', { page: 1, size: PAGE });
       showHistory(h.param);
     } catch (e) {
@@ -252,10 +270,11 @@
         early = [];
       }
       if (e.status === 403) {
+        // A wall (moderator) link opened here: the token is fine, the page is not.
         client.close();
-        banner('This link is not an attendee link (' + (e.info || 'forbidden') + ').');
-        form.hidden = true;
-        $('empty').hidden = true;
+        $('conn').textContent = 'Not an attendee link';
+        stop('wrong-link', 'This is not an attendee link (' + (e.info || 'forbidden') + '). If it is a wall link, open it on the wall page.',
+          { href: 'wall.html' + location.search, text: 'Open the wall' });
       } else if (e.code === 'server') {
         toast('Could not join: ' + (e.info || e.message), 'error');
       }

@@ -56,7 +56,10 @@
 
   /**
    * Keeps a connection indicator up to date: sets data-conn on <body> and the
-   * label of `label`. `onGiveUp(authFailed)` is called when the client stops trying.
+   * label of `label`. `onGiveUp(why, info)` is called when the client stops
+   * trying: why is 'refused' (the server said 403 to this token: final, info
+   * is its reason), 'unreachable' (attempts never opened and nobody said why)
+   * or 'closed' (it had been connected: kicked, or gave up reconnecting).
    */
   function watchConnection(client, label, onGiveUp) {
     let countdown = null;
@@ -79,17 +82,64 @@
       tick();
       countdown = setInterval(tick, 1000);
     });
-    client.on('authFailed', () => {
-      show('failed', 'Link invalid or expired');
-      onGiveUp && onGiveUp(true);
+    client.on('authFailed', ({ status, info }) => {
+      show('failed', status === 403 ? 'Link refused' : 'Cannot connect');
+      onGiveUp && onGiveUp(status === 403 ? 'refused' : 'unreachable', info || '');
     });
     // Closed for good: gave up, kicked (4010), or the page called close().
     client.on('state', ({ state }) => {
       if (state !== 'closed' || document.body.dataset.conn === 'failed') return;
       show('offline', 'Offline');
-      onGiveUp && onGiveUp(false);
+      onGiveUp && onGiveUp('closed', '');
     });
     show('connecting', 'Connecting…');
+  }
+
+  /**
+   * Shows a banner (#banner, #banner-text, #retry, #banner-link): `text`, a
+   * "Try again" button when `retry`, and a link when `link` ({href, text}).
+   * No text hides it.
+   */
+  function banner(text, retry, link) {
+    const $ = (id) => document.getElementById(id);
+    $('banner').hidden = !text;
+    $('banner-text').textContent = text || '';
+    $('retry').hidden = !retry;
+    $('banner-link').hidden = !link;
+    if (link) {
+      $('banner-link').href = link.href;
+      $('banner-link').textContent = link.text;
+    }
+  }
+
+  /** What the banner says when the client stopped trying (watchConnection's why). */
+  function givenUpText(why, info) {
+    if (why === 'refused') return `This link's token was refused by the server (${info || 'invalid auth'}): the link is wrong or has expired. Ask for a new one.`;
+    if (why === 'unreachable') return 'Could not connect. This link may be invalid or expired, or the server is down.';
+    return 'Connection lost.';
+  }
+
+  /**
+   * A message text clamped to a few lines (CSS: .clamped), with a "Show all"
+   * button when it does not fit, so that one long message cannot push
+   * everything else out of view. Call fitClamp once it is in the page.
+   */
+  function clampedText(text) {
+    const wrap = el('div', 'clamp');
+    const p = el('p', 'text clamped', text);
+    const more = el('button', 'more', 'Show all');
+    more.type = 'button';
+    more.hidden = true;
+    more.addEventListener('click', () => {
+      const clamped = p.classList.toggle('clamped');
+      more.textContent = clamped ? 'Show all' : 'Show less';
+    });
+    wrap.append(p, more);
+    return wrap;
+  }
+  function fitClamp(wrap) {
+    const p = wrap.querySelector('.text');
+    wrap.querySelector('.more').hidden = !(p.scrollHeight > p.clientHeight + 1);
   }
 
   /** A short message at the bottom of the screen. */
@@ -109,5 +159,8 @@
     toastTimer = setTimeout(() => t.classList.remove('show'), 4000);
   }
 
-  window.Live = { decode, escapedBytes, el, clock, timeEl, token, watchConnection, toast, MAX_CONTENT: 1000 };
+  window.Live = {
+    decode, escapedBytes, el, clock, timeEl, token, watchConnection, banner, givenUpText, clampedText, fitClamp, toast,
+    MAX_CONTENT: 1000,
+  };
 })();

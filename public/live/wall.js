@@ -5,7 +5,7 @@
  */
 (function () {
   'use strict';
-  const { decode, el, timeEl, toast, escapedBytes, MAX_CONTENT } = window.Live;
+  const { decode, el, timeEl, toast, escapedBytes, banner, givenUpText, clampedText, fitClamp, MAX_CONTENT } = window.Live;
   const $ = (id) => document.getElementById(id);
   const STREAM_KEEP = 150; // big-screen entries kept in the page
 
@@ -36,8 +36,11 @@
     approve.addEventListener('click', () => check(id, 1, card));
     reject.addEventListener('click', () => check(id, 0, card));
     buttons.append(reject, approve);
-    card.append(head, el('p', 'text', decode(m.content)), buttons);
+    // Clamped: a 1,000-byte message must not push Approve/Reject out of view.
+    const text = clampedText(decode(m.content));
+    card.append(head, text, buttons);
     $('queue').append(card);
+    fitClamp(text);
     queue.set(id, card);
     refreshQueue();
   }
@@ -81,9 +84,11 @@
     entry.dataset.id = id;
     const head = el('div', 'head');
     head.append(wall ? el('span', 'label', 'Announcement') : el('span', 'who', m.nickname || 'Guest'), timeEl(m.time));
-    entry.append(head, el('p', 'text', decode(m.content)));
+    const text = clampedText(decode(m.content));
+    entry.append(head, text);
     const stream = $('stream');
     stream.append(entry);
+    fitClamp(text);
     onScreen.set(id, entry);
     while (onScreen.size > STREAM_KEEP) {
       const [oldId, old] = onScreen.entries().next().value;
@@ -219,25 +224,26 @@
 
   // ---- connection ----
 
-  function banner(text, retry) {
-    $('banner').hidden = !text;
-    $('banner-text').textContent = text || '';
-    $('retry').hidden = !retry;
+  // For good: the controls go, the banner says why (the page's state is for tests and CSS).
+  function stop(state, text, link) {
+    document.body.dataset.page = state;
+    banner(text, false, link);
   }
 
   const token = Live.token();
   if (!token) {
     document.body.dataset.conn = 'failed';
     $('conn').textContent = 'No token';
-    banner('This page needs a wall link: …/live/wall.html?token=… (a token of type "wall").');
+    stop('no-token', 'This page needs a wall link: …/live/wall.html?token=… (a token of type "wall").');
     return;
   }
 
   client = new MswClient('socket', { token });
   window.liveClient = client; // for the console and tests
 
-  Live.watchConnection(client, $('conn'), (authFailed) => {
-    banner(authFailed ? 'Could not connect. This link may be invalid or expired, or the server is down.' : 'Connection lost.', true);
+  Live.watchConnection(client, $('conn'), (why, info) => {
+    if (why === 'refused') stop('refused', givenUpText(why, info));
+    else banner(givenUpText(why, info), true);
   });
   $('retry').addEventListener('click', () => {
     banner('');
@@ -264,8 +270,11 @@
       }
     } catch (e) {
       if (e.status === 403) {
+        // An attendee link opened here: the token is fine, the page is not.
         client.close();
-        banner('This link is not a wall link (' + (e.info || 'forbidden') + ').');
+        $('conn').textContent = 'Not a wall link';
+        stop('wrong-link', 'This is not a wall link (' + (e.info || 'forbidden') + '). If it is an attendee link, open it on the attendee page.',
+          { href: 'index.html' + location.search, text: 'Open the attendee page' });
       } else if (e.code === 'server') {
         toast('Could not join: ' + (e.info || e.message), 'error');
       }

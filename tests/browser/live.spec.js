@@ -4,8 +4,11 @@
 // Starts a real msw in a temp root on free ports (static_dir = the source
 // tree's public/), mints tokens with the console, opens two attendee phones
 // and a wall, and drives them: moderation (approve, reject), history,
-// announcements and recall, a kick and a retry, clean. Every wait is on a DOM
-// condition. Screenshots go to tests/browser/screenshots/ and, for the docs,
+// announcements and recall, a kick and a retry, clean; then the error states a
+// new user meets: a refused link (said at once, no retrying), a link opened on
+// the wrong page, the composer before the join, a 1,000-byte message. Every
+// wait is on a DOM condition. Screenshots go to tests/browser/screenshots/
+// (error-*.png for the error states) and, for the docs,
 // docs/img/live-attendee.png and docs/img/live-wall.png.
 //
 // Environment: MSW_BINARY (the msw binary), MSW_PLUGIN_DIR (its plugins),
@@ -329,6 +332,7 @@ step('msw starts, tokens are minted, Chromium starts', async () => {
   tokens.wall = token('wall-1', 'wall', 'Main stage');
   tokens.ann = token('1001', 'wechatUser', 'Ann');
   tokens.bob = token('1002', 'wechatUser', 'Bob');
+  tokens.cleo = token('1003', 'wechatUser', 'Cleo');
   await launchBrowser();
 });
 
@@ -418,12 +422,14 @@ step('a kicked attendee stays out until they try again', async () => {
   assert.equal(r.status, 200, r.body);
   await bob.waitForSelector('body[data-conn="offline"]');
   await bob.waitForSelector('#banner', { state: 'visible' });
+  assert.equal(await bob.isDisabled('#text'), true, 'no composing while out of the room');
   await onlineIs(wall, 1);
   await bob.click('#retry');
   await joined(bob);
   await onlineIs(wall, 2);
   await bob.waitForSelector(`#feed .item[data-id="${helloId}"]`); // history read again
   await bob.waitForSelector('#banner', { state: 'hidden' });
+  await bob.waitForSelector('#text:enabled');
 });
 
 step('screenshots of both pages', async () => {
@@ -469,7 +475,8 @@ step('clean empties every screen', async () => {
 
 step('msw.js: requests, errors, queue, heartbeat, auth failure', async () => {
   // Extra clients in the wall's page (walls are not counted as attendees).
-  const out = await pages.wall.evaluate(async (token) => {
+  const [deadPort] = await freePorts(1); // nobody listens there: a server that is down
+  const out = await pages.wall.evaluate(async ({ token, deadPort }) => {
     const once = (c, ev) => new Promise((res) => c.once(ev, res));
     const result = {};
 
@@ -510,16 +517,22 @@ step('msw.js: requests, errors, queue, heartbeat, auth failure', async () => {
     result.reopened = (await once(h, 'open')).reconnected;
     h.close();
 
-    // A refused token: a few quick tries, then authFailed and giveup.
-    const bad = new MswClient('socket', { token: 'not-a-token', reconnect: { min: 10, max: 20, maxFailures: 3 } });
-    const events = [];
-    bad.on('authFailed', (x) => events.push('authFailed:' + x.failures));
-    bad.on('reconnecting', (x) => events.push('reconnecting:' + x.attempt));
-    await once(bad, 'giveup');
-    events.push('giveup:' + bad.state);
-    result.badToken = events;
+    // A refused token: the probe hears the 403, and the client stops at once.
+    const badToken = async (url, options) => {
+      const bad = new MswClient(url, Object.assign({ token: 'not-a-token', reconnect: { min: 10, max: 20, maxFailures: 3 } }, options));
+      const events = [];
+      bad.on('authFailed', (x) => events.push(`authFailed:${x.failures}:${x.status || '-'}:${x.info || '-'}`));
+      bad.on('reconnecting', (x) => events.push('reconnecting:' + x.attempt));
+      await once(bad, 'giveup');
+      events.push('giveup:' + bad.state);
+      return events;
+    };
+    result.badToken = await badToken('socket');
+    // Without the probe (or with nobody answering it), a few quick tries, then authFailed and giveup.
+    result.badTokenNoProbe = await badToken('socket', { probe: false });
+    result.unreachable = await badToken(`ws://127.0.0.1:${deadPort}/socket`);
     return result;
-  }, tokens.wall);
+  }, { token: tokens.wall, deadPort });
   assert.equal(out.state, 'connecting');
   assert.deepEqual(out.echo, { x: 1, text: '&lt;i&gt;' }); // escaped by the server, as documented
   assert.equal(out.pong, 'pong');
@@ -529,7 +542,135 @@ step('msw.js: requests, errors, queue, heartbeat, auth failure', async () => {
   assert.equal(out.sameSocketAfterBeats, true);
   assert.deepEqual(out.deadLink, { code: 4000, willReconnect: true });
   assert.equal(out.reopened, true);
-  assert.deepEqual(out.badToken, ['reconnecting:1', 'reconnecting:2', 'authFailed:3', 'giveup:closed']);
+  assert.deepEqual(out.badToken, ['authFailed:1:403:invalid auth', 'giveup:closed']);
+  assert.deepEqual(out.badTokenNoProbe, ['reconnecting:1', 'reconnecting:2', 'authFailed:3:-:-', 'giveup:closed']);
+  assert.deepEqual(out.unreachable, ['reconnecting:1', 'reconnecting:2', 'authFailed:3:-:-', 'giveup:closed']);
+});
+
+// ---- error states (each on its own page, screenshot error-NAME.png) ----
+
+async function errorShot(page, name) {
+  fs.mkdirSync(SHOTS, { recursive: true });
+  await page.screenshot({ path: path.join(SHOTS, `error-${name}.png`), animations: 'disabled' });
+}
+
+async function bannerText(page) {
+  await page.waitForSelector('#banner', { state: 'visible' });
+  return page.textContent('#banner-text');
+}
+
+for (const [file, name, context] of [['index.html', 'refused-attendee', phone], ['wall.html', 'refused-wall', bigScreen]]) {
+  step(`${file} with a refused token says so at once and stops trying`, async () => {
+    const started = Date.now();
+    const page = await openPage(name, pageUrl(file, 'not-a-token-' + name), context);
+    await page.waitForSelector('body[data-page="refused"][data-conn="failed"]');
+    const took = Date.now() - started;
+    assert.ok(took < 5000, `the refusal took ${took} ms to show (the first reconnect alone waits 500 ms)`);
+    assert.match(await bannerText(page), /token was refused by the server \(invalid auth\)/);
+    assert.equal(await page.textContent('#conn'), 'Link refused');
+    assert.equal(await page.isVisible('#retry'), false, 'retrying a refused token cannot help');
+    const client = await page.evaluate(() => ({ state: liveClient.state, attempts: liveClient._attempt }));
+    assert.deepEqual(client, { state: 'closed', attempts: 0 }, 'no reconnect was scheduled');
+    if (file === 'index.html') {
+      assert.equal(await page.isVisible('#composer'), false, 'no composer for a refused link');
+      assert.equal(await page.isVisible('#empty'), false, 'no "say hello" for a refused link');
+    } else {
+      assert.equal(await page.isVisible('.layout'), false, 'no controls for a refused link');
+    }
+    await errorShot(page, name);
+  });
+}
+
+step('a wall link opened as an attendee says so and links to the wall', async () => {
+  const page = await openPage('wall-as-attendee', pageUrl('index.html', tokens.wall), phone);
+  await page.waitForSelector('body[data-page="wrong-link"]');
+  assert.match(await bannerText(page), /not an attendee link \(only wechatUser connections may call live\.user\.join\)/);
+  assert.equal(await page.isVisible('#composer'), false);
+  await errorShot(page, 'wall-link-as-attendee');
+  await page.click('#banner-link');
+  await page.waitForURL(/\/live\/wall\.html\?token=/);
+  await joined(page);
+});
+
+step('an attendee link opened on the wall says so and links to the attendee page', async () => {
+  const page = await openPage('attendee-as-wall', pageUrl('wall.html', tokens.cleo), bigScreen);
+  await page.waitForSelector('body[data-page="wrong-link"]');
+  assert.match(await bannerText(page), /not a wall link/);
+  assert.equal(await page.isVisible('#clean'), false, 'no wall controls for an attendee');
+  await errorShot(page, 'attendee-link-as-wall');
+  await page.click('#banner-link');
+  await page.waitForURL(/\/live\/index\.html\?token=/);
+  await joined(page);
+  await page.waitForSelector('#text:enabled');
+});
+
+step('the composer stays disabled until the room is joined', async () => {
+  // The page's socket reaches a stand-in that holds the join reply back.
+  const context = await browser.newContext(phone);
+  const page = await context.newPage();
+  page.setDefaultTimeout(WAIT);
+  page.on('pageerror', (e) => pageErrors.push(`held-join: ${e.stack || e.message}`));
+  let release;
+  let joinSent;
+  const joinSeen = new Promise((resolve) => (joinSent = resolve));
+  await page.routeWebSocket(/\/live\/socket/, (ws) => {
+    ws.onMessage((text) => {
+      const m = JSON.parse(text);
+      const reply = (param) => ws.send(JSON.stringify({ status: 200, event: 'success', info: '', param, rid: m.rid }));
+      if (m.method === 'live.user.join') {
+        release = () => reply({ code: ROOM, online: 1 });
+        joinSent();
+      } else if (m.method === 'live.user.history') reply({ items: [], total: 0 });
+    });
+  });
+  pages['held-join'] = page;
+  await page.goto(pageUrl('index.html', tokens.cleo));
+  await joinSeen;
+  await page.waitForSelector('body[data-conn="open"]');
+  assert.equal(await page.isDisabled('#text'), true, 'the composer waits for the join');
+  assert.equal(await page.getAttribute('#text', 'placeholder'), 'Joining the room…');
+  assert.equal(await page.isDisabled('#send'), true);
+  assert.equal(await page.isVisible('#empty'), false, 'no "say hello" before the history');
+  await errorShot(page, 'composer-before-join');
+  release();
+  await page.waitForSelector('#text:enabled');
+  await page.waitForSelector('#empty', { state: 'visible' });
+});
+
+step('a 1,000-byte message is clamped in the queue and on the big screen, and can be read whole', async () => {
+  const { ann, wall } = pages;
+  const words = 'Long question about the keynote, please read it all the way to the end. ';
+  const long = (words.repeat(20)).slice(0, 990) + ' THE END';
+  assert.equal(Buffer.byteLength(long), 998);
+  const id = await attendeeSays(ann, long);
+  const card = `#queue .card[data-id="${id}"]`;
+  assert.equal(await textOf(wall, `${card} .text`), long, 'the whole text is in the page');
+  await wall.waitForSelector(`${card} .more`, { state: 'visible' });
+  // Approve and Reject stay in view: inside the queue's visible box, the card short.
+  const fits = await wall.$eval(card, (c) => {
+    const q = document.getElementById('queue').getBoundingClientRect();
+    const a = c.querySelector('.approve').getBoundingClientRect();
+    const r = c.querySelector('.reject').getBoundingClientRect();
+    return { height: Math.round(c.getBoundingClientRect().height), inView: a.bottom <= q.bottom && r.bottom <= q.bottom && a.top >= q.top };
+  });
+  assert.ok(fits.height < 260, `the card is ${fits.height} px high`);
+  assert.ok(fits.inView, 'Approve/Reject are in view');
+  await errorShot(wall, 'long-message-queue');
+  await wall.click(`${card} .more`);
+  assert.equal(await wall.$eval(`${card} .text`, (p) => p.scrollHeight <= p.clientHeight + 1), true, 'Show all shows it whole');
+  assert.equal(await wall.textContent(`${card} .more`), 'Show less');
+  await wall.click(`${card} .approve`);
+  const entry = `#stream .big[data-id="${id}"]`;
+  await wall.waitForSelector(`${entry} .more`, { state: 'visible' });
+  const share = await wall.$eval(entry, (e) => e.getBoundingClientRect().height / document.getElementById('stream').clientHeight);
+  assert.ok(share < 0.5, `the message takes ${Math.round(share * 100)} % of the big screen`);
+  await wall.waitForFunction((sel) => {
+    const r = document.querySelector(sel).getBoundingClientRect(); // the smooth scroll has reached it
+    return r.bottom <= document.getElementById('stream').getBoundingClientRect().bottom + 1;
+  }, entry);
+  await errorShot(wall, 'long-message-screen');
+  await wall.click(`${entry} .more`);
+  assert.equal(await wall.$eval(`${entry} .text`, (p) => p.scrollHeight <= p.clientHeight + 1), true);
 });
 
 step('no page threw an error', async () => {

@@ -13,34 +13,16 @@
 namespace msw::apptest {
 namespace {
 
-std::string idToken(int i) { return Server::token("u" + std::to_string(i), "wechatUser", "r1", "n" + std::to_string(i)); }
-
-class AppApi : public ::testing::Test {
+class AppApi : public SpreadClientsTest {
  protected:
-  void SetUp() override { ASSERT_TRUE(server.start()); }
-
-  // Every client reads up to the barrier tagged `tag`; returns fd -> number of `event` messages seen.
-  std::map<uint64_t, int> collect(const std::string& tag, const std::string& event) {
-    std::map<uint64_t, int> seen;
-    for (auto& c : clients) {
-      int n = c->countBefore(tag, event);
-      EXPECT_GE(n, 0) << "fd " << c->fd << " never got barrier " << tag;
-      seen[c->fd] = n;
-    }
-    return seen;
+  // A watcher, and `c` (user `id`) whose close hook reports to the watcher.
+  void openWatched(Client& watcher, Client& c, const std::string& id, const std::string& nickname) {
+    ASSERT_TRUE(watcher.open(server.port, numberedToken(0)));
+    watcher.whoami();
+    ASSERT_TRUE(c.open(server.port, Server::token(id, "wechatUser", "r1", nickname,
+                                                 "\"hook\":{\"record\":true,\"watch\":" + std::to_string(watcher.fd) + "}")));
+    c.whoami();
   }
-  void expectDelivered(const std::map<uint64_t, int>& seen, const std::set<uint64_t>& to, const std::string& what) {
-    for (auto& [fd, n] : seen) EXPECT_EQ(n, to.count(fd) ? 1 : 0) << what << ": fd " << fd << " (worker " << workerOf(fd) << ")";
-  }
-  Client& on(int worker, int nth = 0) {
-    for (auto& c : clients)
-      if (workerOf(c->fd) == worker && nth-- == 0) return *c;
-    ADD_FAILURE() << "no client #" << nth << " on worker " << worker;
-    return *clients.front();
-  }
-
-  Server server;
-  std::vector<std::unique_ptr<Client>> clients;
 };
 
 TEST_F(AppApi, WhoamiGivesFdMemberNodeIdAndTheWholeToken) {
@@ -62,7 +44,7 @@ TEST_F(AppApi, WhoamiGivesFdMemberNodeIdAndTheWholeToken) {
 }
 
 TEST_F(AppApi, FdParityNamesTheWorkerThatOwnsTheConnection) {
-  ASSERT_TRUE(openSpread(server, 2, idToken, clients));
+  ASSERT_TRUE(openSpread(server, 2, numberedToken, clients));
   int perWorker[kWorkers] = {0, 0};
   std::set<uint64_t> fds;
   for (auto& c : clients) {
@@ -77,7 +59,7 @@ TEST_F(AppApi, FdParityNamesTheWorkerThatOwnsTheConnection) {
 }
 
 TEST_F(AppApi, SendToFdReachesExactlyThatConnectionOnEitherWorker) {
-  ASSERT_TRUE(openSpread(server, 2, idToken, clients));
+  ASSERT_TRUE(openSpread(server, 2, numberedToken, clients));
   Client& sender = on(0);
   for (int w = 0; w < kWorkers; ++w) {
     Client& target = on(w, 1);
@@ -90,7 +72,7 @@ TEST_F(AppApi, SendToFdReachesExactlyThatConnectionOnEitherWorker) {
 }
 
 TEST_F(AppApi, SendToFdsReachesEachListedConnectionOnceAndSkipsGoneOnes) {
-  ASSERT_TRUE(openSpread(server, 3, idToken, clients));
+  ASSERT_TRUE(openSpread(server, 3, numberedToken, clients));
   std::set<uint64_t> to = {on(0, 1).fd, on(1, 1).fd, on(1, 2).fd};
   std::vector<uint64_t> list(to.begin(), to.end());
   list.push_back(999999);  // never given: skipped
@@ -113,7 +95,7 @@ TEST_F(AppApi, SendToUserReachesEveryConnectionOfThatUserOnBothWorkers) {
     onBoth = workers.size() == kWorkers;
   }
   ASSERT_TRUE(onBoth);
-  ASSERT_TRUE(openSpread(server, 1, idToken, clients));  // other users, on both workers too
+  ASSERT_TRUE(openSpread(server, 1, numberedToken, clients));  // other users, on both workers too
   Json r = on(0).call("apptest.api.send", "\"to\":\"user\",\"user\":\"same\",\"event\":\"u\",\"barrier\":true");
   ASSERT_EQ(r["status"].i64(), 200);
   expectDelivered(collect("u", "u"), sameFds, "sendToUser");
@@ -129,7 +111,7 @@ TEST_F(AppApi, SendToUserReachesEveryConnectionOfThatUserOnBothWorkers) {
 }
 
 TEST_F(AppApi, SendToRoomReachesMembersOnBothWorkersButNotTheExcluded) {
-  ASSERT_TRUE(openSpread(server, 4, idToken, clients));
+  ASSERT_TRUE(openSpread(server, 4, numberedToken, clients));
   std::set<uint64_t> members;
   std::vector<uint64_t> excluded;
   for (int w = 0; w < kWorkers; ++w)
@@ -163,7 +145,7 @@ TEST_F(AppApi, SendToRoomReachesMembersOnBothWorkersButNotTheExcluded) {
 }
 
 TEST_F(AppApi, JoinAndLeaveWorkForAConnectionOfTheOtherWorker) {
-  ASSERT_TRUE(openSpread(server, 2, idToken, clients));
+  ASSERT_TRUE(openSpread(server, 2, numberedToken, clients));
   Client& a = on(0);
   Client& b = on(1);
   // a (worker 0) puts b (worker 1) in room X; the send that follows from the
@@ -182,7 +164,7 @@ TEST_F(AppApi, JoinAndLeaveWorkForAConnectionOfTheOtherWorker) {
 }
 
 TEST_F(AppApi, JoiningTwiceIsOneMembershipAndLeaveEndsIt) {
-  ASSERT_TRUE(openSpread(server, 1, idToken, clients));
+  ASSERT_TRUE(openSpread(server, 1, numberedToken, clients));
   Client& a = on(0);
   ASSERT_EQ(a.call("apptest.api.join", "\"room\":\"T\"")["status"].i64(), 200);
   ASSERT_EQ(a.call("apptest.api.join", "\"room\":\"T\"")["status"].i64(), 200);
@@ -198,7 +180,7 @@ TEST_F(AppApi, JoiningTwiceIsOneMembershipAndLeaveEndsIt) {
 }
 
 TEST_F(AppApi, SendToAllReachesEveryoneOnceButTheExcluded) {
-  ASSERT_TRUE(openSpread(server, 3, idToken, clients));
+  ASSERT_TRUE(openSpread(server, 3, numberedToken, clients));
   std::vector<uint64_t> excluded = {on(0, 2).fd, on(1, 0).fd};
   Json r = on(1, 1).call("apptest.api.send", "\"to\":\"all\",\"exclude\":" + fdsJson(excluded) +
                                                  ",\"event\":\"al\",\"barrier\":true");
@@ -211,7 +193,7 @@ TEST_F(AppApi, SendToAllReachesEveryoneOnceButTheExcluded) {
 
 TEST_F(AppApi, StoreOperationsAnswerThroughTheAppApi) {
   Client c;
-  ASSERT_TRUE(c.open(server.port, idToken(1)));
+  ASSERT_TRUE(c.open(server.port, numberedToken(1)));
   c.whoami();
   int64_t before = server.storeKeys();  // the framework may keep keys of its own per connection
   auto op = [&c](const std::string& data) { return Json::copy(c.call("apptest.api.store", data)["param"]["result"]); };
@@ -242,7 +224,7 @@ TEST_F(AppApi, StoreOperationsAnswerThroughTheAppApi) {
 
 TEST_F(AppApi, LogWritesAtTheGivenLevel) {
   Client c;
-  ASSERT_TRUE(c.open(server.port, idToken(1)));
+  ASSERT_TRUE(c.open(server.port, numberedToken(1)));
   ASSERT_EQ(c.call("apptest.api.log", "\"text\":\"hello-from-apptest\",\"level\":\"warn\"")["status"].i64(), 200);
   EXPECT_TRUE(server.proc.waitLog("WARN  [w")) << server.proc.log();
   EXPECT_TRUE(server.proc.waitLog("hello-from-apptest")) << server.proc.log();
@@ -422,13 +404,8 @@ INSTANTIATE_TEST_SUITE_P(Kinds, CloseHooks,
                          [](const ::testing::TestParamInfo<CloseCase>& i) { return std::string(i.param.name); });
 
 TEST_F(AppApi, RemovedControllerAndCloseKeyDoNotRunOnClose) {
-  Client watcher;
-  ASSERT_TRUE(watcher.open(server.port, idToken(0)));
-  watcher.whoami();
-  Client c;
-  ASSERT_TRUE(c.open(server.port, Server::token("gone", "wechatUser", "r1", "G",
-                                               "\"hook\":{\"record\":true,\"watch\":" + std::to_string(watcher.fd) + "}")));
-  c.whoami();
+  Client watcher, c;
+  ASSERT_NO_FATAL_FAILURE(openWatched(watcher, c, "gone", "G"));
   std::string cfd = std::to_string(c.fd);
   ASSERT_EQ(c.call("apptest.api.track", "\"key\":\"apptest:kept\"")["status"].i64(), 200);
   ASSERT_EQ(c.call("apptest.api.addController")["status"].i64(), 200);
@@ -450,13 +427,8 @@ TEST_F(AppApi, RemovedControllerAndCloseKeyDoNotRunOnClose) {
 }
 
 TEST_F(AppApi, RemovingOneControllerOrKeyLeavesTheOthers) {
-  Client watcher;
-  ASSERT_TRUE(watcher.open(server.port, idToken(0)));
-  watcher.whoami();
-  Client c;
-  ASSERT_TRUE(c.open(server.port, Server::token("two", "wechatUser", "r1", "T",
-                                               "\"hook\":{\"record\":true,\"watch\":" + std::to_string(watcher.fd) + "}")));
-  c.whoami();
+  Client watcher, c;
+  ASSERT_NO_FATAL_FAILURE(openWatched(watcher, c, "two", "T"));
   ASSERT_EQ(c.call("apptest.api.track", "\"key\":\"apptest:a\"")["status"].i64(), 200);
   ASSERT_EQ(c.call("apptest.api.track", "\"key\":\"apptest:b\"")["status"].i64(), 200);
   ASSERT_EQ(c.call("apptest.api.removeCloseKey", "\"key\":\"apptest:a\"")["status"].i64(), 200);
@@ -476,13 +448,8 @@ TEST_F(AppApi, RemovingOneControllerOrKeyLeavesTheOthers) {
 // A connection's close controllers are names: after a reload the new code's
 // onClose runs (once), and a name that matches no controller is skipped.
 TEST_F(AppApi, CloseHooksSurviveAReload) {
-  Client watcher;
-  ASSERT_TRUE(watcher.open(server.port, idToken(0)));
-  watcher.whoami();
-  Client c;
-  ASSERT_TRUE(c.open(server.port, Server::token("rl", "wechatUser", "r1", "R",
-                                               "\"hook\":{\"record\":true,\"watch\":" + std::to_string(watcher.fd) + "}")));
-  c.whoami();
+  Client watcher, c;
+  ASSERT_NO_FATAL_FAILURE(openWatched(watcher, c, "rl", "R"));
   ASSERT_EQ(c.call("apptest.api.addController", "\"controller\":\"nosuch.controller\"")["status"].i64(), 200);
   ASSERT_EQ(c.call("apptest.api.addController")["status"].i64(), 200);
   ASSERT_EQ(c.call("apptest.api.track", "\"key\":\"apptest:rl\"")["status"].i64(), 200);
@@ -504,7 +471,7 @@ TEST_F(AppApi, CloseHooksSurviveAReload) {
 // The code and reason given to App::close reach the client.
 TEST_F(AppApi, CloseSendsTheGivenCodeAndReason) {
   Client a;
-  ASSERT_TRUE(a.open(server.port, idToken(0)));
+  ASSERT_TRUE(a.open(server.port, numberedToken(0)));
   a.whoami();
   ASSERT_TRUE(a.sendJson("{\"method\":\"apptest.api.close\",\"code\":4321,\"reason\":\"go away\"}"));
   EXPECT_EQ(a.ws.waitClose(), 4321);

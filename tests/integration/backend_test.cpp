@@ -5,6 +5,7 @@
 // MSW_TEST_CONNECT_HOOK=1 until endpoints carry `auth = backend`),
 // signatures, timeouts, a backend that is down, the in-flight bound, stop.
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>

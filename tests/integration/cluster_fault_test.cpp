@@ -20,6 +20,12 @@
 namespace msw::cluster {
 namespace {
 
+std::string lines(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& s : v) out += s + "\n";
+  return out;
+}
+
 class Fault : public ClusterTest {
  protected:
   void startBoth() {
@@ -38,6 +44,24 @@ class Fault : public ClusterTest {
       EXPECT_EQ(j.status(), 200) << j;
     }
     return out;
+  }
+
+  // Starts both nodes, makes two live attendees of room `code` on each and
+  // waits until node a lists them all.
+  struct Attendance {
+    std::vector<std::unique_ptr<Client>> as, bs;  // on node a, on node b
+    std::set<std::string> all;                    // the members of both
+  };
+  Attendance attendBoth(const std::string& code) {
+    Attendance t;
+    startBoth();
+    if (HasFatalFailure()) return t;
+    t.as = attendees("a", 2, "ua", code);
+    t.bs = attendees("b", 2, "ub", code);
+    t.all = members(t.as);
+    for (auto& c : t.bs) t.all.insert(c->member);
+    EXPECT_EQ(waitOnline("a", code, t.all), t.all);
+    return t;
   }
 
   // A wall joining on nodeId: the live module's online count of `code`.
@@ -71,6 +95,14 @@ class Fault : public ClusterTest {
     return found;
   }
 
+  // Once b is gone: nothing of b is left in Redis, the live module counts
+  // only a's attendees of `code`, and a's own clients are still served.
+  void expectOnlyARemains(const std::vector<std::unique_ptr<Client>>& as, const std::string& code) {
+    EXPECT_EQ(lines(leftoversOf("b")), "");
+    EXPECT_EQ(wallOnlineCount("a", code), static_cast<int64_t>(as.size()));
+    for (auto& c : as) EXPECT_EQ(c->call(R"({"method":"clustertest.t.whoami"})", "whoami").status(), 200);
+  }
+
   // How many times node id's store connections and its subscriber have
   // connected so far, from its log.
   struct Ups {
@@ -78,15 +110,15 @@ class Fault : public ClusterTest {
     size_t subscriber = 0;
   };
   Ups ups(const std::string& id) {
-    return {countInLog(node(id), kStoreUp), countInLog(node(id), kSubUp)};
+    return {node(id).countInLog(kStoreUp), node(id).countInLog(kSubUp)};
   }
   // Until every connection of node id to Redis has come back since `before`:
   // the manager's and each worker's store connection, and the subscriber.
   void waitReconnected(const std::string& id, Ups before) {
     TestServer& n = node(id);
-    EXPECT_TRUE(pollUntil([&] { return countInLog(n, kStoreUp) >= before.store + 1 + kWorkers; }, 15000))
+    EXPECT_TRUE(pollUntil([&] { return n.countInLog(kStoreUp) >= before.store + 1 + kWorkers; }, 15000))
         << id << ": store connections did not all come back\n" << tail(n.proc.log());
-    EXPECT_TRUE(pollUntil([&] { return countInLog(n, kSubUp) >= before.subscriber + 1; }, 15000))
+    EXPECT_TRUE(pollUntil([&] { return n.countInLog(kSubUp) >= before.subscriber + 1; }, 15000))
         << id << ": the subscriber did not come back\n" << tail(n.proc.log());
   }
 
@@ -95,21 +127,11 @@ class Fault : public ClusterTest {
   int walls_ = 0;
 };
 
-std::string lines(const std::vector<std::string>& v) {
-  std::string out;
-  for (const auto& s : v) out += s + "\n";
-  return out;
-}
-
 // SIGKILL: listed until the heartbeat expires, then purged by the other node.
 TEST_F(Fault, KilledNodeMembersArePurgedWhenItsHeartbeatExpires) {
-  startBoth();
-  ASSERT_FALSE(HasFatalFailure());
-  auto as = attendees("a", 2, "ua", "K");
-  auto bs = attendees("b", 2, "ub", "K");
-  std::set<std::string> all = members(as), aOnly = members(as);
-  for (auto& c : bs) all.insert(c->member);
-  ASSERT_EQ(waitOnline("a", "K", all), all);
+  auto [as, bs, all] = attendBoth("K");
+  ASSERT_FALSE(HasFailure());
+  const std::set<std::string> aOnly = members(as);
   bool flag = false;
   ASSERT_FALSE(onlineUser("a", bs[0]->user, &flag).empty());
 
@@ -132,21 +154,14 @@ TEST_F(Fault, KilledNodeMembersArePurgedWhenItsHeartbeatExpires) {
     EXPECT_TRUE(onlineUser("a", c->user, &flag).empty()) << c->user;
     EXPECT_FALSE(flag);
   }
-  EXPECT_EQ(wallOnlineCount("a", "K"), static_cast<int64_t>(as.size()));
-  EXPECT_EQ(lines(leftoversOf("b")), "");
-  // a's own clients were never disturbed.
-  for (auto& c : as) EXPECT_EQ(c->call(R"({"method":"clustertest.t.whoami"})", "whoami").status(), 200);
+  expectOnlyARemains(as, "K");
 }
 
 // SIGKILL, then a restart of the same node id well before the TTL.
 TEST_F(Fault, RestartedNodePurgesItsLeftoversAtOnce) {
-  startBoth();
-  ASSERT_FALSE(HasFatalFailure());
-  auto as = attendees("a", 2, "ua", "R");
-  auto bs = attendees("b", 2, "ub", "R");
-  std::set<std::string> all = members(as), aOnly = members(as);
-  for (auto& c : bs) all.insert(c->member);
-  ASSERT_EQ(waitOnline("a", "R", all), all);
+  auto [as, bs, all] = attendBoth("R");
+  ASSERT_FALSE(HasFailure());
+  const std::set<std::string> aOnly = members(as);
 
   auto killed = Clock::now();
   node("b").proc.kill9();
@@ -200,13 +215,8 @@ TEST_F(Fault, RestartedNodePurgesItsLeftoversAtOnce) {
 
 // Redis restarts (and loses everything): the nodes put it all back.
 TEST_F(Fault, RedisRestartMidRunIsRecoveredWithoutDroppingClients) {
-  startBoth();
-  ASSERT_FALSE(HasFatalFailure());
-  auto as = attendees("a", 2, "ua", "X");
-  auto bs = attendees("b", 2, "ub", "X");
-  std::set<std::string> all = members(as);
-  for (auto& c : bs) all.insert(c->member);
-  ASSERT_EQ(waitOnline("a", "X", all), all);
+  auto [as, bs, all] = attendBoth("X");
+  ASSERT_FALSE(HasFailure());
   waitRoomSubscribers("X", 2);
   Ups before[2] = {ups("a"), ups("b")};
 
@@ -391,14 +401,10 @@ TEST_F(Fault, RedisDownAtStartNodeServesAndRecovers) {
 
 // A graceful stop: members gone at once, nothing of the node left in Redis.
 TEST_F(Fault, StoppedNodeLeavesNothingInRedis) {
-  startBoth();
-  ASSERT_FALSE(HasFatalFailure());
-  auto as = attendees("a", 2, "ua", "G");
-  auto bs = attendees("b", 2, "ub", "G");
+  auto [as, bs, all] = attendBoth("G");
+  ASSERT_FALSE(HasFailure());
+  const std::set<std::string> aOnly = members(as);
   for (auto& c : bs) join(*c, "bonly");  // and a room of their own
-  std::set<std::string> all = members(as), aOnly = members(as);
-  for (auto& c : bs) all.insert(c->member);
-  ASSERT_EQ(waitOnline("a", "G", all), all);
   ASSERT_EQ(waitOnline("a", "bonly", members(bs)), members(bs));
   ASSERT_FALSE(leftoversOf("b").empty()) << "the check below would prove nothing";
 
@@ -412,9 +418,7 @@ TEST_F(Fault, StoppedNodeLeavesNothingInRedis) {
   std::cerr << "[ info ] b's members gone " << msSince(stopped) << " ms after b exited\n";
   EXPECT_EQ(last, aOnly);
   EXPECT_EQ(online("a", "bonly"), std::set<std::string>{});
-  EXPECT_EQ(lines(leftoversOf("b")), "");
-  EXPECT_EQ(wallOnlineCount("a", "G"), static_cast<int64_t>(as.size()));
-  for (auto& c : as) EXPECT_EQ(c->call(R"({"method":"clustertest.t.whoami"})", "whoami").status(), 200);
+  expectOnlyARemains(as, "G");
 }
 
 // Redis stops answering (SIGSTOP; its connections stay open): nothing on a

@@ -184,7 +184,7 @@ TEST_F(Lifecycle, ReloadAppliesReloadableSettings) {
   WsClient c = client();
   EXPECT_EQ(request(c, R"({"method":"echo","t":"<b>"})").param()["t"].str(), "&lt;b&gt;");
   server_.ini.set("outside", "escape_html", "false").set("outside", "max_message_size", "100");
-  std::ofstream(server_.configPath(), std::ios::trunc) << server_.ini.str();
+  server_.writeConfig();
   ConsoleResult r = console("reload");
   ASSERT_EQ(r.exitCode, 0) << r;
   EXPECT_EQ(request(c, R"({"method":"echo","t":"<b>"})").param()["t"].str(), "<b>") << "escape_html is reloadable";
@@ -193,15 +193,97 @@ TEST_F(Lifecycle, ReloadAppliesReloadableSettings) {
   EXPECT_EQ(c.waitClose(), 1009);
 }
 
+// [app] modules is reloadable: a module new to the list is loaded, one gone
+// from it is told onShutdown and its routes go; connections and rooms stay.
+TEST_F(Lifecycle, ReloadLoadsAddedModulesAndDropsRemovedOnes) {
+  start();
+  WsClient c = client();
+  ASSERT_EQ(request(c, R"({"method":"testmod.test.join","room":"r"})").event(), "joined");
+  EXPECT_EQ(request(c, R"({"method":"hello.greet.hello"})").event(), "controllerNotFound");
+  server_.ini.set("app", "modules", "index, hello");
+  std::ofstream(server_.configPath(), std::ios::trunc) << server_.ini.str();
+  ConsoleResult r = console("reload");
+  ASSERT_EQ(r.exitCode, 0) << r;
+  EXPECT_NE(r.out.find("hello"), std::string::npos) << r;
+  EXPECT_EQ(r.out.find("testmod"), std::string::npos) << r;
+  EXPECT_TRUE(server_.proc.waitLog("testmod: onShutdown")) << "the removed module's onShutdown ran";
+  EXPECT_TRUE(server_.proc.waitLog("reload: module testmod removed"));
+  EXPECT_EQ(request(c, R"({"method":"hello.greet.hello"})").event(), "hello") << "the added module answers";
+  EXPECT_EQ(request(c, R"({"method":"testmod.test.whoami"})").event(), "controllerNotFound") << "its routes are gone";
+  EXPECT_EQ(request(c, R"({"method":"ping"})").event(), "pong") << "the connection stayed";
+  EXPECT_EQ(server_.status()["rooms"].i64(), 1) << "and so did its room";
+
+  server_.ini.set("app", "modules", "index, testmod");
+  std::ofstream(server_.configPath(), std::ios::trunc) << server_.ini.str();
+  r = console("reload");
+  ASSERT_EQ(r.exitCode, 0) << r;
+  EXPECT_EQ(request(c, R"({"method":"testmod.test.whoami"})").event(), "whoami") << "and back again";
+  EXPECT_EQ(request(c, R"({"method":"hello.greet.hello"})").event(), "controllerNotFound");
+}
+
 TEST_F(Lifecycle, AReloadWithAnInvalidFileChangesNothing) {
   start();
   WsClient c = client();
   std::ofstream(server_.configPath(), std::ios::app) << "[outside]\nmax_message_size = lots\n";
   ConsoleResult r = console("reload");
   EXPECT_EQ(r.exitCode, 1) << r;
-  EXPECT_NE(r.err.find("max_message_size"), std::string::npos) << r;
+  size_t first = r.err.find("max_message_size");
+  ASSERT_NE(first, std::string::npos) << r;
+  EXPECT_EQ(r.err.find("max_message_size", first + 1), std::string::npos) << "the error is printed once: " << r;
+  EXPECT_NE(r.err.find("modules in force stay (modules: index, testmod)"), std::string::npos) << r;
+  EXPECT_EQ((r.out + r.err).find("no modules"), std::string::npos) << r;
   EXPECT_EQ(request(c, R"({"method":"ping"})").event(), "pong");
   EXPECT_TRUE(server_.proc.running());
+}
+
+TEST_F(Lifecycle, StatusAndStopNeedOnlyTheManagerSection) {
+  start();
+  std::ofstream(server_.configPath(), std::ios::app) << "[outside]\nmax_message_size = lots\nthis is not ini\n";
+  ConsoleResult r = console("status");
+  EXPECT_EQ(r.exitCode, 0) << r;
+  EXPECT_NE(r.out.find("connections"), std::string::npos) << r;
+  EXPECT_NE(r.err.find("[manager] section is fine"), std::string::npos) << r;
+  r = console("stop");
+  EXPECT_EQ(r.exitCode, 0) << r;
+  EXPECT_NE(r.out.find("stopped"), std::string::npos) << r;
+  EXPECT_EQ(exitStatus(), 0);
+}
+
+// How many reloads the server has logged so far.
+size_t reloadsLogged(ServerProcess& p) {
+  std::string log = p.log();
+  size_t n = 0;
+  for (size_t at = log.find("modules in force"); at != std::string::npos; at = log.find("modules in force", at + 1)) ++n;
+  return n;
+}
+
+TEST_F(Lifecycle, OneReloadIsOneReloadWhicheverWayItIsAsked) {
+  // Content-Length: 0 (the console's POST) used to be routed at the head and
+  // again at lws's end-of-body report: two reloads.
+  start();
+  size_t before = reloadsLogged(server_.proc);
+  auto once = [&](const std::string& how, const std::function<bool()>& ask) {
+    EXPECT_TRUE(ask()) << how;
+    EXPECT_EQ(reloadsLogged(server_.proc), ++before) << how;
+  };
+  once("console", [&] { return console("reload").exitCode == 0; });
+  once("POST {}", [&] { return server_.manager("POST", "/reload", "{}").status == 200; });
+  once("POST, empty body", [&] { return server_.manager("POST", "/reload", "").status == 200; });
+  once("POST, no Content-Length (curl -XPOST)", [&] {
+    std::string error, buf;
+    auto deadline = msw::test::deadlineIn(5000);
+    msw::test::UniqueFd fd = msw::test::connectTcp("127.0.0.1", server_.managerPort, deadline, &error);
+    HttpResponse r;
+    return fd && msw::test::sendAll(fd.get(), "POST /reload HTTP/1.1\r\nHost: x\r\n\r\n", deadline, &error) &&
+           msw::test::readHttpResponse(fd.get(), buf, deadline, r, &error) && r.status == 200;
+  });
+  once("console WebSocket", [&] {
+    WsClient ws;
+    if (!ws.connect("127.0.0.1", server_.managerPort, "/")) return false;
+    if (!ws.sendText(R"({"method":"reload"})")) return false;
+    Msg m = recvMsg(ws);
+    return m.status() == 200 && m.event() == "reload";
+  });
 }
 
 TEST_F(Lifecycle, ReloadWhileAnotherClientSendsInALoopGivesNoErrors) {
@@ -343,9 +425,8 @@ TEST_F(Lifecycle, ConsoleStopReturnsOnceTheServerHasExitedEvenIfNobodyReapedIt) 
 class ConsoleUsage : public ::testing::Test {
  protected:
   void SetUp() override {
-    char dir[] = "/tmp/msw-usage-XXXXXX";
-    ASSERT_NE(::mkdtemp(dir), nullptr);
-    root_ = dir;
+    root_ = msw::test::makeTempDir("msw-usage");
+    ASSERT_FALSE(root_.empty());
     std::filesystem::create_directories(root_ + "/config");
     std::filesystem::create_directories(root_ + "/public");
     TestServer unstarted;  // only for its ini with free ports

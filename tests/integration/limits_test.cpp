@@ -12,12 +12,6 @@
 namespace msw::it {
 namespace {
 
-using Ms = std::chrono::milliseconds;
-
-int64_t msSince(msw::test::Clock::time_point t) {
-  return std::chrono::duration_cast<Ms>(msw::test::Clock::now() - t).count();
-}
-
 class Idle : public SharedServerTest<Idle> {
  public:
   static void configure(TestServer& s) { s.ini.set("outside", "heartbeat_idle_time", "2"); }
@@ -89,16 +83,21 @@ TEST_F(Idle, AClientThatListensButNeverSpeaksIsStillIdle) {
   EXPECT_EQ(c.waitClose(3000), 4008) << "after " << msSince(t0) << " ms";
 }
 
-TEST(IdleReload, AShorterIdleTimeAppliesToConnectionsAlreadyOpen) {
-  // heartbeat_idle_time is reloadable (docs/configuration.md): 60 -> 2.
-  TestServer s;
+// Starts s, connects c (a ping answered), then reloads s with
+// heartbeat_idle_time = 2 (reloadable, docs/configuration.md).
+void connectThenReloadIdle2(TestServer& s, WsClient& c) {
   ASSERT_TRUE(s.start()) << s.error();
-  WsClient c;
   ASSERT_TRUE(s.connect(c)) << c.error();
   ASSERT_EQ(request(c, R"({"method":"ping"})").event(), "pong");
   s.ini.set("outside", "heartbeat_idle_time", "2");
-  std::ofstream(s.configPath(), std::ios::trunc) << s.ini.str();
+  s.writeConfig();
   ASSERT_EQ(s.manager("POST", "/reload").status, 200);
+}
+
+TEST(IdleReload, AShorterIdleTimeAppliesToConnectionsAlreadyOpen) {
+  TestServer s;  // heartbeat_idle_time 60 -> 2
+  WsClient c;
+  ASSERT_NO_FATAL_FAILURE(connectThenReloadIdle2(s, c));
   auto t0 = msw::test::Clock::now();
   int code = c.waitClose(4500);
   EXPECT_EQ(code, 4008) << "still open " << msSince(t0) << " ms after a reload to heartbeat_idle_time = 2";
@@ -111,13 +110,8 @@ TEST(IdleReload, AShorterIdleTimeAppliesToConnectionsAlreadyOpen) {
 TEST(IdleReload, TurningTheIdleTimeOnAppliesToConnectionsAlreadyOpen) {
   TestServer s;
   s.ini.set("outside", "heartbeat_idle_time", "0");
-  ASSERT_TRUE(s.start()) << s.error();
   WsClient c;
-  ASSERT_TRUE(s.connect(c)) << c.error();
-  ASSERT_EQ(request(c, R"({"method":"ping"})").event(), "pong");
-  s.ini.set("outside", "heartbeat_idle_time", "2");
-  std::ofstream(s.configPath(), std::ios::trunc) << s.ini.str();
-  ASSERT_EQ(s.manager("POST", "/reload").status, 200);
+  ASSERT_NO_FATAL_FAILURE(connectThenReloadIdle2(s, c));
   EXPECT_EQ(c.waitClose(4500), 4008) << "a connection opened while idle closing was off is never closed";
 }
 

@@ -31,6 +31,15 @@ class Live : public ::testing::Test {
                            helpers));
   }
 
+  // live.user.say with `content`: the message's id (-1 when refused).
+  static int64_t say(Client& u, const std::string& content) {
+    return u.call("live.user.say", "\"content\":\"" + content + "\"")["param"]["id"].i64(-1);
+  }
+  // live.wall.check of message `id` with `status` (1 approve, 0 reject): the reply.
+  static Json check(Client& w, int64_t id, int status) {
+    return w.call("live.wall.check", "\"id\":" + std::to_string(id) + ",\"status\":" + std::to_string(status));
+  }
+
   // A client that has called `method` and got its 200 reply (kept in `reply`).
   Client& joined(const std::string& token, const std::string& method, Json* reply = nullptr) {
     auto c = std::make_unique<Client>();
@@ -54,12 +63,7 @@ class Live : public ::testing::Test {
       for (auto& h : helpers) EXPECT_TRUE(h->call("apptest.api.whoami")) << "helper";
     Json r = helpers.front()->call("apptest.api.send", "\"to\":\"fds\",\"fds\":[],\"event\":\"" + tag + "\",\"barrier\":true");
     EXPECT_EQ(r["status"].i64(), 200) << r.dump();
-    std::map<uint64_t, int> seen;
-    for (auto& c : all) {
-      int n = c->countBefore(tag, event);
-      EXPECT_GE(n, 0) << "fd " << c->fd << " never got barrier " << tag;
-      seen[c->fd] = n;
-    }
+    std::map<uint64_t, int> seen = collectBefore(all, tag, event);
     for (auto& h : helpers) h->countBefore(tag, event);
     return seen;
   }
@@ -188,7 +192,7 @@ TEST_F(Live, ApprovedMessageGoesToTheRoomAndEveryWall) {
   int64_t id = r["param"]["id"].i64(-1);
   ASSERT_GT(id, 0) << r.dump();
   ASSERT_TRUE(w1.event("userSayNeedCheck"));
-  r = w1.call("live.wall.check", "\"id\":" + std::to_string(id) + ",\"status\":1");
+  r = check(w1, id, 1);
   EXPECT_EQ(r["status"].i64(), 200) << r.dump();
   EXPECT_EQ(r["event"].str(), "check");
   EXPECT_EQ(r["param"]["id"].i64(), id);
@@ -198,7 +202,7 @@ TEST_F(Live, ApprovedMessageGoesToTheRoomAndEveryWall) {
   EXPECT_EQ(b["param"]["content"].str(), "hello all");
   EXPECT_EQ(b["param"]["id"].i64(), id);
   EXPECT_EQ(b["param"]["nickname"].str(), "nick-u0");
-  w2.kept.push_front(Json::copy(b));
+  w2.putBack(b);
   std::set<const Client*> everyone(users.begin(), users.end());
   everyone.insert(&w1);
   everyone.insert(&w2);
@@ -213,7 +217,7 @@ TEST_F(Live, ApprovedMessageGoesToTheRoomAndEveryWall) {
   r = users[1]->call("live.user.history");
   EXPECT_EQ(contents(r), std::vector<std::string>{"hello all"}) << r.dump();
   // A second check of the same id: gone.
-  r = w2.call("live.wall.check", "\"id\":" + std::to_string(id) + ",\"status\":1");
+  r = check(w2, id, 1);
   EXPECT_EQ(r["status"].i64(), 404) << r.dump();
   EXPECT_EQ(r["event"].str(), "messageNotFound");
 }
@@ -236,7 +240,7 @@ TEST_F(Live, RejectedMessageIsDroppedButWallsAreTold) {
   (void)u2;
   r = u1.call("live.user.history");
   EXPECT_EQ(r["param"]["total"].i64(-1), 0) << r.dump();
-  r = w1.call("live.wall.check", "\"id\":" + std::to_string(id) + ",\"status\":0");
+  r = check(w1, id, 0);
   EXPECT_EQ(r["status"].i64(), 404) << r.dump();
   EXPECT_EQ(r["event"].str(), "messageNotFound");
 }
@@ -247,19 +251,19 @@ TEST_F(Live, TheSenderOfARejectedMessageIsToldAndNobodyElse) {
   Client& u1 = user("u1");
   Client& u2 = user("u2");
   Client& w = wall("w1");
-  int64_t id = u1.call("live.user.say", "\"content\":\"nope\"")["param"]["id"].i64(-1);
+  int64_t id = say(u1, "nope");
   ASSERT_GT(id, 0);
-  ASSERT_EQ(w.call("live.wall.check", "\"id\":" + std::to_string(id) + ",\"status\":0")["status"].i64(), 200);
+  ASSERT_EQ(check(w, id, 0)["status"].i64(), 200);
   Json told = u1.event("sayRejected");
   ASSERT_TRUE(told) << "the sender hears nothing of its rejected message";
   EXPECT_EQ(told["status"].i64(), 200) << told.dump();
   EXPECT_EQ(told["param"]["id"].i64(), id) << told.dump();
-  u1.kept.push_front(Json::copy(told));
+  u1.putBack(told);
   expectOnly("sayRejected", {&u1}, "rejected message");
   (void)u2;
   // An approved message tells its sender nothing of the kind.
-  id = u2.call("live.user.say", "\"content\":\"yes\"")["param"]["id"].i64(-1);
-  ASSERT_EQ(w.call("live.wall.check", "\"id\":" + std::to_string(id) + ",\"status\":1")["status"].i64(), 200);
+  id = say(u2, "yes");
+  ASSERT_EQ(check(w, id, 1)["status"].i64(), 200);
   expectOnly("sayRejected", {}, "approved message");
 }
 
@@ -268,8 +272,8 @@ TEST_F(Live, TheSenderOfARejectedMessageIsToldAndNobodyElse) {
 TEST_F(Live, WallHistoryGivesTheAnnouncementsOrTheWholeTimeline) {
   Client& u = user("u1");
   Client& w = wall("w1");
-  int64_t id = u.call("live.user.say", "\"content\":\"first\"")["param"]["id"].i64(-1);
-  ASSERT_EQ(w.call("live.wall.check", "\"id\":" + std::to_string(id) + ",\"status\":1")["status"].i64(), 200);
+  int64_t id = say(u, "first");
+  ASSERT_EQ(check(w, id, 1)["status"].i64(), 200);
   ASSERT_EQ(w.call("live.wall.say", "\"content\":\"second\"")["status"].i64(), 200);
   Json r = w.call("live.wall.history");
   EXPECT_EQ(contents(r), std::vector<std::string>{"second"}) << r.dump();
@@ -287,9 +291,9 @@ TEST_F(Live, RejectTellsEveryWallOnce) {
   Client& u1 = user("u1");
   Client& w1 = wall("w1");
   Client& w2 = wall("w2");
-  int64_t id = u1.call("live.user.say", "\"content\":\"no\"")["param"]["id"].i64(-1);
+  int64_t id = say(u1, "no");
   ASSERT_GT(id, 0);
-  ASSERT_EQ(w1.call("live.wall.check", "\"id\":" + std::to_string(id) + ",\"status\":0")["status"].i64(), 200);
+  ASSERT_EQ(check(w1, id, 0)["status"].i64(), 200);
   expectOnly("userSayChecked", {&w1, &w2}, "rejected message");
 }
 
@@ -310,13 +314,13 @@ TEST_F(Live, CheckWithBadArgumentsIs400) {
 TEST_F(Live, CheckWithANonNumericStatusStringIs400) {
   Client& u = user("u1");
   Client& w = wall("w1");
-  int64_t id = u.call("live.user.say", "\"content\":\"keep\"")["param"]["id"].i64(-1);
+  int64_t id = say(u, "keep");
   ASSERT_GT(id, 0);
   for (const char* status : {"yes", "approve", "", "1x"}) {
     Json r = w.call("live.wall.check", "\"id\":" + std::to_string(id) + ",\"status\":\"" + status + "\"");
     EXPECT_EQ(r["status"].i64(), 400) << "status \"" << status << "\" -> " << r.dump();
   }
-  Json r = w.call("live.wall.check", "\"id\":" + std::to_string(id) + ",\"status\":1");
+  Json r = check(w, id, 1);
   EXPECT_EQ(r["status"].i64(), 200) << "the message must still be waiting: " << r.dump();
 }
 
@@ -335,7 +339,7 @@ TEST_F(Live, WallSayBroadcastsAndIsStored) {
   EXPECT_EQ(b["param"]["kind"].str(), "wall");
   EXPECT_EQ(b["param"]["id"].i64(), id);
   EXPECT_EQ(b["param"]["nickname"].str(), "wall-w1");
-  users[2]->kept.push_front(Json::copy(b));
+  users[2]->putBack(b);
   std::set<const Client*> everyone(users.begin(), users.end());
   everyone.insert(&w1);
   everyone.insert(&w2);
@@ -355,15 +359,15 @@ TEST_F(Live, WallRecallRemovesTheAnnouncementEverywhere) {
   ASSERT_GT(keep, 0);
   ASSERT_GT(drop, keep);
   // An approved attendee message stays too.
-  int64_t said = u2.call("live.user.say", "\"content\":\"mine\"")["param"]["id"].i64(-1);
-  ASSERT_EQ(w.call("live.wall.check", "\"id\":" + std::to_string(said) + ",\"status\":1")["status"].i64(), 200);
+  int64_t said = say(u2, "mine");
+  ASSERT_EQ(check(w, said, 1)["status"].i64(), 200);
   Json r = w.call("live.wall.recall", "\"id\":" + std::to_string(drop));
   EXPECT_EQ(r["status"].i64(), 200) << r.dump();
   EXPECT_EQ(r["event"].str(), "recall");
   Json m = u1.event("wallSayRecall");
   ASSERT_TRUE(m);
   EXPECT_EQ(m["param"]["id"].i64(), drop);
-  u1.kept.push_front(Json::copy(m));
+  u1.putBack(m);
   expectOnly("wallSayRecall", {&u1, &u2, &w}, "recall");
   r = u1.call("live.user.history");
   EXPECT_EQ(contents(r), (std::vector<std::string>{"keep me", "mine"})) << r.dump();
@@ -386,8 +390,8 @@ TEST_F(Live, WallCleanEmptiesEverything) {
   Client& w = wall("w1");
   Client& w2 = wall("w2");
   w.call("live.wall.say", "\"content\":\"a\"");
-  int64_t said = u1.call("live.user.say", "\"content\":\"b\"")["param"]["id"].i64(-1);
-  w.call("live.wall.check", "\"id\":" + std::to_string(said) + ",\"status\":1");
+  int64_t said = say(u1, "b");
+  check(w, said, 1);
   u1.call("live.user.say", "\"content\":\"still pending\"");
   Json r = w.call("live.wall.clean");
   EXPECT_EQ(r["status"].i64(), 200) << r.dump();
@@ -575,7 +579,7 @@ TEST_P(LiveLeave, TheRoomHearsExactlyOneUserLeave) {
   }
   std::erase_if(all, [leaver](const std::unique_ptr<Client>& c) { return c.get() == leaver; });
   ASSERT_TRUE(server->waitConnections(static_cast<int64_t>(all.size() + helpers.size())));
-  w.kept.push_front(Json::copy(m));
+  w.putBack(m);
   std::map<uint64_t, int> seen = settle("left", "userLeave");
   EXPECT_EQ(seen[w.fd], 1) << "userLeave at the wall";
   EXPECT_EQ(seen[stay.fd], 1) << "userLeave at an attendee";
@@ -603,9 +607,9 @@ INSTANTIATE_TEST_SUITE_P(How, LiveLeave, ::testing::Values(Leave::kClose, Leave:
 
 TEST_F(Live, AWallJoiningLaterGetsThePendingQueue) {
   Client& u = user("u1");
-  int64_t a = u.call("live.user.say", "\"content\":\"first\"")["param"]["id"].i64(-1);
-  int64_t b = u.call("live.user.say", "\"content\":\"second\"")["param"]["id"].i64(-1);
-  int64_t c = u.call("live.user.say", "\"content\":\"third\"")["param"]["id"].i64(-1);
+  int64_t a = say(u, "first");
+  int64_t b = say(u, "second");
+  int64_t c = say(u, "third");
   ASSERT_TRUE(a > 0 && b > a && c > b);
   Json j;
   Client& w1 = wall("w1", &j);
@@ -616,8 +620,8 @@ TEST_F(Live, AWallJoiningLaterGetsThePendingQueue) {
   EXPECT_EQ(j["param"]["pending"].at(1)["id"].i64(), b);
   EXPECT_EQ(j["param"]["pending"].at(2)["id"].i64(), c);
   EXPECT_EQ(j["param"]["pending"].at(2)["nickname"].str(), "nick-u1");
-  ASSERT_EQ(w1.call("live.wall.check", "\"id\":" + std::to_string(b) + ",\"status\":1")["status"].i64(), 200);
-  ASSERT_EQ(w1.call("live.wall.check", "\"id\":" + std::to_string(a) + ",\"status\":0")["status"].i64(), 200);
+  ASSERT_EQ(check(w1, b, 1)["status"].i64(), 200);
+  ASSERT_EQ(check(w1, a, 0)["status"].i64(), 200);
   wall("w2", &j);
   ASSERT_EQ(j["param"]["pending"].size(), 1) << j.dump();
   EXPECT_EQ(j["param"]["pending"].at(0)["id"].i64(), c);
@@ -627,11 +631,11 @@ TEST_F(Live, TwoWallsBothSeeTheQueueChange) {
   Client& w1 = wall("w1");
   Client& w2 = wall("w2");
   Client& u = user("u1");
-  int64_t id = u.call("live.user.say", "\"content\":\"q\"")["param"]["id"].i64(-1);
+  int64_t id = say(u, "q");
   expectOnly("userSayNeedCheck", {&w1, &w2}, "new message");
-  ASSERT_EQ(w2.call("live.wall.check", "\"id\":" + std::to_string(id) + ",\"status\":1")["status"].i64(), 200);
+  ASSERT_EQ(check(w2, id, 1)["status"].i64(), 200);
   expectOnly("userSayChecked", {&w1, &w2}, "checked message");
-  Json r = w1.call("live.wall.check", "\"id\":" + std::to_string(id) + ",\"status\":0");
+  Json r = check(w1, id, 0);
   EXPECT_EQ(r["status"].i64(), 404) << "the other wall was faster: " << r.dump();
 }
 
@@ -673,7 +677,7 @@ TEST_F(Live, BroadcastsReachAttendeesOnBothWorkers) {
     ASSERT_TRUE(speaker);
     int64_t id = speaker->call("live.user.say", "\"content\":\"from worker " + std::to_string(worker) + "\"")["param"]["id"].i64(-1);
     ASSERT_GT(id, 0);
-    ASSERT_EQ(w.call("live.wall.check", "\"id\":" + std::to_string(id) + ",\"status\":1")["status"].i64(), 200);
+    ASSERT_EQ(check(w, id, 1)["status"].i64(), 200);
     std::set<const Client*> everyone = users;
     everyone.insert(&w);
     expectOnly("userSayBroadcast", everyone, "approved from worker " + std::to_string(worker));

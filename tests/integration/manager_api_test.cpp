@@ -8,14 +8,8 @@
 namespace msw::apptest {
 namespace {
 
-std::string userToken(int i) {
-  return Server::token("u" + std::to_string(i), "wechatUser", "r1", "n" + std::to_string(i));
-}
-
-class ManagerApi : public ::testing::Test {
+class ManagerApi : public SpreadClientsTest {
  protected:
-  void SetUp() override { ASSERT_TRUE(server.start()); }
-
   // POST /push with `body`; the answer's delivered count (-1 if not 200).
   int64_t push(const std::string& body) {
     HttpResponse r = server.post("/push", body);
@@ -29,22 +23,16 @@ class ManagerApi : public ::testing::Test {
   std::map<uint64_t, int> collect(const std::string& event) {
     EXPECT_EQ(push("{\"to\":{\"all\":true},\"event\":\"barrier\",\"info\":\"" + event + "\"}"),
               static_cast<int64_t>(clients.size()));
-    std::map<uint64_t, int> seen;
-    for (auto& c : clients) {
-      int n = c->countBefore(event, event);
-      EXPECT_GE(n, 0) << "fd " << c->fd << " never got the barrier";
-      seen[c->fd] = n;
-    }
-    return seen;
+    return SpreadClientsTest::collect(event, event);
   }
-  void expectDelivered(const std::map<uint64_t, int>& seen, const std::set<uint64_t>& to, const std::string& what) {
-    for (auto& [fd, n] : seen) EXPECT_EQ(n, to.count(fd) ? 1 : 0) << what << ": fd " << fd << " (worker " << workerOf(fd) << ")";
-  }
-  Client& on(int worker, int nth = 0) {
-    for (auto& c : clients)
-      if (workerOf(c->fd) == worker && nth-- == 0) return *c;
-    ADD_FAILURE() << "not enough clients on worker " << worker;
-    return *clients.front();
+  // Pushes `event` to `to` (a JSON target) with "exclude": every fd of
+  // `reached` but the excluded ones gets it, once.
+  void pushExcluding(const std::string& to, std::set<uint64_t> reached, const std::vector<uint64_t>& excluded,
+                     const std::string& event, const std::string& what) {
+    for (uint64_t fd : excluded) reached.erase(fd);
+    EXPECT_EQ(push("{\"to\":" + to + ",\"exclude\":" + fdsJson(excluded) + ",\"event\":\"" + event + "\"}"),
+              static_cast<int64_t>(reached.size()));
+    expectDelivered(collect(event), reached, what);
   }
   void expect400(const std::string& body, const std::string& reasonPart, const std::string& path = "/push") {
     HttpResponse r = server.post(path, body);
@@ -54,13 +42,10 @@ class ManagerApi : public ::testing::Test {
     EXPECT_NE(std::string(j["error"].str()).find(reasonPart), std::string::npos)
         << body << " -> " << r.body << " (wanted a reason with \"" << reasonPart << "\")";
   }
-
-  Server server;
-  std::vector<std::unique_ptr<Client>> clients;
 };
 
 TEST_F(ManagerApi, PushToFdDeliversToThatConnectionOnEitherWorker) {
-  ASSERT_TRUE(openSpread(server, 2, userToken, clients));
+  ASSERT_TRUE(openSpread(server, 2, numberedToken, clients));
   for (int w = 0; w < kWorkers; ++w) {
     Client& target = on(w, 1);
     std::string ev = "pf" + std::to_string(w);
@@ -74,7 +59,7 @@ TEST_F(ManagerApi, PushToFdDeliversToThatConnectionOnEitherWorker) {
     EXPECT_EQ(m["info"].str(), "hello");
     EXPECT_EQ(m["param"].dump(), "{\"a\":[1,{\"b\":\"c\"}]}");
     EXPECT_FALSE(m.has("rid"));
-    target.kept.push_front(Json::copy(m));  // counted below with the others
+    target.putBack(m);  // counted below with the others
     expectDelivered(collect(ev), {target.fd}, "push to fd");
   }
   // A fd given as a numeric string; a fd that is not connected delivers nothing.
@@ -84,7 +69,7 @@ TEST_F(ManagerApi, PushToFdDeliversToThatConnectionOnEitherWorker) {
 }
 
 TEST_F(ManagerApi, PushWithStatusAndWithoutInfoOrParam) {
-  ASSERT_TRUE(openSpread(server, 1, userToken, clients));
+  ASSERT_TRUE(openSpread(server, 1, numberedToken, clients));
   Client& c = on(0);
   EXPECT_EQ(push("{\"to\":{\"fd\":" + std::to_string(c.fd) + "},\"event\":\"st\",\"status\":302}"), 1);
   Json m = c.event("st");
@@ -95,7 +80,7 @@ TEST_F(ManagerApi, PushWithStatusAndWithoutInfoOrParam) {
 }
 
 TEST_F(ManagerApi, PushToFdsDeliversToEachListedConnection) {
-  ASSERT_TRUE(openSpread(server, 3, userToken, clients));
+  ASSERT_TRUE(openSpread(server, 3, numberedToken, clients));
   std::set<uint64_t> to = {on(0, 0).fd, on(0, 2).fd, on(1, 1).fd};
   std::vector<uint64_t> list(to.begin(), to.end());
   list.push_back(987654);
@@ -115,7 +100,7 @@ TEST_F(ManagerApi, PushToUserAndUsersReachEveryConnectionOfThem) {
     clients.push_back(std::move(c));
   }
   ASSERT_EQ(workers.size(), static_cast<size_t>(kWorkers));
-  ASSERT_TRUE(openSpread(server, 2, userToken, clients));
+  ASSERT_TRUE(openSpread(server, 2, numberedToken, clients));
   EXPECT_EQ(push("{\"to\":{\"user\":\"dup\"},\"event\":\"us\"}"), static_cast<int64_t>(dup.size()));
   expectDelivered(collect("us"), dup, "push to user");
 
@@ -131,7 +116,7 @@ TEST_F(ManagerApi, PushToUserAndUsersReachEveryConnectionOfThem) {
 }
 
 TEST_F(ManagerApi, PushToRoomHonoursExclude) {
-  ASSERT_TRUE(openSpread(server, 3, userToken, clients));
+  ASSERT_TRUE(openSpread(server, 3, numberedToken, clients));
   std::set<uint64_t> members;
   for (int w = 0; w < kWorkers; ++w)
     for (int k = 0; k < 2; ++k) {
@@ -140,27 +125,18 @@ TEST_F(ManagerApi, PushToRoomHonoursExclude) {
     }
   EXPECT_EQ(push("{\"to\":{\"room\":\"lobby\"},\"event\":\"rm\"}"), static_cast<int64_t>(members.size()));
   expectDelivered(collect("rm"), members, "push to room");
-  std::vector<uint64_t> excluded = {on(0, 1).fd, on(1, 0).fd, on(1, 2).fd /* not a member */};
-  std::set<uint64_t> expected = members;
-  for (uint64_t fd : excluded) expected.erase(fd);
-  EXPECT_EQ(push("{\"to\":{\"room\":\"lobby\"},\"exclude\":" + fdsJson(excluded) + ",\"event\":\"rx\"}"),
-            static_cast<int64_t>(expected.size()));
-  expectDelivered(collect("rx"), expected, "push to room with exclude");
+  pushExcluding("{\"room\":\"lobby\"}", members, {on(0, 1).fd, on(1, 0).fd, on(1, 2).fd /* not a member */}, "rx",
+                "push to room with exclude");
   EXPECT_EQ(push("{\"to\":{\"room\":\"empty-room\"},\"event\":\"none\"}"), 0);
 }
 
 TEST_F(ManagerApi, PushToAllHonoursExclude) {
-  ASSERT_TRUE(openSpread(server, 2, userToken, clients));
+  ASSERT_TRUE(openSpread(server, 2, numberedToken, clients));
   std::set<uint64_t> all;
   for (auto& c : clients) all.insert(c->fd);
   EXPECT_EQ(push("{\"to\":{\"all\":true},\"event\":\"al\"}"), static_cast<int64_t>(all.size()));
   expectDelivered(collect("al"), all, "push to all");
-  std::vector<uint64_t> excluded = {on(0).fd, on(1).fd};
-  std::set<uint64_t> expected = all;
-  for (uint64_t fd : excluded) expected.erase(fd);
-  EXPECT_EQ(push("{\"to\":{\"all\":true},\"exclude\":" + fdsJson(excluded) + ",\"event\":\"ax\"}"),
-            static_cast<int64_t>(expected.size()));
-  expectDelivered(collect("ax"), expected, "push to all with exclude");
+  pushExcluding("{\"all\":true}", all, {on(0).fd, on(1).fd}, "ax", "push to all with exclude");
 }
 
 // "exclude" is a field of every push (docs/manager-api.md), not only of room and all.
@@ -185,7 +161,7 @@ TEST_F(ManagerApi, ExcludeAppliesToUserAndFdsPushesToo) {
 }
 
 TEST_F(ManagerApi, OnlineListsTheRoomMembersWithTheirTokenFields) {
-  ASSERT_TRUE(openSpread(server, 2, userToken, clients));
+  ASSERT_TRUE(openSpread(server, 2, numberedToken, clients));
   std::map<uint64_t, std::string> ids;
   for (int w = 0; w < kWorkers; ++w)
     for (int k = 0; k < 2; ++k) {
@@ -240,7 +216,7 @@ TEST_F(ManagerApi, OnlineUserGivesTheFdsOfAUser) {
 }
 
 TEST_F(ManagerApi, KickFdClosesItWith4010) {
-  ASSERT_TRUE(openSpread(server, 1, userToken, clients));
+  ASSERT_TRUE(openSpread(server, 1, numberedToken, clients));
   for (int w = 0; w < kWorkers; ++w) {
     Client& c = on(w);
     HttpResponse r = server.post("/kick", "{\"fd\":" + std::to_string(c.fd) + "}");
@@ -265,7 +241,7 @@ TEST_F(ManagerApi, KickUserClosesEveryConnectionOfIt) {
   }
   ASSERT_EQ(workers.size(), static_cast<size_t>(kWorkers));
   Client bystander;
-  ASSERT_TRUE(bystander.open(server.port, userToken(1)));
+  ASSERT_TRUE(bystander.open(server.port, numberedToken(1)));
   bystander.whoami();
   HttpResponse r = server.post("/kick", "{\"user\":\"bad\"}");
   EXPECT_EQ(r.status, 200);
@@ -278,7 +254,7 @@ TEST_F(ManagerApi, KickUserClosesEveryConnectionOfIt) {
 }
 
 TEST_F(ManagerApi, ReloadKeepsConnectionsAndAnswersTheModules) {
-  ASSERT_TRUE(openSpread(server, 1, userToken, clients));
+  ASSERT_TRUE(openSpread(server, 1, numberedToken, clients));
   HttpResponse r = server.post("/reload", "");
   ASSERT_EQ(r.status, 200) << r.body;
   Json j = Json::parse(r.body);
@@ -293,7 +269,7 @@ TEST_F(ManagerApi, ReloadKeepsConnectionsAndAnswersTheModules) {
 }
 
 TEST_F(ManagerApi, StopClosesClientsWith1001AndExits) {
-  ASSERT_TRUE(openSpread(server, 1, userToken, clients));
+  ASSERT_TRUE(openSpread(server, 1, numberedToken, clients));
   HttpResponse r = server.post("/stop", "");
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.body, "{\"stopping\":true}");
@@ -302,7 +278,7 @@ TEST_F(ManagerApi, StopClosesClientsWith1001AndExits) {
 }
 
 TEST_F(ManagerApi, StatusAndMetricsAnswer) {
-  ASSERT_TRUE(openSpread(server, 1, userToken, clients));
+  ASSERT_TRUE(openSpread(server, 1, numberedToken, clients));
   Json st = server.status();
   ASSERT_TRUE(st);
   for (const char* k : {"version", "node_id", "uptime", "workers", "connections", "rooms", "messages_in",
@@ -436,7 +412,7 @@ TEST_F(ManagerConsole, StatusAnswersWithTheStatusJson) {
 }
 
 TEST_F(ManagerConsole, SayReachesEveryOutsideClient) {
-  ASSERT_TRUE(openSpread(server, 2, userToken, clients));
+  ASSERT_TRUE(openSpread(server, 2, numberedToken, clients));
   Json r = command("{\"method\":\"say\",\"say\":\"hi\"}");
   ASSERT_TRUE(r);
   EXPECT_EQ(r["status"].i64(), 200) << r.dump();
@@ -450,7 +426,7 @@ TEST_F(ManagerConsole, SayReachesEveryOutsideClient) {
 }
 
 TEST_F(ManagerConsole, ReloadAndUnknownMethod) {
-  ASSERT_TRUE(openSpread(server, 1, userToken, clients));
+  ASSERT_TRUE(openSpread(server, 1, numberedToken, clients));
   Json r = command("{\"method\":\"reload\"}");
   ASSERT_TRUE(r);
   EXPECT_EQ(r["status"].i64(), 200) << r.dump();
@@ -467,7 +443,7 @@ TEST_F(ManagerConsole, ReloadAndUnknownMethod) {
 }
 
 TEST_F(ManagerConsole, StopClosesClientsAndExits) {
-  ASSERT_TRUE(openSpread(server, 1, userToken, clients));
+  ASSERT_TRUE(openSpread(server, 1, numberedToken, clients));
   Json r = command("{\"method\":\"stop\"}");
   ASSERT_TRUE(r);
   EXPECT_EQ(r["status"].i64(), 200) << r.dump();

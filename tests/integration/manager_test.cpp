@@ -7,6 +7,8 @@
 #include <arpa/inet.h>
 
 #include <atomic>
+#include <cstdio>
+#include <fstream>
 #include <future>
 #include <thread>
 
@@ -112,15 +114,85 @@ TEST_F(Manager, UnknownPathsAndMethods) {
   EXPECT_EQ(r.status, 400) << r.body;
 }
 
-TEST_F(Manager, PostWithoutContentLengthIs411) {
-  HttpResponse r = raw(server().managerPort,
-                       "POST /push HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n{\"to\":{\"all\":true},\"event\":\"e\"}");
-  EXPECT_EQ(r.status, 411) << r.body;
+TEST_F(Manager, PostWithoutContentLengthHasAnEmptyBody) {
+  // RFC 9112 §6.3: neither Content-Length nor Transfer-Encoding: no body
+  // (`curl -XPOST $M/reload` sends neither).
+  HttpResponse r = raw(server().managerPort, "POST /reload HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(r.status, 200) << r.body;
+  r = raw(server().managerPort, "POST /push HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(r.status, 400) << "an empty body is no JSON object: " << r.body;
   r = raw(server().managerPort,
           "POST /push HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n"
           "5\r\nhello\r\n0\r\n\r\n");
   EXPECT_EQ(r.status, 411) << r.body;
+  r = raw(server().managerPort, "GET /status HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc");
+  EXPECT_EQ(r.status, 400) << "a GET takes no body: " << r.body;
   EXPECT_EQ(server().manager("GET", "/status").status, 200) << "the manager carries on";
+}
+
+// Writes `bytes` in one send and reads every answer until the manager closes
+// the connection (or 5 s pass).
+std::vector<HttpResponse> pipelined(int port, const std::string& bytes) {
+  std::vector<HttpResponse> out;
+  std::string error, buf;
+  auto deadline = msw::test::deadlineIn(5000);
+  msw::test::UniqueFd fd = msw::test::connectTcp("127.0.0.1", port, deadline, &error);
+  if (!fd || !msw::test::sendAll(fd.get(), bytes, deadline, &error)) return out;
+  for (HttpResponse r; msw::test::readHttpResponse(fd.get(), buf, deadline, r, &error); r = {}) out.push_back(r);
+  return out;
+}
+
+std::string pushRequest(const std::string& event) {
+  std::string body = R"({"to":{"all":true},"event":")" + event + "\"}";
+  return "POST /push HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+
+// How often `event` reached c: a ping answered after the pushes closes the count.
+int deliveries(WsClient& c, const std::string& event) {
+  EXPECT_TRUE(c.sendText(R"({"method":"ping"})"));
+  int n = 0;
+  for (Msg m = recvMsg(c); m.received && m.event() != "pong"; m = recvMsg(c)) n += m.event() == event;
+  return n;
+}
+
+int64_t rss(TestServer& s) { return s.status()["memory"]["rss_bytes"].i64(); }
+
+TEST_F(Manager, PipelinedRequestsAreEachHandledOnceAndNothingSpins) {
+  // Two pushes in one write, a push then a GET, a stray CRLF after a body:
+  // lws 4.1 looped on these (issue: the manager ate memory at 400 MB/s and
+  // delivered each push hundreds of times). A request with a body is
+  // answered once, then the connection closes (docs/manager-api.md).
+  WsClient c = client();
+  int64_t before = rss(server());
+  const std::string get = "GET /status HTTP/1.1\r\nHost: x\r\n\r\n";
+  struct Case { std::string name, bytes; };
+  for (const Case& k : {Case{"two pushes", pushRequest("p1") + pushRequest("p1")},
+                        Case{"push then GET", pushRequest("p2") + get},
+                        Case{"stray CRLF", pushRequest("p3") + "\r\n"},
+                        Case{"garbage after a body", pushRequest("p4") + "\x01\x02 nonsense\r\n\r\n"}}) {
+    std::vector<HttpResponse> answers = pipelined(server().managerPort, k.bytes);
+    ASSERT_GE(answers.size(), 1u) << k.name;
+    EXPECT_EQ(answers[0].status, 200) << k.name << ": " << answers[0].body;
+    EXPECT_EQ(answers.size(), 1u) << k.name << ": nothing is read after a body";
+    std::string event = Json::parse(k.bytes.substr(k.bytes.find('{')))["event"].text();
+    EXPECT_EQ(deliveries(c, event), 1) << k.name;
+    EXPECT_EQ(server().manager("GET", "/status").status, 200) << k.name << ": the manager answers";
+  }
+  std::vector<HttpResponse> gets = pipelined(server().managerPort, get + get + "GET /nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  ASSERT_EQ(gets.size(), 3u) << "pipelined requests without a body are each answered, in order";
+  EXPECT_EQ(gets[0].status, 200);
+  EXPECT_EQ(gets[1].status, 200);
+  EXPECT_EQ(gets[2].status, 404);
+  std::vector<HttpResponse> late = pipelined(server().managerPort, get + pushRequest("p5"));
+  ASSERT_EQ(late.size(), 2u);
+  EXPECT_EQ(late[1].status, 400) << "a body behind an unanswered request is refused: " << late[1].body;
+  EXPECT_EQ(deliveries(c, "p5"), 0);
+  std::vector<HttpResponse> junk = pipelined(server().managerPort, "\x16\x03garbage\r\n\r\n");
+  EXPECT_LE(junk.size(), 1u);
+  if (!junk.empty()) {
+    EXPECT_GE(junk[0].status, 400) << "garbage is refused";
+  }
+  EXPECT_LT(rss(server()) - before, 16 << 20) << "resident memory stays flat";
 }
 
 TEST_F(Manager, ManyRequestsOnOneKeptAliveConnection) {
@@ -286,9 +358,67 @@ TEST_F(ManagerToken, TheRightBearerIs200) {
   EXPECT_EQ(server().manager("POST", "/push", R"({"to":{"all":true},"event":"x"})").status, 200);
 }
 
+TEST_F(ManagerToken, TheBearerSchemeIsCaseInsensitive) {
+  for (const char* scheme : {"bearer ", "BEARER ", "BeArEr   "}) {
+    HttpResponse r = msw::test::httpRequest("127.0.0.1", server().managerPort, "GET", "/status", {},
+                                            {std::string("Authorization: ") + scheme + "s3cret-manager-token"});
+    EXPECT_EQ(r.status, 200) << scheme << r.body;
+  }
+  HttpResponse r = msw::test::httpRequest("127.0.0.1", server().managerPort, "GET", "/status", {},
+                                          {"Authorization: Bearers3cret-manager-token"});
+  EXPECT_EQ(r.status, 401);
+}
+
 TEST_F(ManagerToken, TheConsoleUsesTheTokenOfTheConfig) {
   ConsoleResult r = runConsole(server().consoleArgs("status"));
   EXPECT_EQ(r.exitCode, 0) << r;
+}
+
+// ---------------------------------------------------------------- docs
+
+// The `curl` lines of the ```sh blocks of docs/manager-api.md, in order.
+std::vector<std::string> curlExamples() {
+  std::ifstream in(std::string(MSW_SOURCE_DIR) + "/docs/manager-api.md");
+  std::vector<std::string> out;
+  bool inSh = false;
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("```", 0) == 0) inSh = !inSh && line == "```sh";
+    else if (inSh && line.rfind("curl ", 0) == 0) out.push_back(line);
+  }
+  return out;
+}
+
+// Runs a shell command line; its standard output, and its exit status.
+std::pair<std::string, int> shell(const std::string& command) {
+  std::string out;
+  FILE* p = ::popen(command.c_str(), "r");
+  if (!p) return {out, -1};
+  char buf[4096];
+  for (size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
+  int status = ::pclose(p);
+  return {out, WIFEXITED(status) ? WEXITSTATUS(status) : -1};
+}
+
+TEST(DocsExamples, EveryCurlLineOfTheManagerPageWorksAsWritten) {
+  std::vector<std::string> lines = curlExamples();
+  ASSERT_GE(lines.size(), 9u) << "docs/manager-api.md has its examples";
+  TestServer s;
+  ASSERT_TRUE(s.start()) << s.error();
+  ASSERT_EQ(::setenv("M", ("http://127.0.0.1:" + std::to_string(s.managerPort)).c_str(), 1), 0);
+  for (const std::string& line : lines) {
+    auto [out, exit] = shell(line);
+    EXPECT_EQ(exit, 0) << line;
+    EXPECT_FALSE(out.empty()) << line;
+    if (line.find("/metrics") != std::string::npos) {
+      EXPECT_NE(out.find("msw_connections{worker=\"0\"}"), std::string::npos) << line << "\n" << out;
+      continue;
+    }
+    Json j = Json::parse(out);
+    EXPECT_TRUE(j.isObject()) << line << "\n" << out;
+    EXPECT_FALSE(j.has("error")) << line << "\n" << out;
+  }
+  EXPECT_NE(lines.back().find("/stop"), std::string::npos) << "stop comes last";
+  EXPECT_EQ(s.proc.stop(), 0);
 }
 
 // ---------------------------------------------------------------- startup

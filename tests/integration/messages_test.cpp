@@ -147,14 +147,19 @@ TEST_F(Messages, Status500WhenTheActionThrowsAndEveryoneCarriesOn) {
   }
 }
 
-TEST_F(Messages, Status413ThenClose1009ForAFrameOverTheLimit) {
-  WsClient c = client();
-  std::string big = R"({"method":"echo","pad":")" + std::string(2000, 'p') + "\"}";
-  ASSERT_TRUE(c.sendText(big));
+// The answer to a message over max_message_size: status 413, then close 1009.
+void expectTooLargeThenClose(WsClient& c) {
   Msg m = recvMsg(c);
   EXPECT_EQ(m.status(), 413) << m;
   EXPECT_EQ(m.event(), "messageTooLarge") << m;
   EXPECT_EQ(c.waitClose(), 1009);
+}
+
+TEST_F(Messages, Status413ThenClose1009ForAFrameOverTheLimit) {
+  WsClient c = client();
+  std::string big = R"({"method":"echo","pad":")" + std::string(2000, 'p') + "\"}";
+  ASSERT_TRUE(c.sendText(big));
+  expectTooLargeThenClose(c);
 }
 
 TEST_F(Messages, Status413ThenClose1009ForFragmentsOverTheLimitTogether) {
@@ -164,10 +169,7 @@ TEST_F(Messages, Status413ThenClose1009ForFragmentsOverTheLimitTogether) {
   std::string piece(100, 'f');
   ASSERT_TRUE(c.sendFrame(kOpText, R"({"method":"echo","pad":")" + std::string(76, 'f'), false));
   for (int i = 0; i < 11; ++i) ASSERT_TRUE(c.sendFrame(msw::test::kOpContinuation, piece, false));
-  Msg m = recvMsg(c);
-  EXPECT_EQ(m.status(), 413) << m;
-  EXPECT_EQ(m.event(), "messageTooLarge") << m;
-  EXPECT_EQ(c.waitClose(), 1009);
+  expectTooLargeThenClose(c);
 }
 
 TEST_F(Messages, MessagesUpToTheLimitPassWholeOrFragmented) {
@@ -196,24 +198,28 @@ TEST_F(Messages, MessagesUpToTheLimitPassWholeOrFragmented) {
 
 // ---------------------------------------------------------------- routing
 
+// `method` reaches the action that answers `event`; testmod's whoami also
+// sees the canonical (lower-case) name.
+void expectRouted(WsClient& c, const std::string& method, const std::string& event) {
+  Msg m = request(c, R"({"method":")" + method + R"("})");
+  EXPECT_EQ(m.event(), event) << method << ": " << m;
+  if (event == "whoami") {
+    EXPECT_EQ(m.param()["method"].str(), "testmod.test.whoami") << m;
+  }
+}
+
 TEST_F(Messages, OneTwoAndThreeSegmentMethods) {
   WsClient c = client();
-  EXPECT_EQ(request(c, R"({"method":"ping"})").event(), "pong");
-  EXPECT_EQ(request(c, R"({"method":"index.ping"})").event(), "pong");
-  EXPECT_EQ(request(c, R"({"method":"index.index.ping"})").event(), "pong");
-  Msg m = request(c, R"({"method":"testmod.test.whoami"})");
-  EXPECT_EQ(m.event(), "whoami") << m;
-  EXPECT_EQ(m.param()["method"].str(), "testmod.test.whoami") << m;
+  for (const char* method : {"ping", "index.ping", "index.index.ping"}) expectRouted(c, method, "pong");
+  expectRouted(c, "testmod.test.whoami", "whoami");
 }
 
 TEST_F(Messages, MethodsAreCaseInsensitive) {
   WsClient c = client();
-  EXPECT_EQ(request(c, R"({"method":"PING"})").event(), "pong");
-  EXPECT_EQ(request(c, R"({"method":"Index.PiNg"})").event(), "pong");
-  EXPECT_EQ(request(c, R"({"method":"INDEX.INDEX.ECHO"})").event(), "echo");
-  Msg m = request(c, R"({"method":"TestMod.TEST.WhoAmI"})");
-  EXPECT_EQ(m.event(), "whoami") << m;
-  EXPECT_EQ(m.param()["method"].str(), "testmod.test.whoami") << m;
+  expectRouted(c, "PING", "pong");
+  expectRouted(c, "Index.PiNg", "pong");
+  expectRouted(c, "INDEX.INDEX.ECHO", "echo");
+  expectRouted(c, "TestMod.TEST.WhoAmI", "whoami");
 }
 
 TEST_F(Messages, NoMethodIsIndexIndexIndex) {

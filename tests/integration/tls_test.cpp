@@ -140,9 +140,8 @@ class TlsClient {
 class Tls : public ::testing::Test {
  protected:
   void SetUp() override {
-    char dir[] = "/tmp/msw-tls-XXXXXX";
-    ASSERT_NE(::mkdtemp(dir), nullptr);
-    dir_ = dir;
+    dir_ = msw::test::makeTempDir("msw-tls");
+    ASSERT_FALSE(dir_.empty());
     cert_ = dir_ + "/cert.pem";
     key_ = dir_ + "/key.pem";
     ca_.write(cert_, key_);

@@ -14,6 +14,7 @@
 #include <sstream>
 #include <thread>
 
+#include "tests/support/files.h"
 #include "tests/support/http_client.h"
 
 namespace msw::test {
@@ -94,22 +95,18 @@ RedisProcess::~RedisProcess() {
 
 std::string RedisProcess::log() const {
   if (dir_.empty()) return {};
-  std::ifstream in(dir_ + "/redis.log", std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
+  return readFile(dir_ + "/redis.log");
 }
 
 bool RedisProcess::start(int timeoutMs) {
   error_.clear();
   if (running()) return true;
   if (dir_.empty()) {
-    char pattern[] = "/tmp/msw-redis-XXXXXX";
-    if (!::mkdtemp(pattern)) {
+    dir_ = makeTempDir("msw-redis");
+    if (dir_.empty()) {
       error_ = std::string("mkdtemp: ") + std::strerror(errno);
       return false;
     }
-    dir_ = pattern;
   }
   if (port_ != 0) fixedPort_ = true;
   for (int attempt = 0; attempt < 5; ++attempt) {

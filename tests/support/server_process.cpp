@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "library/token_codec.h"
+#include "tests/support/files.h"
 #include "tests/support/http_client.h"
 
 extern char** environ;
@@ -31,13 +32,6 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr auto kPollInterval = std::chrono::milliseconds(10);
-
-std::string readFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
 
 // Sleeps one poll interval, or less when the deadline is nearer.
 void pause(Deadline deadline) {
@@ -107,12 +101,11 @@ bool ServerProcess::start(const std::string& iniBody, int managerPort, const std
 // logs) survives a restart the way it does for a real deployment.
 bool ServerProcess::makeRoot(const std::string& iniBody) {
   if (root_.empty()) {
-    char pattern[] = "/tmp/msw-test-XXXXXX";
-    if (!::mkdtemp(pattern)) {
+    root_ = makeTempDir("msw-test");
+    if (root_.empty()) {
       error_ = std::string("mkdtemp: ") + std::strerror(errno);
       return false;
     }
-    root_ = pattern;
   }
   std::error_code ec;
   fs::create_directories(root_ + "/config", ec);

@@ -51,6 +51,14 @@ std::string hostName() {
   return name;
 }
 
+Lines linesOf(const std::string& text) {
+  Lines out;
+  for (size_t at = 0, nl; (nl = text.find('\n', at)) != std::string::npos; at = nl + 1) {
+    out.push_back(text.substr(at, nl - at));
+  }
+  return out;
+}
+
 int onlineCpus() { return std::clamp(static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN)), 1, 256); }
 
 TEST_F(ConfigTest, EmptyFileGivesTheDefaults) {
@@ -65,7 +73,7 @@ TEST_F(ConfigTest, EmptyFileGivesTheDefaults) {
   EXPECT_FALSE(c.daemonize);
   EXPECT_EQ(dir_ + "/runtime/msw.pid", c.pidFile);
   EXPECT_EQ(dir_ + "/runtime/log/msw.log", c.logFile);
-  EXPECT_EQ(LogLevelSetting::kInfo, c.logLevel);
+  EXPECT_EQ(LogLevelSetting::kInfo, c.live.logLevel);
   EXPECT_EQ(10, c.stopTimeout);
   EXPECT_EQ(hostName() + ":20000", c.nodeId);
   EXPECT_EQ("0.0.0.0", c.host);
@@ -73,13 +81,13 @@ TEST_F(ConfigTest, EmptyFileGivesTheDefaults) {
   EXPECT_EQ("", c.sslCert);
   EXPECT_EQ("", c.sslKey);
   EXPECT_EQ(0, c.maxConnections);
-  EXPECT_EQ(65536, c.maxMessageSize);
-  EXPECT_EQ(60, c.heartbeatIdleTime);
-  EXPECT_EQ(1 << 20, c.sendQueueLimit);
-  EXPECT_EQ(100, c.rateLimit);
-  EXPECT_EQ(200, c.rateBurst);
+  EXPECT_EQ(65536, c.live.maxMessageSize);
+  EXPECT_EQ(60, c.live.heartbeatIdleTime);
+  EXPECT_EQ(1 << 20, c.live.sendQueueLimit);
+  EXPECT_EQ(100, c.live.rateLimit);
+  EXPECT_EQ(200, c.live.rateBurst);
   EXPECT_EQ(dir_ + "/public", c.staticDir);
-  EXPECT_TRUE(c.escapeHtml);
+  EXPECT_TRUE(c.live.escapeHtml);
   EXPECT_EQ(512, c.rxBufferSize);
   EXPECT_FALSE(c.permessageDeflate);
   EXPECT_EQ("127.0.0.1", c.managerHost);
@@ -122,6 +130,27 @@ TEST_F(ConfigTest, BackendUrlIsAnHttpBaseWithoutQueryOrTrailingSlash) {
   EXPECT_FALSE(load("[backend]\nmax_in_flight = 0\n").ok);
   ASSERT_TRUE(load("[backend]\ntimeout = 300\nmax_in_flight = 10000\nmax_answer_size = 64m\n").ok);
   EXPECT_EQ(64 << 20, config_.backendMaxAnswer);
+}
+
+// Config has no initialisers of its own: its constructor writes the table's
+// defaults. So a default-constructed Config is what an empty file gives, but
+// for the two computed keys and the paths, which an empty file resolves
+// against the root.
+TEST_F(ConfigTest, ADefaultConstructedConfigHoldsTheTable) {
+  ASSERT_TRUE(load("").ok);
+  Lines fromTable = linesOf(dumpConfig(config_));
+  Lines constructed = linesOf(dumpConfig(Config{}));
+  ASSERT_EQ(fromTable.size(), constructed.size());
+  for (size_t i = 0; i < fromTable.size(); ++i) {
+    const std::string& line = constructed[i];
+    if (line.starts_with("[server] worker_num =") || line.starts_with("[server] node_id =")) continue;
+    std::string value = line.substr(line.find(" = ") + 3);
+    bool path = value.find("runtime/") == 0 || value == "public";
+    EXPECT_EQ(fromTable[i], path ? line.substr(0, line.find(" = ") + 3) + dir_ + "/" + value : line);
+  }
+  EXPECT_EQ(512, Config{}.rxBufferSize);  // config.h once said 1024 where the table said 512
+  EXPECT_EQ(config_.live, Config{}.live);
+  EXPECT_EQ(0, Config{}.workerNum);
 }
 
 TEST_F(ConfigTest, ValuesReplaceDefaultsAndPreviousContentIsReset) {
@@ -195,21 +224,21 @@ TEST_F(ConfigTest, IntegersAtTheirBoundsAreAccepted) {
   EXPECT_EQ(256, config_.workerNum);
   EXPECT_EQ(0, config_.stopTimeout);
   EXPECT_EQ(65535, config_.port);
-  EXPECT_EQ(0, config_.rateLimit);
-  EXPECT_EQ(0, config_.heartbeatIdleTime);
+  EXPECT_EQ(0, config_.live.rateLimit);
+  EXPECT_EQ(0, config_.live.heartbeatIdleTime);
   EXPECT_EQ(15, config_.cacheDb);
   EXPECT_EQ(0, config_.authTtl);
 }
 
 TEST_F(ConfigTest, SizesAcceptKmgSuffixesInEitherCase) {
   ASSERT_TRUE(load("[outside]\nmax_message_size = 64k\nsend_queue_limit = 2M\nrx_buffer_size = 4K\n").ok);
-  EXPECT_EQ(64 * 1024, config_.maxMessageSize);
-  EXPECT_EQ(2 * 1024 * 1024, config_.sendQueueLimit);
+  EXPECT_EQ(64 * 1024, config_.live.maxMessageSize);
+  EXPECT_EQ(2 * 1024 * 1024, config_.live.sendQueueLimit);
   EXPECT_EQ(4096, config_.rxBufferSize);
 
   ASSERT_TRUE(load("[outside]\nmax_message_size = 64m\nsend_queue_limit = 1g\nrx_buffer_size = 128\n").ok);
-  EXPECT_EQ(64LL << 20, config_.maxMessageSize);
-  EXPECT_EQ(1LL << 30, config_.sendQueueLimit);
+  EXPECT_EQ(64LL << 20, config_.live.maxMessageSize);
+  EXPECT_EQ(1LL << 30, config_.live.sendQueueLimit);
   EXPECT_EQ(128, config_.rxBufferSize);
 }
 
@@ -233,7 +262,7 @@ TEST_F(ConfigTest, BoolsAcceptSixSpellingsInAnyCase) {
   }
   for (const char* no : {"false", "False", "no", "NO", "off", "0"}) {
     ASSERT_TRUE(load(std::string("[outside]\nescape_html = ") + no + "\n").ok) << no;
-    EXPECT_FALSE(config_.escapeHtml) << no;
+    EXPECT_FALSE(config_.live.escapeHtml) << no;
   }
   ConfigLoad r = load("[auth]\nrequired = maybe\n");
   EXPECT_EQ(Lines{at(2) + "[auth] required = maybe: must be one of true, false, yes, no, on, off, 1, 0"}, r.errors);
@@ -242,14 +271,14 @@ TEST_F(ConfigTest, BoolsAcceptSixSpellingsInAnyCase) {
 
 TEST_F(ConfigTest, EnumsTakeTheirSpellingsAndNameThemWhenRejected) {
   ASSERT_TRUE(load("[server]\nlog_level = WARN\n[auth]\ncipher = des-ede3-ecb\n[cache]\ndriver = redis\n").ok);
-  EXPECT_EQ(LogLevelSetting::kWarn, config_.logLevel);
+  EXPECT_EQ(LogLevelSetting::kWarn, config_.live.logLevel);
   EXPECT_EQ(CipherKind::kDesEde3Ecb, config_.cipher);
   EXPECT_EQ(StoreDriver::kRedis, config_.driver);
 
   ASSERT_TRUE(load("[server]\nlog_level = debug\n").ok);
-  EXPECT_EQ(LogLevelSetting::kDebug, config_.logLevel);
+  EXPECT_EQ(LogLevelSetting::kDebug, config_.live.logLevel);
   ASSERT_TRUE(load("[server]\nlog_level = error\n").ok);
-  EXPECT_EQ(LogLevelSetting::kError, config_.logLevel);
+  EXPECT_EQ(LogLevelSetting::kError, config_.live.logLevel);
 
   EXPECT_EQ(Lines{at(2) + "[server] log_level = verbose: must be one of debug, info, warn, error"},
             load("[server]\nlog_level = verbose\n").errors);
@@ -466,15 +495,15 @@ TEST_F(ConfigTest, AllErrorsOfAFileAreReportedTogether) {
 }
 
 TEST_F(ConfigTest, ApplyReloadableCopiesOnlyTheReloadableKeys) {
-  Config live;
+  Config running;
   Config fresh;
-  fresh.logLevel = LogLevelSetting::kError;
-  fresh.heartbeatIdleTime = 5;
-  fresh.maxMessageSize = 1234;
-  fresh.sendQueueLimit = 8192;
-  fresh.rateLimit = 7;
-  fresh.rateBurst = 9;
-  fresh.escapeHtml = false;
+  fresh.live.logLevel = LogLevelSetting::kError;
+  fresh.live.heartbeatIdleTime = 5;
+  fresh.live.maxMessageSize = 1234;
+  fresh.live.sendQueueLimit = 8192;
+  fresh.live.rateLimit = 7;
+  fresh.live.rateBurst = 9;
+  fresh.live.escapeHtml = false;
   // and everything else differs too, but must stay
   fresh.workerNum = 99;
   fresh.port = 1;
@@ -487,26 +516,26 @@ TEST_F(ConfigTest, ApplyReloadableCopiesOnlyTheReloadableKeys) {
   fresh.managerToken = "t";
   fresh.staticDir = "/elsewhere";
 
-  applyReloadable(fresh, live);
-  EXPECT_EQ(LogLevelSetting::kError, live.logLevel);
-  EXPECT_EQ(5, live.heartbeatIdleTime);
-  EXPECT_EQ(1234, live.maxMessageSize);
-  EXPECT_EQ(8192, live.sendQueueLimit);
-  EXPECT_EQ(7, live.rateLimit);
-  EXPECT_EQ(9, live.rateBurst);
-  EXPECT_FALSE(live.escapeHtml);
+  applyReloadable(fresh, running);
+  EXPECT_EQ(LogLevelSetting::kError, running.live.logLevel);
+  EXPECT_EQ(5, running.live.heartbeatIdleTime);
+  EXPECT_EQ(1234, running.live.maxMessageSize);
+  EXPECT_EQ(8192, running.live.sendQueueLimit);
+  EXPECT_EQ(7, running.live.rateLimit);
+  EXPECT_EQ(9, running.live.rateBurst);
+  EXPECT_FALSE(running.live.escapeHtml);
 
   Config untouched;
-  EXPECT_EQ(untouched.workerNum, live.workerNum);
-  EXPECT_EQ(untouched.port, live.port);
-  EXPECT_EQ(untouched.host, live.host);
-  EXPECT_EQ(untouched.nodeId, live.nodeId);
-  EXPECT_EQ(untouched.rxBufferSize, live.rxBufferSize);
-  EXPECT_EQ(untouched.cipher, live.cipher);
-  EXPECT_EQ(untouched.driver, live.driver);
-  EXPECT_EQ(untouched.modules, live.modules);
-  EXPECT_EQ(untouched.managerToken, live.managerToken);
-  EXPECT_EQ(untouched.staticDir, live.staticDir);
+  EXPECT_EQ(untouched.workerNum, running.workerNum);
+  EXPECT_EQ(untouched.port, running.port);
+  EXPECT_EQ(untouched.host, running.host);
+  EXPECT_EQ(untouched.nodeId, running.nodeId);
+  EXPECT_EQ(untouched.rxBufferSize, running.rxBufferSize);
+  EXPECT_EQ(untouched.cipher, running.cipher);
+  EXPECT_EQ(untouched.driver, running.driver);
+  EXPECT_EQ(untouched.modules, running.modules);
+  EXPECT_EQ(untouched.managerToken, running.managerToken);
+  EXPECT_EQ(untouched.staticDir, running.staticDir);
 }
 
 TEST_F(ConfigTest, DumpHasOneLinePerKeyAndHidesSecrets) {
@@ -544,14 +573,6 @@ TEST(ShippedConfig, LoadsCleanlyAndHoldsTheDefaults) {
   ASSERT_TRUE(loadConfig(emptyFile + "/app.ini", root, defaults).ok);
   fs::remove_all(emptyFile);
   EXPECT_EQ(dumpConfig(defaults), dumpConfig(shipped));
-}
-
-Lines linesOf(const std::string& text) {
-  Lines out;
-  for (size_t at = 0, nl; (nl = text.find('\n', at)) != std::string::npos; at = nl + 1) {
-    out.push_back(text.substr(at, nl - at));
-  }
-  return out;
 }
 
 TEST(ShippedConfig, WritesEveryKeyAndLeavesOnlyTheComputedOnesCommentedOut) {

@@ -55,21 +55,18 @@ std::vector<Fd> fdList(JsonRef a) {
   return out;
 }
 
-// Where a store answer goes once the Request is gone.
+// Where a store answer goes once the Request is gone: the reply, and the op it answers.
 struct Origin {
-  App* app;
-  Fd fd;
-  Json rid;
+  msw::Reply reply;
   std::string op;
   void answer(JsonRef result) const {
     Json p = Json::object();
     p.set("op", op).set("result", result);
-    app->sendToFd(fd, app->message(200, "store", "", p, rid));
+    reply.success("store", "", p);
   }
   template <class T>
   bool ok(const msw::StoreResult<T>& res) const {
-    if (!res.ok()) app->sendToFd(fd, app->message(503, "storeError", res.error, JsonRef(), rid));
-    return res.ok();
+    return reply.ok(res);
   }
 };
 
@@ -181,7 +178,7 @@ Json fromList(const msw::StrList& l) {
 
 void store(Request& r) {
   msw::Store& s = r.app.store();
-  Origin o{&r.app, r.fd, Json::copy(r.rid()), std::string(r.data["op"].str())};
+  Origin o{r.later(), std::string(r.data["op"].str())};
   std::string key(r.data["key"].str());
   std::string value = r.data["self"].boolean() ? r.app.member(r.fd) : r.data["value"].text();
   std::string field = r.data["field"].text();

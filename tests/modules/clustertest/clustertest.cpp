@@ -14,6 +14,7 @@
 #include <string>
 
 #include "msw/module.h"
+#include "../room_actions.h"  // a module sees include/ only
 
 namespace {
 
@@ -31,16 +32,6 @@ void whoami(Request& r) {
   Json p = Json::object();
   p.set("fd", static_cast<uint64_t>(r.fd)).set("member", r.app.member(r.fd)).set("node", r.app.nodeId());
   r.success("whoami", "", p);
-}
-
-void join(Request& r) {
-  r.app.join(r.fd, r.data["room"].str());
-  r.success("joined", r.data["room"].str());
-}
-
-void leave(Request& r) {
-  r.app.leave(r.fd, r.data["room"].str());
-  r.success("left", r.data["room"].str());
 }
 
 void rejoin(Request& r) {
@@ -88,8 +79,8 @@ void all(Request& r) {
 int init(msw::Module& m) {
   m.controller("t")
       .action("whoami", whoami)
-      .action("join", join)
-      .action("leave", leave)
+      .action("join", msw::testmodules::joinRoom)
+      .action("leave", msw::testmodules::leaveRoom)
       .action("rejoin", rejoin)
       .action("keep", keep)
       .action("unkeep", unkeep)

@@ -18,16 +18,13 @@ using msw::Request;
 void call(Request& r) {
   std::string name(r.data["name"].str());
   std::string body = r.data["body"].isObject() ? r.data["body"].dump() : "{}";
-  msw::App& app = r.app;
-  msw::Fd fd = r.fd;
-  Json rid = Json::copy(r.rid());
-  r.hook(name, std::move(body), [&app, fd, rid](const HookAnswer& a) {
+  r.hook(name, std::move(body), [reply = r.later()](const HookAnswer& a) {
     Json p = Json::object();
     p.set("result", msw::hookResultName(a.result));
     p.set("status", a.httpStatus);
     p.set("json", a.json);
     p.set("error", a.error);
-    app.sendToFd(fd, app.message(200, "hookAnswer", "", p, rid));
+    reply.success("hookAnswer", "", p);
   });
 }
 

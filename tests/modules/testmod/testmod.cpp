@@ -22,6 +22,7 @@
 #include <string>
 
 #include "msw/module.h"
+#include "../room_actions.h"  // a module sees include/ only
 
 namespace {
 
@@ -60,16 +61,6 @@ void flood(Request& r) {
   Json param = Json::object();
   param.set("fill", std::string(static_cast<size_t>(size), 'x'));
   for (int64_t i = 0; i < n; ++i) r.app.sendToFd(r.fd, r.app.message(200, "flood", std::to_string(i), param));
-}
-
-void join(Request& r) {
-  r.app.join(r.fd, r.data["room"].str());
-  r.success("joined", r.data["room"].str());
-}
-
-void leave(Request& r) {
-  r.app.leave(r.fd, r.data["room"].str());
-  r.success("left", r.data["room"].str());
 }
 
 void roomsay(Request& r) {
@@ -114,13 +105,16 @@ int init(msw::Module& m) {
       .action("deny", deny)
       .action("whoami", whoami)
       .action("flood", flood)
-      .action("join", join)
-      .action("leave", leave)
+      .action("join", msw::testmodules::joinRoom)
+      .action("leave", msw::testmodules::leaveRoom)
       .action("roomsay", roomsay)
       .action("sendto", sendto)
       .action("hooks", hooks)
       .action("bye", bye);
-  m.controller("hooks").onClose(hookClosed);
+  // Logged so that a test can see it run (at stop, or when a reload drops the module).
+  m.controller("hooks").onClose(hookClosed).onShutdown([](msw::App& app) {
+    app.log(msw::LogLevel::kInfo, "testmod: onShutdown");
+  });
   m.controller("any").onMessage(anyMessage);
   return 0;
 }

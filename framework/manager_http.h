@@ -1,0 +1,32 @@
+// framework/manager_http.h: what the manager's HTTP plumbing
+// (framework/manager_http.cpp) and its endpoints (framework/manager.cpp)
+// share: the per-session state lws keeps for each HTTP exchange or console
+// WebSocket, and the JSON error body. Manager thread only.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <string_view>
+
+#include "framework/http_exchange.h"
+#include "framework/manager.h"
+
+namespace msw {
+
+struct Manager::Session {
+  lws* wsi = nullptr;
+  uint64_t id = 0;  // key in pending_ while an answer is awaited
+  bool console = false;  // a WebSocket of the MSwoole console
+  bool stopAfterAnswer = false;  // a stop request: the server stops once its answer is written
+  HttpExchange http;  // the request being read or answered
+  std::string body;  // console: the WebSocket message being received
+  int status = 0;  // set when the answer is ready
+  std::string answer;
+  std::deque<std::string> wsOut;  // console WebSocket replies
+};
+
+// {"error": reason}: the body of every refusal (docs/manager-api.md).
+std::string errorBody(std::string_view reason);
+
+}  // namespace msw

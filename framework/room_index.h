@@ -1,0 +1,60 @@
+// framework/room_index.h: one worker's rooms and users, and their mirror in the cluster registry.
+//
+// Which of the worker's connections are in which room, and which belong to
+// which user id. Every change is told to Cluster as it happens (the store's
+// registry, framework/cluster.h), so the two stay one picture. Lifetime: a
+// member of its Worker; its worker's thread only. It holds pointers to the
+// worker's connections: a connection leaves everything (leaveAll, removeUser)
+// before the worker deletes it.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "msw/app.h"
+
+namespace msw {
+
+class Cluster;
+class Counter;
+struct Connection;
+
+struct MemberInfo {
+  Fd fd;
+  std::string id;
+  std::string nickname;
+  std::string type;
+};
+
+class RoomIndex {
+ public:
+  // roomsGauge counts the rooms with a member here (the worker's stats).
+  RoomIndex(Cluster& cluster, Counter& roomsGauge) : cluster_(cluster), roomsGauge_(roomsGauge) {}
+
+  void join(Connection* c, std::string_view room);
+  void leave(Connection* c, std::string_view room);
+  // Every room of c, as it closes.
+  void leaveAll(Connection* c);
+  // c's user id (from its token), if any, as it opens and closes.
+  void addUser(Connection* c);
+  void removeUser(Connection* c);
+
+  // The members of a room / the connections of a user here, or nullptr.
+  const std::vector<Connection*>* room(std::string_view name) const;
+  const std::vector<Connection*>* user(std::string_view id) const;
+  std::vector<MemberInfo> roomMembers(std::string_view room) const;
+  std::vector<Fd> userFds(std::string_view id) const;
+  std::vector<std::string> roomNames() const;
+
+ private:
+  void leaveLocal(Connection* c, std::string_view room);
+
+  Cluster& cluster_;
+  Counter& roomsGauge_;
+  std::unordered_map<std::string, std::vector<Connection*>> rooms_;
+  std::unordered_map<std::string, std::vector<Connection*>> users_;
+};
+
+}  // namespace msw
