@@ -285,6 +285,10 @@ TEST_F(ConnectHook, RefusedClientIsClosed4403AndItsMessagesAreNotHandled) {
   EXPECT_EQ(hooks(server, "connect", "status"), 1);
   EXPECT_TRUE(server.proc.waitLog("connect hook: refused by backend: closing 4403"));
   EXPECT_EQ(server.proc.log().find("whoami"), std::string::npos);
+  // Counted by its own name, not as "other" (docs/manager-api.md#metrics).
+  EXPECT_TRUE(pollUntil([&] { return metricSum(server.metrics(), "msw_closes_total", "code=\"4403\"") >= 1; },
+                        5000))
+      << server.metrics();
 }
 
 TEST_F(ConnectHook, EachFailureClosesWithItsReasonAndCounts) {
