@@ -295,6 +295,7 @@ struct Options {
   std::string host = "127.0.0.1";
   int port = 20000;
   std::string path = "/bench";
+  bool rawEcho = false;  // echo: the reply is the request itself (an msw raw endpoint with index.raw)
   std::vector<std::string> tokens;
   int conns = 100;
   Mode mode = Mode::Echo;
@@ -325,6 +326,8 @@ const char* const kUsage =
     "                                      connect: connection cycles at once; fanout: per publisher\n"
     "  --payload BYTES                     payload size (default 32)\n"
     "  --rate R                            echo: R requests/s in total, open loop (0 = closed loop)\n"
+    "  --raw-echo                          echo: replies are the requests sent back as they were\n"
+    "                                      (msw's index.raw on a raw endpoint, with --path)\n"
     "  --subscribers S --publishers P      fanout sizes (default 1000, 1)\n"
     "  --join-method JSON                  fanout: what a subscriber sends to join\n"
     "  --publish-method JSON               fanout: what a publisher sends ('...' = the payload)\n"
@@ -353,6 +356,7 @@ Options parseArgs(int argc, char** argv) {
     if (a == "--host") o.host = val();
     else if (a == "--port") o.port = static_cast<int>(num());
     else if (a == "--path") o.path = val();
+    else if (a == "--raw-echo") o.rawEcho = true;
     else if (a == "--token") o.tokens = {val()};
     else if (a == "--token-file") tokenFile = val();
     else if (a == "--mint-key") mintKey = val();
@@ -938,7 +942,8 @@ void Loadgen::onMessage(Conn* c, char* data, size_t len, uint64_t now) {
   if (o_.mode == Mode::Echo) {
     if (c->inflight > 0) --c->inflight;
     uint64_t t = 0;
-    bool ok = text.find("\"status\":200") != std::string_view::npos && findInt(text, "\"t\":", t) && t <= now;
+    bool ok = (o_.rawEcho || text.find("\"status\":200") != std::string_view::npos) && findInt(text, "\"t\":", t) &&
+              t <= now;
     if (inWindow(now)) {
       if (ok) {
         ++replies_;

@@ -26,6 +26,12 @@ Payload AppImpl::message(int status, std::string_view event, std::string_view in
   return buildMessage(status, event, info, param, rid);
 }
 
+Payload AppImpl::frame(std::string_view bytes, bool binary) { return buildFrame(bytes, binary); }
+
+Payload AppImpl::flatMessage(int status, std::string_view event, std::string_view info, JsonRef param) {
+  return buildFlatMessage(status, event, info, param);
+}
+
 void AppImpl::sendToFd(Fd fd, const Payload& p) {
   server_.onOwner(fd, [fd, p](Worker& w) {
     if (Connection* c = w.find(fd)) w.send(c, p);

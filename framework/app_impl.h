@@ -38,6 +38,8 @@ class AppImpl : public App {
   std::string_view nodeId() const override;
   void log(LogLevel level, std::string_view text) override;
   void callHook(Fd fd, std::string_view hook, std::string jsonBody, HookCallback done) override;
+  Payload frame(std::string_view bytes, bool binary = false) override;
+  Payload flatMessage(int status, std::string_view event, std::string_view info, JsonRef param = JsonRef()) override;
 
  private:
   Server& server_;

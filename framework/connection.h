@@ -82,6 +82,7 @@ struct Connection {
     std::string closeReason;                // when not the code's usual text
     std::string hookBody;                   // the connect hook's request, from the handshake
     std::vector<std::string> held;          // messages waiting for the connect hook's answer
+    std::string address;                    // the client's, when a per-address limit counts it
   };
 
   lws* wsi = nullptr;
@@ -96,8 +97,10 @@ struct Connection {
   double abuseWindow = 0;
   uint32_t rejected = 0;
   uint32_t rxBytes = 0;        // bytes of the message being received
+  uint32_t activeAt = 0;       // when the last whole frame came (the idle wheel's seconds)
   uint16_t closeCode = 0;      // close requested by us, sent after the queue drains
   uint16_t peerCloseCode = 0;  // from the client's close frame
+  uint16_t endpoint = 0;       // index in Server::endpoints(), set at the handshake
   bool established = false;
   bool dirty = false;          // on the worker's flush list
   bool rxDiscard = false;      // rest of an oversized message is ignored
@@ -105,6 +108,7 @@ struct Connection {
   bool gone = false;           // closed or broken: nothing more is sent
   bool dropQueue = false;      // close without sending what is queued (4009)
   bool authPending = false;    // the connect hook has not answered: messages are held
+  bool askedWritable = false;  // we asked lws for WRITEABLE (see Worker::controlFrameAnswered)
   std::unique_ptr<Extras> extras;
 
   Extras& ensureExtras() {

@@ -440,6 +440,14 @@ int status(const Config& cfg) {
     std::printf("%-8lld %12lld %14lld %14lld %12s\n", static_cast<long long>(w["id"].i64()),
                 static_cast<long long>(w["connections"].i64()), static_cast<long long>(w["messages_in"].i64()),
                 static_cast<long long>(w["messages_out"].i64()), bytesText(w["queued_bytes"].num()).c_str());
+  if (j["endpoints"].size() > 1) {
+    std::printf("\n%-16s %6s %-16s %-7s %12s %14s\n", "endpoint", "port", "path", "route", "connections", "messages in");
+    for (JsonRef e : j["endpoints"])
+      std::printf("%-16s %6lld %-16s %-7s %12lld %14lld\n", std::string(e["name"].str()).c_str(),
+                  static_cast<long long>(e["port"].i64()), std::string(e["path"].str()).c_str(),
+                  std::string(e["route"].str()).c_str(), static_cast<long long>(e["connections"].i64()),
+                  static_cast<long long>(e["messages_in"].i64()));
+  }
   printCluster(j["cluster"]);
   return kDone;
 }

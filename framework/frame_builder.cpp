@@ -12,8 +12,8 @@ namespace {
 
 constexpr size_t kMaxHeader = 10;
 
-void writeHeader(unsigned char* p, size_t len, size_t headerLen) {
-  p[0] = 0x81;  // FIN + text
+void writeHeader(unsigned char* p, size_t len, size_t headerLen, bool binary) {
+  p[0] = binary ? 0x82 : 0x81;  // FIN + binary or text
   if (headerLen == 2) {
     p[1] = static_cast<unsigned char>(len);
   } else if (headerLen == 4) {
@@ -38,7 +38,9 @@ size_t frameHeaderSize(size_t payloadLen) {
   return 10;
 }
 
-Payload buildTextFrame(std::string_view text) {
+Payload buildTextFrame(std::string_view text) { return buildFrame(text, false); }
+
+Payload buildFrame(std::string_view text, bool binary) {
   size_t header = frameHeaderSize(text.size());
   size_t headroom = LWS_PRE + kMaxHeader;
   void* mem = std::malloc(sizeof(FrameBlock) + headroom + text.size());
@@ -48,7 +50,7 @@ Payload buildTextFrame(std::string_view text) {
   b->frameOff = static_cast<uint32_t>(headroom - header);
   b->frameLen = static_cast<uint32_t>(header + text.size());
   b->textLen = static_cast<uint32_t>(text.size());
-  writeHeader(b->bytes() + b->frameOff, text.size(), header);
+  writeHeader(b->bytes() + b->frameOff, text.size(), header, binary);
   if (!text.empty()) std::memcpy(b->bytes() + headroom, text.data(), text.size());
   return Payload(b);
 }
@@ -145,6 +147,37 @@ Payload buildMessage(int status, std::string_view event, std::string_view info, 
   }
   s.push_back('}');
   return buildTextFrame(s);
+}
+
+Payload buildFlatMessage(int status, std::string_view event, std::string_view info, JsonRef param) {
+  std::string& s = tScratch;
+  s.clear();
+  if (status != 200) {
+    s += "{\"type\":\"error\",\"error\":";
+    appendJsonString(s, info);
+    s += ",\"status\":" + std::to_string(status) + "}";
+    return buildTextFrame(s);
+  }
+  s += "{\"type\":";
+  appendJsonString(s, event);
+  if (param && cJSON_IsObject(param.raw())) {
+    for (const cJSON* f = param.raw()->child; f; f = f->next) {
+      if (!f->string || std::strcmp(f->string, "type") == 0) continue;
+      s.push_back(',');
+      appendJsonString(s, f->string);
+      s.push_back(':');
+      appendJson(s, f);
+    }
+  } else if (param) {
+    s += ",\"data\":";
+    appendJson(s, param.raw());
+  }
+  s.push_back('}');
+  return buildTextFrame(s);
+}
+
+Payload buildReply(bool flat, int status, std::string_view event, std::string_view info, JsonRef rid) {
+  return flat ? buildFlatMessage(status, event, info, {}) : buildMessage(status, event, info, {}, rid);
 }
 
 void escapeHtmlStrings(cJSON* node) {

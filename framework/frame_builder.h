@@ -15,10 +15,19 @@ namespace msw {
 
 // A text frame carrying `text`.
 Payload buildTextFrame(std::string_view text);
+// A text or binary frame carrying `bytes` as they are.
+Payload buildFrame(std::string_view bytes, bool binary);
 
 // The docs/protocol.md#messages envelope {"status","event","info","param","rid"}; param and
 // rid are left out when they are null views.
 Payload buildMessage(int status, std::string_view event, std::string_view info, JsonRef param, JsonRef rid);
+
+// A `flat` endpoint's message (docs/endpoints.md): {"type":EVENT, ...param's
+// fields} for status 200, else {"type":"error","error":INFO,"status":N}.
+Payload buildFlatMessage(int status, std::string_view event, std::string_view info, JsonRef param);
+
+// The framework's own answer (an error, an ack) in an endpoint's envelope.
+Payload buildReply(bool flat, int status, std::string_view event, std::string_view info, JsonRef rid);
 
 // Appends `s` as a JSON string literal (quotes included) to `out`.
 void appendJsonString(std::string& out, std::string_view s);

@@ -25,8 +25,8 @@ bool isSpace(char c) { return c == ' ' || c == '\t'; }
 
 HttpExchange::Step HttpExchange::begin(const HttpHead& head) {
   if (awaitingAnswer()) {
-    // lws handed a request before the last one was answered: answer that one,
-    // then close rather than guess at the order.
+    // A request before the last one was answered: the caller's bug. Answer
+    // that one, then close rather than guess at the order.
     keepAlive_ = false;
     return Step::kWait;
   }
@@ -47,13 +47,8 @@ HttpExchange::Step HttpExchange::begin(const HttpHead& head) {
   if (head.method == "GET" && expected_ > 0) return refuse(400, "a GET takes no body", false);
   if (!head.authorized) refuseLater(401, "missing or wrong bearer token");
   else if (!post_ && head.method != "GET") refuseLater(405, "only GET and POST");
-  // lws reports a body, and its end, whenever Content-Length is there (even 0).
+  // With Content-Length (even 0) the body and its end are reported.
   if (!head.hasContentLength) return complete();
-  // lws 4.1 misreads a body that was already in its buffer behind an earlier
-  // request (it hands the request's own head as the body, then parses the
-  // real body as a request): no request is read after one with a body.
-  keepAlive_ = false;
-  method_ = head.method;
   phase_ = Phase::kBody;
   return Step::kWait;
 }
@@ -69,9 +64,6 @@ HttpExchange::Step HttpExchange::body(std::string_view bytes) {
 HttpExchange::Step HttpExchange::bodyComplete() {
   if (phase_ != Phase::kBody) return Step::kWait;  // done already: a repeated report
   if (received_ < expected_) return refuse(400, "body shorter than Content-Length", false);
-  // That misreading, seen: the "body" starts with this request's method.
-  if (body_.size() > method_.size() && body_.compare(0, method_.size(), method_) == 0 && body_[method_.size()] == ' ')
-    return refuse(400, "a request with a body cannot follow another on the same connection unanswered", false);
   return complete();
 }
 

@@ -1,12 +1,12 @@
 // framework/http_exchange.h: one HTTP request on the manager port, from its
 // head to its answer, as a state machine without I/O (docs/manager-api.md).
 //
-// lws reads the bytes and reports the head, the body pieces and the body's
-// end; this decides, from those reports alone, when a request is complete
-// and goes to its endpoint (exactly once, however often lws repeats a
-// report), what a refused request is answered, and whether the connection
-// may carry the next (pipelined or kept-alive) request afterwards. Kept free
-// of lws so that it can be fuzzed (tests/fuzz/manager_http_fuzz.cpp).
+// The request parser (framework/http_request_parser.h) reports the head, the
+// body and the body's end; this decides, from those reports alone, when a
+// request is complete and goes to its endpoint (exactly once, however often
+// a report is repeated), what a refused request is answered, and whether the
+// connection may carry the next (pipelined or kept-alive) request afterwards.
+// Kept free of I/O so that it can be fuzzed (tests/fuzz/manager_http_fuzz.cpp).
 // Lifetime: one per manager session, reused for each request on it. Manager
 // thread only.
 #pragma once
@@ -17,7 +17,7 @@
 
 namespace msw {
 
-// What lws parsed of a request head.
+// What the parser read of a request head.
 struct HttpHead {
   std::string_view method;  // "GET", "POST", or anything else (refused)
   std::string_view path;    // without the query
@@ -47,8 +47,8 @@ class HttpExchange {
   // false: close it (a refused request's body may still be on the wire).
   bool answered();
 
-  // A request was routed or refused and its answer is not written yet: lws
-  // must not hand this connection's next request meanwhile.
+  // A request was routed or refused and its answer is not written yet: the
+  // connection's next request must wait meanwhile.
   bool awaitingAnswer() const { return phase_ == Phase::kRouted || phase_ == Phase::kRefused; }
 
   bool post() const { return post_; }
@@ -74,7 +74,6 @@ class HttpExchange {
   bool refuseAtEnd_ = false;
   size_t expected_ = 0;  // Content-Length
   size_t received_ = 0;
-  std::string method_;
   std::string path_;
   std::string body_;
   int status_ = 0;

@@ -28,25 +28,25 @@ Listener::~Listener() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-addrinfo* Listener::resolve(const Config& cfg, std::string& error) {
+addrinfo* Listener::resolve(const std::string& host, int portNumber, std::string& error) {
   addrinfo hints = {};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
   hints.ai_flags = AI_PASSIVE;
   addrinfo* res = nullptr;
-  std::string port = std::to_string(cfg.port);
-  int rc = getaddrinfo(cfg.host.empty() ? nullptr : cfg.host.c_str(), port.c_str(), &hints, &res);
+  std::string port = std::to_string(portNumber);
+  int rc = getaddrinfo(host.empty() ? nullptr : host.c_str(), port.c_str(), &hints, &res);
   if (rc != 0) {
-    error = "[outside] host " + cfg.host + ": " + gai_strerror(rc);
+    error = "[outside] host " + host + ": " + gai_strerror(rc);
     return nullptr;
   }
   return res;
 }
 
-bool Listener::open(const Config& cfg, std::string& error) {
-  addrinfo* res = resolve(cfg, error);
+bool Listener::open(const Config& cfg, int portNumber, std::string& error) {
+  addrinfo* res = resolve(cfg.host, portNumber, error);
   if (!res) return false;
-  std::string port = std::to_string(cfg.port);
+  std::string port = std::to_string(portNumber);
   int fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   int one = 1;
   bool ok = fd >= 0 && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == 0 &&
@@ -96,7 +96,7 @@ void Listener::acceptPending(struct ev_loop* loop) {
 }
 
 // Out of descriptors: the listener would report readable forever and spin
-// the loop (DESIGN §2). Stop watching it for 100 ms.
+// the loop (docs/design.md#threads-and-event-loops). Stop watching it for 100 ms.
 void Listener::pause(struct ev_loop* loop) {
   LOG_WARN("accept: %s; pausing accepts for 100 ms", std::strerror(errno));
   ev_io_stop(loop, &acceptWatcher_);

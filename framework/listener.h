@@ -26,10 +26,11 @@ class Listener {
   Listener(const Listener&) = delete;
   Listener& operator=(const Listener&) = delete;
 
-  // [outside] host:port for binding (freeaddrinfo it), or nullptr and `error` set.
-  static addrinfo* resolve(const Config& cfg, std::string& error);
-  // Binds [outside] host:port; false and `error` set if it could not.
-  bool open(const Config& cfg, std::string& error);
+  // host:port for binding (freeaddrinfo it), or nullptr and `error` set.
+  static addrinfo* resolve(const std::string& host, int port, std::string& error);
+  // Binds [outside] host and `port` (an endpoint's may differ from
+  // [outside] port); false and `error` set if it could not.
+  bool open(const Config& cfg, int port, std::string& error);
   void start(struct ev_loop* loop);
   // Stops accepting for good and closes the socket (safe if never opened).
   void close(struct ev_loop* loop);

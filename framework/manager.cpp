@@ -20,6 +20,7 @@
 #include "framework/hook_stats.h"
 #include "framework/http_response.h"
 #include "framework/manager_http.h"
+#include "framework/manager_http_conn.h"
 #include "framework/server.h"
 #include "framework/store_hub.h"
 #include "library/log.h"
@@ -148,6 +149,7 @@ void Manager::status(const Reply& reply, Json cluster) {
         j.set("rooms", static_cast<int64_t>(rooms.size()));
         j.set("messages_in", in);
         j.set("messages_out", out);
+        addEndpoints(srv, j.addArray("endpoints"), conns, in);
         int64_t rss, peak;
         readMemory(rss, peak);
         JsonRef mem = j.addObject("memory");
@@ -163,6 +165,35 @@ void Manager::status(const Reply& reply, Json cluster) {
         if (cluster) j.set("cluster", cluster);
         reply(200, j.dump());
       });
+}
+
+// Connections and messages per endpoint (docs/endpoints.md): the default
+// endpoint's are the totals less the others'.
+void Manager::addEndpoints(Server& srv, JsonRef list, int64_t conns, int64_t in) {
+  const EndpointTable& eps = srv.endpoints();
+  std::vector<int64_t> c(eps.size(), 0), m(eps.size(), 0);
+  for (size_t e = 1; e < eps.size(); ++e)
+    for (int i = 0; i < srv.workerCount(); ++i) {
+      c[e] += srv.worker(i).endpointStats(e).connections.get();
+      m[e] += srv.worker(i).endpointStats(e).messagesIn.get();
+    }
+  for (size_t e = 1; e < eps.size(); ++e) {
+    conns -= c[e];
+    in -= m[e];
+  }
+  c[0] = conns;
+  m[0] = in;
+  static const char* const kRoutes[] = {"method", "type", "raw"};
+  for (size_t e = 0; e < eps.size(); ++e) {
+    const Endpoint& ep = eps.at(static_cast<uint16_t>(e));
+    JsonRef o = list.pushObject();
+    o.set("name", ep.name);
+    o.set("port", ep.port);
+    o.set("path", ep.path.empty() ? std::string("*") : ep.path);
+    o.set("route", kRoutes[static_cast<int>(ep.route)]);
+    o.set("connections", c[e]);
+    o.set("messages_in", m[e]);
+  }
 }
 
 void Manager::metrics(const Reply& reply) {
@@ -212,6 +243,19 @@ void Manager::metrics(const Reply& reply) {
   perWorker("rooms", "gauge", "Rooms with a member on this worker.", &WorkerStats::rooms);
   perWorker("rate_limited_total", "counter", "Messages refused with 429.", &WorkerStats::rateLimited);
   perWorker("action_errors_total", "counter", "Actions that threw (500).", &WorkerStats::actionErrors);
+  {
+    Json eps = Json::array();
+    int64_t conns = 0, in = 0;
+    for (int i = 0; i < srv.workerCount(); ++i) {
+      conns += srv.worker(i).stats().connections.get();
+      in += srv.worker(i).stats().messagesIn.get();
+    }
+    addEndpoints(srv, eps, conns, in);
+    family("endpoint_connections", "gauge", "Open WebSocket connections, by endpoint.");
+    for (JsonRef e : eps) sample("endpoint_connections", "endpoint=\"" + std::string(e["name"].str()) + "\"", e["connections"].i64());
+    family("endpoint_messages_in_total", "counter", "Messages received from clients, by endpoint.");
+    for (JsonRef e : eps) sample("endpoint_messages_in_total", "endpoint=\"" + std::string(e["name"].str()) + "\"", e["messages_in"].i64());
+  }
   family("closes_total", "counter", "Connections closed, by close code.");
   for (int i = 0; i < srv.workerCount(); ++i)
     for (int k = 0; k < kCloseSlots; ++k) {
@@ -494,8 +538,8 @@ void Manager::reload(const Reply& reply) {
   reply(r.ok ? 200 : 500, j.dump());
 }
 
-void Manager::stopServer(Session& s, const Reply& reply) {
-  s.stopAfterAnswer = true;
+void Manager::stopServer(bool& stopAfterAnswer, const Reply& reply) {
+  stopAfterAnswer = true;
   reply(200, "{\"stopping\":true}");
 }
 
@@ -514,7 +558,7 @@ void Manager::consoleCommand(Session& s, std::string_view text) {
   };
   if (method == "status") return status(wrap);
   if (method == "reload") return reload(wrap);
-  if (method == "stop") return stopServer(s, wrap);
+  if (method == "stop") return stopServer(s.stopAfterAnswer, wrap);
   if (method == "say") {
     Json body = Json::object();
     body.addObject("to").set("all", true);

@@ -1,20 +1,25 @@
-// framework/manager_http.cpp: the manager's HTTP plumbing (docs/manager-api.md):
-// its lws context, sessions, reading requests, routing them to the endpoints
-// (framework/manager.cpp) and writing the answers. Manager thread only.
+// framework/manager_http.cpp: the manager's plumbing (docs/manager-api.md):
+// its listening socket and HTTP connections (framework/manager_http_conn.h),
+// routing their requests to the endpoints (framework/manager.cpp), and the
+// lws context that takes the console's WebSocket upgrades. Manager thread only.
 #include "framework/manager_http.h"
 
 #include <libwebsockets.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
-#include <condition_variable>
+#include <cerrno>
 #include <cstring>
 #include <memory>
-#include <mutex>
 
 #include "framework/cluster.h"
 #include "framework/frame_builder.h"
 #include "framework/http_response.h"
+#include "framework/manager_http_conn.h"
 #include "framework/server.h"
 #include "framework/store_hub.h"
 #include "library/log.h"
@@ -29,25 +34,17 @@ std::string errorBody(std::string_view reason) {
 
 namespace {
 
-// How long a POST waits for the workers before it is answered 503.
-constexpr auto kAnswerTimeout = std::chrono::seconds(5);
+// HTTP connections at once; more are closed at accept (logged).
+constexpr size_t kMaxConns = 256;
 
 int managerCallback(lws* wsi, lws_callback_reasons reason, void* user, void* in, size_t len) {
   auto* m = static_cast<Manager*>(lws_context_user(lws_get_context(wsi)));
   return m->onLwsEvent(wsi, reason, user, in, len);
 }
 
-// A query argument, URL-decoded by lws; empty when absent.
-std::string queryArg(lws* wsi, const char* nameEq) {
-  char buf[1024];
-  const char* v = lws_get_urlarg_by_name(wsi, nameEq, buf, sizeof buf);
-  return v ? std::string(v) : std::string();
-}
-
 }  // namespace
 
 bool Manager::setUp(std::string& error) {
-  const Config& cfg = server_.config();
   server_.stores().attach(*loop_);
   static lws_protocols protocols[2];
   protocols[0] = {};
@@ -59,12 +56,10 @@ bool Manager::setUp(std::string& error) {
   static const lws_retry_bo_t kNoKeepAlive = {};
   void* loops[1] = {loop_->loop()};
   lws_context_creation_info info = {};
-  info.port = cfg.managerPort;
-  info.iface = cfg.managerHost.c_str();
+  // lws listens nowhere: it gets the upgrades this thread accepted (adopt).
+  info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
   info.protocols = protocols;
   info.options = LWS_SERVER_OPTION_LIBEV | LWS_SERVER_OPTION_VALIDATE_UTF8;
-  // iface=127.0.0.1 alone still listens on [::], every interface (DESIGN §2).
-  if (cfg.managerHost.find(':') == std::string::npos) info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
   info.foreign_loops = loops;
   info.user = this;
   info.vhost_name = "manager";
@@ -72,35 +67,110 @@ bool Manager::setUp(std::string& error) {
   info.timeout_secs = 10;
   info.server_string = "msw";
   context_ = lws_create_context(&info);
-  if (!context_ || !lws_get_vhost_by_name(context_, "manager")) {
-    error = "cannot listen on manager port " + cfg.managerHost + ":" + std::to_string(cfg.managerPort) +
-            " (in use, or not an address of this machine)";
+  vhost_ = context_ ? lws_get_vhost_by_name(context_, "manager") : nullptr;
+  if (!vhost_) {
+    error = "cannot create the manager's lws context";
     return false;
   }
+  if (!listen(error)) return false;
   server_.cluster().start(*loop_);
   return true;
 }
 
+bool Manager::listen(std::string& error) {
+  const Config& cfg = server_.config();
+  std::string port = std::to_string(cfg.managerPort);
+  error = "cannot listen on manager port " + cfg.managerHost + ":" + port + " (in use, or not an address of this machine)";
+  addrinfo hints = {};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE;
+  addrinfo* res = nullptr;
+  if (getaddrinfo(cfg.managerHost.c_str(), port.c_str(), &hints, &res) != 0 || !res) return false;
+  int fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int one = 1;
+  bool ok = fd >= 0 && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == 0 &&
+            bind(fd, res->ai_addr, res->ai_addrlen) == 0 && ::listen(fd, 512) == 0;
+  freeaddrinfo(res);
+  if (!ok) {
+    error += std::string(": ") + std::strerror(errno);
+    if (fd >= 0) ::close(fd);
+    return false;
+  }
+  error.clear();
+  listenFd_ = fd;
+  ev_io_init(&accept_, &Manager::onAccept, fd, EV_READ);
+  accept_.data = this;
+  ev_io_start(loop_->loop(), &accept_);
+  return true;
+}
+
+void Manager::onAccept(struct ev_loop*, ev_io* w, int) { static_cast<Manager*>(w->data)->acceptPending(); }
+
+void Manager::acceptPending() {
+  for (int i = 0; i < 64; ++i) {
+    int fd = accept4(listenFd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      // Out of descriptors: stop accepting until a connection closes (dropConn).
+      if (errno == EMFILE || errno == ENFILE) ev_io_stop(loop_->loop(), &accept_);
+      return;
+    }
+    if (conns_.size() >= kMaxConns) {
+      LOG_INFO("manager conn %d refused: over %zu HTTP connections", fd, kMaxConns);
+      ::close(fd);
+      continue;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    uint64_t id = nextId_++;
+    auto conn = std::make_unique<HttpConn>(*this, fd, id);
+    HttpConn* c = conn.get();
+    conns_.emplace(id, std::move(conn));
+    c->start();
+  }
+}
+
+void Manager::dropConn(uint64_t conn) {
+  // Called from inside the connection: it goes once its call returned.
+  loop_->post([this, conn] { conns_.erase(conn); });
+  if (listenFd_ >= 0 && !ev_is_active(&accept_)) ev_io_start(loop_->loop(), &accept_);
+}
+
+bool Manager::adopt(int fd, std::string_view readBytes) {
+  // lws reads readBytes first, then the socket, as if it had accepted it.
+  if (lws_adopt_socket_vhost_readbuf(vhost_, fd, readBytes.data(), readBytes.size())) return true;
+  LOG_WARN("manager conn %d: lws did not take the WebSocket upgrade", fd);
+  return false;
+}
+
 void Manager::tearDown() {
   loop_->close();
+  conns_.clear();
+  if (listenFd_ >= 0) {
+    ev_io_stop(loop_->loop(), &accept_);
+    ::close(listenFd_);
+    listenFd_ = -1;
+  }
   if (context_) lws_context_destroy(context_);
   context_ = nullptr;
+  vhost_ = nullptr;
   pending_.clear();
   server_.stores().detach();
 }
 
-bool Manager::authorized(lws* wsi) const {
+bool Manager::authorized(std::string_view bearer, std::string_view queryToken) const {
   const std::string& token = server_.config().managerToken;
   if (token.empty()) return true;
-  char buf[512];
+  return constantTimeEquals(bearer.empty() ? queryToken : bearer, token);
+}
+
+bool Manager::authorized(lws* wsi) const {
+  char buf[512], q[512];
   int n = lws_hdr_copy(wsi, buf, sizeof buf, WSI_TOKEN_HTTP_AUTHORIZATION);
-  std::string_view given =
+  std::string_view bearer =
       HttpExchange::bearerCredentials(n > 0 ? std::string_view(buf, static_cast<size_t>(n)) : std::string_view());
-  if (given.empty()) {
-    const char* q = lws_get_urlarg_by_name(wsi, "token=", buf, sizeof buf);  // console WebSocket clients
-    given = q ? q : "";
-  }
-  return constantTimeEquals(given, token);
+  const char* given = lws_get_urlarg_by_name(wsi, "token=", q, sizeof q);  // console WebSocket clients
+  return authorized(bearer, given ? given : "");
 }
 
 int Manager::onLwsEvent(lws* wsi, int reason, void* user, void* in, size_t len) {
@@ -115,13 +185,7 @@ int Manager::onLwsEvent(lws* wsi, int reason, void* user, void* in, size_t len) 
   };
   switch (reason) {
     case LWS_CALLBACK_HTTP:
-      return httpStart(wsi, *session(), static_cast<const char*>(in));
-    case LWS_CALLBACK_HTTP_BODY:
-      return s ? httpStep(wsi, *s, s->http.body(std::string_view(static_cast<const char*>(in), len)), false) : -1;
-    case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-      return s ? httpStep(wsi, *s, s->http.bodyComplete(), true) : -1;
-    case LWS_CALLBACK_HTTP_WRITEABLE:
-      return s ? httpWriteable(wsi, *s) : 0;
+      return -1;  // only upgrades reach lws (HttpConn); one that lws saw as plain HTTP is closed
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
       if (authorized(wsi)) return 0;
       writeHttpResponse(wsi, 401, "application/json", errorBody("missing or wrong bearer token"), "www-authenticate:",
@@ -169,95 +233,6 @@ int Manager::onLwsEvent(lws* wsi, int reason, void* user, void* in, size_t len) 
   }
 }
 
-int Manager::httpStart(lws* wsi, Session& s, const char* path) {
-  if (!s.http.awaitingAnswer()) {
-    pending_.erase(s.id);
-    s.id = 0;
-    s.status = 0;
-    s.answer.clear();
-  }
-  HttpHead head;
-  head.method = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0  ? "POST"
-                : lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) > 0 ? "GET"
-                                                                    : "";
-  // lws hands the path without the query; the query is read by name later.
-  head.path = path ? path : "/";
-  char length[32];
-  head.hasContentLength = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0;
-  int n = lws_hdr_copy(wsi, length, sizeof length, WSI_TOKEN_HTTP_CONTENT_LENGTH);
-  head.contentLength = n > 0 ? std::string_view(length, static_cast<size_t>(n)) : std::string_view("?");
-  // lws would take a chunked body for 100 MB and wait for it: refused.
-  head.hasTransferEncoding = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0;
-  head.authorized = authorized(wsi);
-  return httpStep(wsi, s, s.http.begin(head), false);
-}
-
-int Manager::httpStep(lws* wsi, Session& s, HttpExchange::Step step, bool bodyDone) {
-  if (step == HttpExchange::Step::kWait) return 0;
-  if (step == HttpExchange::Step::kRefuse)
-    LOG_INFO("manager conn %d refused: %d %s", static_cast<int>(lws_get_socket_fd(wsi)), s.http.status(),
-             s.http.errorReason().c_str());
-  // After a body lws 4.1 stays in its body state until the transaction is
-  // completed, and while a pipelined request waits in its buffer it reports
-  // this body's end again and again, at full speed: such a request is
-  // answered before this callback returns (docs/manager-api.md). Only
-  // POSTs: GET endpoints may wait on this thread's loop (the store, Redis).
-  if (bodyDone && (s.http.post() || step == HttpExchange::Step::kRefuse)) {
-    auto [status, body] = step == HttpExchange::Step::kRoute ? answerNow(s)
-                                                              : std::pair(s.http.status(), errorBody(s.http.errorReason()));
-    s.status = status;
-    s.answer = std::move(body);
-    return httpWriteable(wsi, s);
-  }
-  if (step == HttpExchange::Step::kRoute) {
-    route(s, replyTo(s));
-    return 0;
-  }
-  s.status = s.http.status();
-  s.answer = errorBody(s.http.errorReason());
-  lws_callback_on_writable(wsi);
-  return 0;
-}
-
-std::pair<int, std::string> Manager::answerNow(Session& s) {
-  // The POST endpoints answer on this thread or on a worker's (gather),
-  // never through this loop, so waiting here cannot deadlock.
-  struct Answer {
-    std::mutex mutex;
-    std::condition_variable ready;
-    bool done = false;
-    int status = 0;
-    std::string body;
-  };
-  auto a = std::make_shared<Answer>();
-  route(s, [a](int status, std::string body) {
-    std::lock_guard<std::mutex> lock(a->mutex);
-    if (a->done) return;  // too late: 503 was answered
-    a->done = true;
-    a->status = status;
-    a->body = std::move(body);
-    a->ready.notify_all();
-  });
-  std::unique_lock<std::mutex> lock(a->mutex);
-  if (!a->ready.wait_for(lock, kAnswerTimeout, [&] { return a->done; })) {
-    a->done = true;
-    return {503, errorBody("the workers did not answer in time")};
-  }
-  return {a->status, std::move(a->body)};
-}
-
-int Manager::httpWriteable(lws* wsi, Session& s) {
-  if (!s.status) return 0;
-  bool text = s.http.path() == "/metrics" && s.status == 200;
-  const char* type = text ? "text/plain; version=0.0.4" : "application/json";
-  bool ok = writeHttpResponse(wsi, s.status, type, s.answer, s.status == 401 ? "www-authenticate:" : nullptr, "Bearer");
-  s.status = 0;
-  s.answer.clear();
-  if (std::exchange(s.stopAfterAnswer, false)) server_.requestStop();  // the answer is out: now stop
-  if (!ok || !s.http.answered()) return -1;
-  return lws_http_transaction_completed(wsi) ? -1 : 0;
-}
-
 Manager::Reply Manager::replyTo(Session& s) {
   s.id = nextId_++;
   pending_[s.id] = &s;
@@ -274,21 +249,30 @@ void Manager::complete(uint64_t id, int status, std::string body) {
   Session* s = it->second;
   pending_.erase(it);
   s->id = 0;
-  if (s->console) {
-    s->wsOut.push_back(std::move(body));
-  } else {
-    s->status = status;
-    s->answer = std::move(body);
-  }
+  (void)status;  // the console's wrap put it in the body
+  s->wsOut.push_back(std::move(body));
   lws_callback_on_writable(s->wsi);
 }
 
-void Manager::route(Session& s, const Reply& reply) {
-  const std::string& path = s.http.path();
-  bool post = s.http.post();
+void Manager::connAnswered(uint64_t conn, uint64_t seq, int status, std::string body) {
+  auto it = conns_.find(conn);
+  if (it != conns_.end()) it->second->answer(seq, status, std::move(body));  // else: the client went away meanwhile
+}
+
+void Manager::route(uint64_t conn, uint64_t seq, HttpRequestParser& request, bool& stopAfterAnswer) {
+  Reply reply = [this, conn, seq](int status, std::string body) {
+    // Workers answer on their threads, and an endpoint may answer before it
+    // returns: always through the inbox, so the connection sees it later.
+    loop_->post([this, conn, seq, status, body = std::move(body)]() mutable {
+      connAnswered(conn, seq, status, std::move(body));
+    });
+  };
+  const HttpExchange& http = request.exchange();
+  const std::string& path = http.path();
+  bool post = http.post();
   Json body;
   if (post) {
-    body = Json::parse(s.http.body());
+    body = Json::parse(http.body());
     if (!body.isObject() && path != "/reload" && path != "/stop") {
       reply(400, errorBody("body is not a JSON object"));
       return;
@@ -299,9 +283,9 @@ void Manager::route(Session& s, const Reply& reply) {
   if (path == "/push" && post) return push(body, reply);
   if (path == "/kick" && post) return kick(body, reply);
   if (path == "/reload" && post) return reload(reply);
-  if (path == "/stop" && post) return stopServer(s, reply);
-  if (path == "/online" && !post) return online(queryArg(s.wsi, "room="), reply);
-  if (path == "/online/user" && !post) return onlineUser(queryArg(s.wsi, "id="), reply);
+  if (path == "/stop" && post) return stopServer(stopAfterAnswer, reply);
+  if (path == "/online" && !post) return online(HttpRequestParser::queryArg(request.query(), "room"), reply);
+  if (path == "/online/user" && !post) return onlineUser(HttpRequestParser::queryArg(request.query(), "id"), reply);
   bool known = path == "/status" || path == "/metrics" || path == "/push" || path == "/kick" || path == "/reload" ||
                path == "/stop" || path == "/online" || path == "/online/user";
   reply(known ? 405 : 404, errorBody(known ? "wrong method for " + path : "no such endpoint " + path));

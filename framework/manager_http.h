@@ -1,7 +1,7 @@
-// framework/manager_http.h: what the manager's HTTP plumbing
-// (framework/manager_http.cpp) and its endpoints (framework/manager.cpp)
-// share: the per-session state lws keeps for each HTTP exchange or console
-// WebSocket, and the JSON error body. Manager thread only.
+// framework/manager_http.h: what the manager's plumbing
+// (framework/manager_http.cpp, framework/manager_http_conn.cpp) and its
+// endpoints (framework/manager.cpp) share: the per-session state lws keeps
+// for each console WebSocket, and the JSON error body. Manager thread only.
 #pragma once
 
 #include <cstdint>
@@ -19,11 +19,8 @@ struct Manager::Session {
   uint64_t id = 0;  // key in pending_ while an answer is awaited
   bool console = false;  // a WebSocket of the MSwoole console
   bool stopAfterAnswer = false;  // a stop request: the server stops once its answer is written
-  HttpExchange http;  // the request being read or answered
-  std::string body;  // console: the WebSocket message being received
-  int status = 0;  // set when the answer is ready
-  std::string answer;
-  std::deque<std::string> wsOut;  // console WebSocket replies
+  std::string body;  // the WebSocket message being received
+  std::deque<std::string> wsOut;  // WebSocket replies
 };
 
 // {"error": reason}: the body of every refusal (docs/manager-api.md).

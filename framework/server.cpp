@@ -25,6 +25,7 @@
 
 #include "framework/app_impl.h"
 #include "framework/cluster.h"
+#include "framework/frame_builder.h"
 #include "framework/auth_key.h"
 #include "framework/manager.h"
 #include "framework/store_hub.h"
@@ -69,6 +70,8 @@ void runHooks(const RouteTable& table, const HookFn& (Controller::*hook)() const
 void lwsLog(int level, const char* line) {
   std::string_view l(line);
   while (!l.empty() && (l.back() == '\n' || l.back() == '\r')) l.remove_suffix(1);
+  // lws 4.1 reports every adoption with read-ahead bytes (RequestGate's) at error level.
+  if (l.find("adopt_socket_readbuf: calling service") != std::string_view::npos) return;
   const auto restated = [l](std::string_view known) { return l.find(known) != std::string_view::npos; };
   if (level & LLL_ERR) LOG_ERROR("lws: %.*s", static_cast<int>(l.size()), l.data());
   else if (std::any_of(std::begin(kRestatedByMsw), std::end(kRestatedByMsw), restated))
@@ -133,9 +136,31 @@ bool checkTlsFiles(const Config& c, std::string& error) {
   return true;
 }
 
+EndpointSettings settingsFor(const EndpointLive& l, int64_t sendQueueLimit) {
+  EndpointSettings s;
+  s.maxMessageSize = l.maxMessageSize;
+  s.sendQueueLimit = sendQueueLimit;
+  s.heartbeatIdleTime = l.heartbeatIdleTime;
+  s.rateLimit = l.rateLimit;
+  s.rateBurst = l.rateBurst;
+  s.escapeHtml = l.escapeHtml != 0;
+  // The ack is a docs/protocol.md message whatever the envelope: it is MSwoole's.
+  if (!l.ack.empty()) s.ack = buildMessage(200, l.ack, "", {}, {});
+  return s;
+}
+
+void logEndpoints(const Config& c) {
+  for (const EndpointConfig& e : c.endpoints) {
+    LOG_INFO("endpoint %s: %s", e.name.c_str(), describeEndpoint(e, c.port).c_str());
+    if (e.auth == AuthMode::kNone)
+      LOG_WARN("endpoint %s has auth = none: its clients connect without a token, identity comes from their "
+               "own messages", e.name.c_str());
+  }
+}
+
 }  // namespace
 
-Server::Server(Config config) : config_(std::move(config)) {}
+Server::Server(Config config) : config_(std::move(config)), endpoints_(config_) {}
 
 Server::~Server() = default;
 
@@ -146,12 +171,28 @@ std::shared_ptr<const RouteTable> Server::routes() const {
   return routes_;
 }
 
+std::vector<EndpointSettings> Server::liveSettings() const {
+  const Config& c = config_;
+  const LiveSettings& o = c.live;
+  EndpointLive outside{o.ack, o.maxMessageSize, o.rateLimit, o.rateBurst, o.heartbeatIdleTime, o.escapeHtml ? 1 : 0};
+  std::vector<EndpointSettings> all = {settingsFor(outside, o.sendQueueLimit)};
+  for (const EndpointConfig& e : c.endpoints) all.push_back(settingsFor(e.live, o.sendQueueLimit));
+  return all;
+}
+
 // Workers bind with SO_REUSEPORT, which would quietly share the port with
 // another msw of the same user. A plain bind first tells us it is taken.
 bool Server::checkPortsFree(std::string& error) {
-  addrinfo* res = Listener::resolve(config_, error);
+  if (!checkPortFree(config_.port, error)) return false;
+  for (int port : endpoints_.extraPorts())
+    if (!checkPortFree(port, error)) return false;
+  return true;
+}
+
+bool Server::checkPortFree(int portNumber, std::string& error) {
+  addrinfo* res = Listener::resolve(config_.host, portNumber, error);
   if (!res) return false;
-  std::string port = std::to_string(config_.port);
+  std::string port = std::to_string(portNumber);
   int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -191,6 +232,7 @@ bool Server::startAll(std::string& error) {
   stores_ = StoreHub::create(config_, error);
   if (!stores_) return false;
   cluster_ = std::make_unique<Cluster>(*this);
+  limits_ = std::make_unique<ConnectionLimits>(config_.maxConnectionsPerIp, config_.maxConnectionsPerUser);
   // Rounded down to a multiple of worker_num, so that fd % workers still names the owning worker.
   fdBase_ = cluster_->fdFloor() / static_cast<Fd>(config_.workerNum) * static_cast<Fd>(config_.workerNum);
   app_ = std::make_unique<AppImpl>(*this);
@@ -210,8 +252,9 @@ bool Server::startAll(std::string& error) {
   if (!manager_->start(error)) return false;
   for (auto& w : workers_) {
     if (!w->start(error)) return false;
-    w->post([w = w.get(), s = config_.live] { w->setSettings(s); });
+    w->post([w = w.get(), s = liveSettings()] { w->setSettings(s); });
   }
+  logEndpoints(config_);
   writePidFile();
   startTime_ = time(nullptr);
   LOG_INFO("msw %s node %s: %d workers on %s:%d, manager on %s:%d, store %s, modules loaded: %zu of %zu",
@@ -300,12 +343,15 @@ ReloadResult Server::reload() {
   std::shared_ptr<const RouteTable> table = loader_->load(fresh.modules, old.get(), r.errors);
   config_.modules = fresh.modules;
   applyReloadable(fresh, config_);
+  std::vector<std::string> notes;
+  reloadEndpoints(fresh, config_, notes);
+  for (const std::string& n : notes) LOG_WARN("reload: %s", n.c_str());
   log::setLevel(toLogLevel(config_.live.logLevel));
   {
     std::lock_guard<std::mutex> l(routesMutex_);
     routes_ = table;
   }
-  LiveSettings s = config_.live;
+  std::vector<EndpointSettings> s = liveSettings();
   for (auto& w : workers_) w->post([w = w.get(), table, s] {
       w->setRoutes(table);
       w->setSettings(s);

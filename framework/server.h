@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include "framework/connection_limits.h"
+#include "framework/endpoint.h"
 #include "framework/module_loader.h"
 #include "framework/worker.h"
 #include "library/config.h"
@@ -45,6 +47,7 @@ class Server {
   int run(const std::function<void(const std::string& error)>& ready);
 
   const Config& config() const { return config_; }
+  const EndpointTable& endpoints() const { return endpoints_; }
   const TokenCodec* codec() const { return codec_.get(); }
   const std::string& version() const;
   time_t startTime() const { return startTime_; }
@@ -72,6 +75,7 @@ class Server {
   StoreHub& stores() { return *stores_; }
   Cluster& cluster() { return *cluster_; }
   Manager& manager() { return *manager_; }
+  ConnectionLimits& limits() { return *limits_; }
 
   // Reloads modules and reloadable settings; safe from any thread but a worker's.
   ReloadResult reload();
@@ -80,24 +84,30 @@ class Server {
   // The route table now in force (workers may briefly hold the previous one).
   std::shared_ptr<const RouteTable> routes() const;
 
-  // Open outside sockets (accepted, any state) against max_connections.
+  // Connections holding a max_connections slot: taken by the handshake check
+  // (Handshake::check), given back when the connection ends.
   std::atomic<int> sockets{0};
   int maxConnections() const { return maxConnections_; }
+  // The reloadable settings of each endpoint, by index (0: the default one).
+  std::vector<EndpointSettings> liveSettings() const;
 
  private:
   bool startAll(std::string& error);
   void stopAll();
   void waitForSignals();
   bool checkPortsFree(std::string& error);
+  bool checkPortFree(int port, std::string& error);
   void writePidFile();
 
   Config config_;
+  const EndpointTable endpoints_;
   std::unique_ptr<TokenCodec> codec_;
   std::unique_ptr<AppImpl> app_;
   std::unique_ptr<StoreHub> stores_;
   std::unique_ptr<Cluster> cluster_;
   std::unique_ptr<ModuleLoader> loader_;
   std::unique_ptr<Manager> manager_;
+  std::unique_ptr<ConnectionLimits> limits_;
   std::vector<std::unique_ptr<Worker>> workers_;
   mutable std::mutex routesMutex_;
   std::shared_ptr<const RouteTable> routes_;  // guarded by routesMutex_

@@ -20,10 +20,13 @@ class Counter {
   std::atomic<int64_t> v_{0};
 };
 
-enum class Reject { kMissing, kInvalid, kExpired, kFuture, kVersion, kKey, kCapacity, kCount };
+enum class Reject {
+  kMissing, kInvalid, kExpired, kFuture, kVersion, kKey, kCapacity, kRequest, kLimit, kEndpoint, kCount
+};
 inline const char* rejectName(Reject r) {
   static const char* const names[] = {"missing_auth", "invalid_auth", "expired", "ctime_in_future",
-                                      "bad_version", "bad_key", "capacity"};
+                                      "bad_version", "bad_key", "capacity", "bad_request", "over_limit",
+                                      "no_endpoint"};
   return names[static_cast<int>(r)];
 }
 

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <future>
 
@@ -26,13 +27,15 @@ namespace {
 // Per-session data lws allocates (zeroed) for every wsi of the outside vhost.
 struct Session {
   Connection* conn;  // from the handshake check until CLOSED / WSI_DESTROY
+  char address[48];  // the client's, for the log line at ESTABLISHED (the headers are gone by then)
 };
 
-// All-zero: no lws keep-alive or validity timers (DESIGN §3: they share one
+// All-zero: no lws keep-alive or validity timers (docs/design.md#idle-clients-and-timers: they share one
 // sorted list, O(n) per insert); idle clients are the timer wheel's job.
 const lws_retry_bo_t kNoKeepAlive = {};
 
 constexpr size_t kCoalesceLimit = 64 * 1024;
+constexpr int kUnansweredSlack = 256;
 
 int outsideCallback(lws* wsi, lws_callback_reasons reason, void* user, void* in, size_t len) {
   auto* w = static_cast<Worker*>(lws_context_user(lws_get_context(wsi)));
@@ -62,7 +65,10 @@ Worker::Worker(Server& server, int index)
       index_(index),
       loop_(std::make_unique<EventLoop>()),
       listener_([this](int fd) { adopt(fd); }),
-      handshake_(server, stats_),
+      endpoints_(server.endpoints()),
+      endpointStats_(std::make_unique<EndpointStats[]>(server.endpoints().size())),
+      gate_(stats_, [this](int fd, std::string_view head) { handOver(fd, head); }),
+      handshake_(server, stats_, gate_),
       rooms_(server.cluster(), stats_.rooms),
       router_(*this, server),
       idle_(512) {}
@@ -115,7 +121,7 @@ bool Worker::setUp(std::string& error) {
   tickTimer_.data = this;
   ev_prepare_init(&flushWatcher_, &Worker::onFlush);
   flushWatcher_.data = this;
-  settings_ = cfg.live;
+  settings_ = server_.liveSettings();
   routes_ = server_.routes();
   server_.stores().attach(*loop_);
   // A Redis that restarted has forgotten this worker's members: tell it again.
@@ -134,7 +140,7 @@ bool Worker::setUp(std::string& error) {
   protocols_[0].callback = outsideCallback;
   protocols_[0].per_session_data_size = sizeof(Session);
   protocols_[0].rx_buffer_size = static_cast<size_t>(cfg.rxBufferSize);
-  // One send() per coalesced batch, not 4 KB slices (DESIGN §3).
+  // One send() per coalesced batch, not 4 KB slices (docs/design.md#sending-and-the-send-queue).
   protocols_[0].tx_packet_size = kCoalesceLimit;
   protocols_[1] = {};
   mount_ = {};
@@ -157,7 +163,9 @@ bool Worker::setUp(std::string& error) {
   info.foreign_loops = loops;
   info.user = this;
   info.vhost_name = "outside";
-  info.max_http_header_data = 8192;  // long tokens fit
+  // Above RequestGate's 8 KB of request line and headers, which lws stores
+  // with some overhead: whatever the gate lets through fits.
+  info.max_http_header_data = 16384;
   info.retry_and_idle_policy = &kNoKeepAlive;
   info.timeout_secs = 10;  // handshakes and plain HTTP only
   info.server_string = "msw";
@@ -172,16 +180,21 @@ bool Worker::setUp(std::string& error) {
     error = "cannot create the lws context (see the log above)";
     return false;
   }
-  // lws returns a context even when its vhost failed: check it (DESIGN §2).
+  // lws returns a context even when its vhost failed: check it (docs/design.md#threads-and-event-loops).
   vhost_ = lws_get_vhost_by_name(context_, "outside");
   if (!vhost_) {
     error = "cannot create the outside vhost (TLS certificate or key?)";
     return false;
   }
-  if (!listener_.open(cfg, error)) return false;
+  if (!listener_.open(cfg, cfg.port, error)) return false;
+  for (int port : server_.endpoints().extraPorts()) {
+    endpointListeners_.push_back(std::make_unique<Listener>([this](int fd) { adopt(fd); }));
+    if (!endpointListeners_.back()->open(cfg, port, error)) return false;
+  }
 
   struct ev_loop* l = loop_->loop();
   listener_.start(l);
+  for (auto& el : endpointListeners_) el->start(l);
   ev_timer_start(l, &tickTimer_);
   ev_prepare_start(l, &flushWatcher_);
   idle_.advance(static_cast<uint64_t>(ev_now(l)), [](TimerNode*) {});
@@ -194,6 +207,8 @@ void Worker::tearDown() {
   {
     struct ev_loop* l = loop_->loop();
     listener_.close(l);
+    for (auto& el : endpointListeners_) el->close(l);
+    gate_.closeAll(l);
     ev_timer_stop(l, &tickTimer_);
     ev_prepare_stop(l, &flushWatcher_);
     loop_->close();
@@ -209,16 +224,26 @@ void Worker::tearDown() {
 
 // ---- accepting ----
 
+// Past max_connections a client is answered 503 by the handshake; only far
+// past it (descriptors for the answers themselves run short) is it closed unanswered.
 void Worker::adopt(int fd) {
-  if (server_.sockets.load(std::memory_order_relaxed) >= server_.maxConnections()) {
+  if (server_.sockets.load(std::memory_order_relaxed) >= server_.maxConnections() + kUnansweredSlack) {
     ::close(fd);
     stats_.rejected[static_cast<int>(Reject::kCapacity)].add();
     return;
   }
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (server_.config().sslCert.empty()) gate_.admit(loop_->loop(), fd);
+  else handOver(fd, {});
+}
+
+void Worker::handOver(int fd, std::string_view head) {
+  if (head.empty()) gate_.forget(fd);
   // On failure lws has already closed fd.
-  if (!lws_adopt_socket_vhost(vhost_, fd)) LOG_ERROR("lws could not adopt an accepted socket");
+  lws* wsi = head.empty() ? lws_adopt_socket_vhost(vhost_, fd)
+                          : lws_adopt_socket_vhost_readbuf(vhost_, fd, head.data(), head.size());
+  if (!wsi) LOG_ERROR("lws could not adopt an accepted socket");
 }
 
 // ---- lws events ----
@@ -255,8 +280,12 @@ int Worker::onLwsEvent(lws* wsi, int reason, void* user, void* in, size_t len) {
       // CLOSED never comes for a connection whose handshake did not finish.
       if (c) {
         s->conn = nullptr;
-        if (c->established) closed(c);
-        else delete c;
+        if (c->established) {
+          closed(c);
+        } else {
+          released(c);
+          delete c;
+        }
       }
       return 0;
     case LWS_CALLBACK_FILTER_HTTP_CONNECTION:  // plain HTTP, before the static_dir mount
@@ -273,50 +302,67 @@ int Worker::onLwsEvent(lws* wsi, int reason, void* user, void* in, size_t len) {
 int Worker::filterHandshake(lws* wsi, void* user) {
   // Backend auth: the connect hook decides after the upgrade, not the token.
   bool askBackend = connectHookForAll_;
-  std::optional<AuthData> auth = handshake_.check(wsi, stopping_, askBackend);
+  uint16_t endpoint = 0;
+  std::optional<Handshake::Admission> a = handshake_.check(wsi, stopping_, askBackend, endpoint);
+  gate_.forget(lws_get_socket_fd(wsi));
+  if (!a) return 1;
   auto* s = static_cast<Session*>(user);
-  if (!auth || !s) return 1;
+  if (!s) {
+    handshake_.release(a->address, a->auth.id());
+    return 1;
+  }
+  std::snprintf(s->address, sizeof s->address, "%s", a->address.c_str());
   auto* c = new Connection();
   c->wsi = wsi;
-  c->auth = std::move(*auth);
+  c->auth = std::move(a->auth);
+  // Kept only when a per-address limit needs it back at the close.
+  if (server_.limits().active()) c->ensureExtras().address = std::move(a->address);
+  c->endpoint = endpoint;
   if (askBackend) {
     c->authPending = true;
-    c->ensureExtras().hookBody = connectHookBody(wsi, "default");
+    c->ensureExtras().hookBody = connectHookBody(wsi, endpointOf(c).name);
   }
   s->conn = c;
   return 0;
+}
+
+// What the handshake took (a max_connections slot, the limits' counts) goes back.
+void Worker::released(Connection* c) {
+  handshake_.release(c->extras ? std::string_view(c->extras->address) : std::string_view(), c->auth.id());
 }
 
 void Worker::established(Connection* c) {
   c->fd = server_.newFd(index_, nextSeq_++);
   c->established = true;
   conns_.emplace(c->fd, c);
-  server_.sockets.fetch_add(1, std::memory_order_relaxed);
   stats_.connections.add();
   stats_.handshakes.add();
+  if (c->endpoint) endpointStats_[c->endpoint].connections.add();
+  const EndpointSettings& settings = settingsOf(c);
   double now = ev_now(loop_->loop());
-  c->tokens = settings_.rateBurst;
+  c->tokens = settings.rateBurst;
   c->refillAt = now;
-  if (settings_.heartbeatIdleTime > 0)
-    idle_.schedule(&c->idle, static_cast<uint64_t>(now) + static_cast<uint64_t>(settings_.heartbeatIdleTime));
+  c->activeAt = activityStamp();
+  if (settings.heartbeatIdleTime > 0)
+    idle_.schedule(&c->idle, static_cast<uint64_t>(now) + static_cast<uint64_t>(settings.heartbeatIdleTime));
   if (c->authPending) askConnectHook(c);
   else rooms_.addUser(c);
   if (log::enabled(log::Level::kInfo)) {
-    char peer[64] = "";
-    char realIp[64] = "";
-    lws_get_peer_simple(c->wsi, peer, sizeof peer);
-    if (lws_hdr_custom_copy(c->wsi, realIp, sizeof realIp, "x-real-ip:", 10) <= 0) realIp[0] = 0;
+    auto* s = static_cast<const Session*>(lws_wsi_user(c->wsi));
     Auth a = c->auth.view();
-    LOG_INFO("conn %llu open from %s%s%s id=%.*s type=%.*s code=%.*s", logFd(c->fd), peer,
-             realIp[0] ? " real-ip " : "", realIp, static_cast<int>(a.id.size()), a.id.data(),
-             static_cast<int>(a.type.size()), a.type.data(), static_cast<int>(a.code.size()), a.code.data());
+    LOG_INFO("conn %llu open from %s id=%.*s type=%.*s code=%.*s endpoint=%s", logFd(c->fd),
+             s ? s->address : "?", static_cast<int>(a.id.size()), a.id.data(), static_cast<int>(a.type.size()),
+             a.type.data(), static_cast<int>(a.code.size()), a.code.data(), endpointOf(c).name.c_str());
   }
+  if (c->endpoint) router_.openHook(c);
 }
 
 // ---- receiving ----
 
 void Worker::receive(Connection* c, const char* in, size_t len) {
   if (c->closing()) return;
+  // Only a whole frame is activity: bytes of one that never ends are not.
+  if (!lws_remaining_packet_payload(c->wsi)) c->activeAt = activityStamp();
   stats_.bytesIn.add(static_cast<int64_t>(len));
   bool first = lws_is_first_fragment(c->wsi);
   bool last = lws_is_final_fragment(c->wsi) && !lws_remaining_packet_payload(c->wsi);
@@ -326,11 +372,12 @@ void Worker::receive(Connection* c, const char* in, size_t len) {
     return;
   }
   c->rxBytes += static_cast<uint32_t>(len);
-  if (c->rxBytes > settings_.maxMessageSize) {
-    LOG_WARN("conn %llu: message over %lld bytes: closing 1009", logFd(c->fd),
-             static_cast<long long>(settings_.maxMessageSize));
-    send(c, buildMessage(413, "messageTooLarge",
-                         "message over " + std::to_string(settings_.maxMessageSize) + " bytes", {}, {}));
+  if (const int64_t limit = settingsOf(c).maxMessageSize; c->rxBytes > limit) {
+    LOG_WARN("conn %llu: message over %lld bytes: closing 1009", logFd(c->fd), static_cast<long long>(limit));
+    const Endpoint& ep = endpointOf(c);
+    // A raw endpoint's client speaks no JSON: the close code says it all.
+    if (ep.route != RouteMode::kRaw)
+      send(c, buildReply(ep.flat(), 413, "messageTooLarge", "message over " + std::to_string(limit) + " bytes", {}));
     close(c, kCloseTooLarge, closeReasonText(kCloseTooLarge));
     if (c->extras) c->extras->rx.clear();
     c->rxBytes = 0;
@@ -355,6 +402,7 @@ void Worker::finishMessage(Connection* c, std::string_view text) {
   bool binary = c->rxBinary;
   c->rxBinary = false;
   stats_.messagesIn.add();
+  if (c->endpoint) endpointStats_[c->endpoint].messagesIn.add();
   if (!binary && c->authPending && holdMessage(c, text)) return;
   router_.route(c, text, binary);
 }
@@ -373,7 +421,7 @@ void Worker::send(Connection* c, const Payload& p) {
   c->queuedBytes += size;
   stats_.queuedBytes.add(static_cast<int64_t>(size));
   stats_.messagesOut.add();
-  if (static_cast<int64_t>(c->queuedBytes) > settings_.sendQueueLimit) {
+  if (static_cast<int64_t>(c->queuedBytes) > settings_[0].sendQueueLimit) {
     LOG_WARN("conn %llu: %zu bytes queued, over send_queue_limit: closing 4009", logFd(c->fd), c->queuedBytes);
     close(c, kCloseSlowConsumer, closeReasonText(kCloseSlowConsumer), true);
     return;
@@ -390,7 +438,7 @@ void Worker::markDirty(Connection* c) {
 void Worker::onFlush(struct ev_loop*, ev_prepare* w, int) { static_cast<Worker*>(w->data)->flushDirty(); }
 
 // End of a loop iteration: everything queued during it goes out now, one
-// write per connection however many frames it got (DESIGN §3 "Fan-out").
+// write per connection however many frames it got (docs/design.md#sending-and-the-send-queue).
 void Worker::flushDirty() {
   if (dirty_.empty()) return;
   flushing_.swap(dirty_);
@@ -399,7 +447,7 @@ void Worker::flushDirty() {
     if (!c) continue;
     c->dirty = false;
     if (!c->queue.empty() && !lws_partial_buffered(c->wsi)) writeQueued(c);
-    if (!c->queue.empty() || c->closing()) lws_callback_on_writable(c->wsi);
+    if (!c->queue.empty() || c->closing()) askWritable(c);
   }
   flushing_.clear();
 }
@@ -439,6 +487,8 @@ void Worker::writeQueued(Connection* c) {
     lws_set_timeout(c->wsi, PENDING_TIMEOUT_KILLED_BY_PARENT, LWS_TO_KILL_ASYNC);
     return;
   }
+  // lws sends the tail itself and then reports WRITEABLE: not a pong's trace.
+  if (lws_partial_buffered(c->wsi)) c->askedWritable = true;
   stats_.bytesOut.add(static_cast<int64_t>(total));
 }
 
@@ -448,19 +498,39 @@ void Worker::dropQueue(Connection* c) {
   c->queue.clear();
 }
 
+// Rounded up: the idle wheel counts whole seconds, and a client must never be closed early.
+uint32_t Worker::activityStamp() const { return static_cast<uint32_t>(std::ceil(ev_now(loop_->loop()))); }
+
+void Worker::askWritable(Connection* c) {
+  c->askedWritable = true;
+  lws_callback_on_writable(c->wsi);
+}
+
+// lws answers a ping itself and tells us nothing, but it keeps POLLOUT on
+// after writing the pong: a WRITEABLE we did not ask for is the trace of a
+// whole control frame. It is activity, and it counts toward rate_limit.
+void Worker::controlFrameAnswered(Connection* c) {
+  c->activeAt = activityStamp();
+  router_.rateLimited(c);
+}
+
 int Worker::writeable(Connection* c) {
   if (c->gone) return -1;
+  if (!std::exchange(c->askedWritable, false)) {
+    controlFrameAnswered(c);
+    if (c->gone) return -1;
+  }
   if (!c->queue.empty()) {
     if (!lws_partial_buffered(c->wsi)) writeQueued(c);
     if (c->gone) return -1;
     if (!c->queue.empty()) {
-      lws_callback_on_writable(c->wsi);
+      askWritable(c);
       return 0;
     }
   }
   if (c->closing()) {
     if (lws_partial_buffered(c->wsi)) {
-      lws_callback_on_writable(c->wsi);
+      askWritable(c);
       return 0;
     }
     std::string_view why = c->extras && !c->extras->closeReason.empty() ? std::string_view(c->extras->closeReason)
@@ -491,9 +561,10 @@ void Worker::closed(Connection* c) {
   rooms_.leaveAll(c);
   rooms_.removeUser(c);
   LOG_INFO("conn %llu closed %d", logFd(c->fd), code);
+  if (c->endpoint) endpointStats_[c->endpoint].connections.add(-1);
   runCloseHooks(c, code);
   conns_.erase(c->fd);
-  server_.sockets.fetch_sub(1, std::memory_order_relaxed);
+  released(c);
   stats_.connections.add(-1);
   delete c;
   if (stopping_ && conns_.empty()) loop_->stop();
@@ -506,21 +577,7 @@ void Worker::runCloseHooks(Connection* c, int code) {
     server_.stores().internal().srem(key, app.member(c->fd));
     server_.cluster().closeKeyRemoved(c->fd, key);
   }
-  if (c->extras->controllers.empty()) return;
-  std::shared_ptr<const RouteTable> pin = routes_;
-  Auth auth = c->auth.view();
-  CloseInfo info{c->fd, auth, auth.code, code};
-  for (const std::string& name : c->extras->controllers) {
-    const Controller* ctl = pin ? pin->findQualified(name) : nullptr;
-    if (!ctl || !ctl->closeHook()) continue;
-    try {
-      ctl->closeHook()(app, info);
-    } catch (const std::exception& e) {
-      LOG_ERROR("conn %llu: %s onClose threw: %s", logFd(c->fd), name.c_str(), e.what());
-    } catch (...) {
-      LOG_ERROR("conn %llu: %s onClose threw", logFd(c->fd), name.c_str());
-    }
-  }
+  router_.closeHooks(c, code);
 }
 
 // ---- rooms and users ----
@@ -562,16 +619,18 @@ size_t Worker::sendToAll(const Payload& p, std::span<const Fd> exclude) {
   return n;
 }
 
-void Worker::setSettings(const LiveSettings& s) {
-  bool idleChanged = s.heartbeatIdleTime != settings_.heartbeatIdleTime;
-  settings_ = s;
+void Worker::setSettings(const std::vector<EndpointSettings>& s) {
+  bool idleChanged = false;
+  for (size_t i = 0; i < s.size() && i < settings_.size(); ++i) {
+    idleChanged |= s[i].heartbeatIdleTime != settings_[i].heartbeatIdleTime;
+    settings_[i] = s[i];
+  }
   if (!idleChanged) return;
-  // A reload changed the idle time: every open connection is checked at the
-  // next tick (idleExpired reads how long it has really been silent and
-  // either closes it or schedules it again), or stops being timed.
+  // A reload changed the idle time: each open connection is checked at the next
+  // tick (idleExpired closes it or schedules it again), or stops being timed.
   for (auto& [fd, c] : conns_) {
     if (c->gone || c->closing()) continue;
-    if (settings_.heartbeatIdleTime > 0) idle_.schedule(&c->idle, idle_.now() + 1);
+    if (settingsOf(c).heartbeatIdleTime > 0) idle_.schedule(&c->idle, idle_.now() + 1);
     else idle_.cancel(&c->idle);
   }
 }
@@ -624,6 +683,7 @@ void Worker::tick() {
   idle_.advance(static_cast<uint64_t>(now), [this](TimerNode* n) {
     idleExpired(reinterpret_cast<Connection*>(reinterpret_cast<char*>(n) - offsetof(Connection, idle)));
   });
+  gate_.expire(loop_->loop(), now);
   if (stopping_ && now >= stopDeadline_) {
     LOG_WARN("stop_timeout reached with %zu connections open: dropping them", conns_.size());
     loop_->stop();
@@ -631,19 +691,15 @@ void Worker::tick() {
 }
 
 void Worker::idleExpired(Connection* c) {
-  if (c->closing() || c->gone || settings_.heartbeatIdleTime <= 0) return;
-  uint64_t idleMs = static_cast<uint64_t>(settings_.heartbeatIdleTime) * 1000;
-  // Any byte from the client counts, pings included: lws answers pings
-  // without telling us, but the kernel knows when data last came in.
-  tcp_info ti = {};
-  socklen_t len = sizeof ti;
-  if (getsockopt(lws_get_socket_fd(c->wsi), IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 &&
-      ti.tcpi_last_data_recv < idleMs) {
-    uint64_t left = (idleMs - ti.tcpi_last_data_recv + 999) / 1000;
-    idle_.schedule(&c->idle, idle_.now() + std::max<uint64_t>(left, 1));
+  const int idleTime = settingsOf(c).heartbeatIdleTime;
+  if (c->closing() || c->gone || idleTime <= 0) return;
+  uint64_t idle = static_cast<uint64_t>(idleTime);
+  uint64_t due = static_cast<uint64_t>(c->activeAt) + idle;
+  if (due > idle_.now()) {
+    idle_.schedule(&c->idle, due);
     return;
   }
-  LOG_INFO("conn %llu: silent for %d s: closing 4008", logFd(c->fd), settings_.heartbeatIdleTime);
+  LOG_INFO("conn %llu: no whole frame for %d s: closing 4008", logFd(c->fd), idleTime);
   close(c, kCloseIdle, closeReasonText(kCloseIdle));
 }
 
@@ -652,6 +708,8 @@ void Worker::beginStop() {
   stopping_ = true;
   stopDeadline_ = ev_now(loop_->loop()) + server_.config().stopTimeout;
   listener_.close(loop_->loop());
+  for (auto& el : endpointListeners_) el->close(loop_->loop());
+  gate_.closeAll(loop_->loop());
   LOG_INFO("stopping: closing %zu connections with 1001", conns_.size());
   for (auto& [fd, c] : conns_) close(c, kCloseGoingAway, closeReasonText(kCloseGoingAway));
   // After the 1001s: a connection still waiting for its connect hook gets 1001, not 4403.

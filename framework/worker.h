@@ -1,9 +1,10 @@
 // framework/worker.h: one worker thread = one libev loop + one lws context.
 //
-// A worker owns its listener (SO_REUSEPORT, DESIGN §2), the connections the
-// kernel gives it, their rooms and users (RoomIndex), its Router, an idle
-// timer wheel and a flush list. Nothing but its own thread touches its connections or calls
-// lws for them; other threads post() tasks to it. Lifetime: created and
+// A worker owns its listener (SO_REUSEPORT, docs/design.md#threads-and-event-loops), the connections the
+// kernel gives it (through its RequestGate and Handshake), their rooms and
+// users (RoomIndex), its Router, an idle timer wheel and a flush list.
+// Nothing but its own thread touches its connections or calls lws for them;
+// other threads post() tasks to it. Lifetime: created and
 // destroyed by Server; its thread runs from start() until the loop ends
 // after a graceful stop.
 #pragma once
@@ -20,11 +21,13 @@
 
 #include "framework/backend_client.h"
 #include "framework/connection.h"
+#include "framework/endpoint.h"
 #include "framework/event_loop.h"
 #include "framework/handshake.h"
 #include "framework/hook_stats.h"
 #include "framework/listener.h"
 #include "framework/module_loader.h"
+#include "framework/request_gate.h"
 #include "framework/room_index.h"
 #include "framework/router.h"
 #include "framework/stats.h"
@@ -34,6 +37,25 @@ namespace msw {
 
 class Server;
 enum class RegistryKind : char;
+
+// An endpoint's part of the settings a reload may change (library/config.h
+// LiveSettings, with [endpoint.NAME]'s own values), copied into each worker.
+struct EndpointSettings {
+  int64_t maxMessageSize = 0;  // the defaults are library/config.cpp's table: Server::liveSettings fills these
+  int64_t sendQueueLimit = 0;
+  int heartbeatIdleTime = 0;
+  int rateLimit = 0;
+  int rateBurst = 0;
+  bool escapeHtml = false;
+  Payload ack;  // sent before each JSON message is handled, when set
+};
+
+// Per endpoint but the default one (whose figures are the worker's totals
+// less these): kept off the default endpoint's path.
+struct EndpointStats {
+  Counter connections;
+  Counter messagesIn;
+};
 
 class Worker {
  public:
@@ -72,8 +94,13 @@ class Worker {
   void close(Connection* c, int code, std::string_view reason, bool dropQueue = false);
   void setRoutes(std::shared_ptr<const RouteTable> routes) { routes_ = std::move(routes); }
   const std::shared_ptr<const RouteTable>& routes() const { return routes_; }
-  void setSettings(const LiveSettings& s);
-  const LiveSettings& settings() const { return settings_; }
+  // The reloadable settings of each endpoint, by index (Server::liveSettings).
+  void setSettings(const std::vector<EndpointSettings>& s);
+  const EndpointSettings& settings() const { return settings_[0]; }
+  const EndpointSettings& settingsOf(const Connection* c) const { return settings_[c->endpoint]; }
+  const Endpoint& endpointOf(const Connection* c) const { return endpoints_.at(c->endpoint); }
+  // Figures of endpoint i >= 1 (the default one's are the totals less the others').
+  EndpointStats& endpointStats(size_t i) { return endpointStats_[i]; }
   double now() const { return ev_now(loop_->loop()); }
   void sendHeartbeat(Connection* c) { send(c, heartbeat_); }
   // Writes this worker's members into the store again (Redis lost them).
@@ -97,6 +124,7 @@ class Worker {
   static void onTick(struct ev_loop* loop, ev_timer* w, int revents);
   static void onFlush(struct ev_loop* loop, ev_prepare* w, int revents);
   void adopt(int fd);
+  void handOver(int fd, std::string_view head);
   void tick();
   void flushDirty();
   void beginStop();
@@ -108,10 +136,14 @@ class Worker {
   void receive(Connection* c, const char* in, size_t len);
   void finishMessage(Connection* c, std::string_view text);
   int writeable(Connection* c);
+  void askWritable(Connection* c);
+  uint32_t activityStamp() const;
+  void controlFrameAnswered(Connection* c);
   void writeQueued(Connection* c);
   void dropQueue(Connection* c);
   void markDirty(Connection* c);
   void closed(Connection* c);
+  void released(Connection* c);
   void idleExpired(Connection* c);
   void runCloseHooks(Connection* c, int code);
   // The connect hook (worker_backend.cpp, docs/backend.md#connect).
@@ -128,12 +160,16 @@ class Worker {
   lws_context* context_ = nullptr;
   lws_vhost* vhost_ = nullptr;
   Listener listener_;
+  std::vector<std::unique_ptr<Listener>> endpointListeners_;  // ports of endpoints' own
   ev_timer tickTimer_;
   ev_prepare flushWatcher_;
-  LiveSettings settings_;
+  std::vector<EndpointSettings> settings_;
+  const EndpointTable& endpoints_;  // Server's, immutable
+  std::unique_ptr<EndpointStats[]> endpointStats_;
   std::shared_ptr<const RouteTable> routes_;
   std::unordered_map<Fd, Connection*> conns_;
   WorkerStats stats_;
+  RequestGate gate_;
   Handshake handshake_;
   RoomIndex rooms_;
   Router router_;

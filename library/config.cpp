@@ -4,6 +4,7 @@
 // walk that table, so a row added there is complete everywhere at once.
 #include "library/config.h"
 #include "library/config_text.h"
+#include "library/ip_address.h"
 
 #include <arpa/inet.h>
 #include <ini.h>
@@ -43,7 +44,7 @@ using LiveMember = T LiveSettings::*;  // a reloadable key: it lives in Config::
 using Field =
     std::variant<Member<int>, Member<int64_t>, Member<bool>, Member<std::string>, Member<std::vector<std::string>>,
                  Member<LogLevelSetting>, Member<CipherKind>, Member<StoreDriver>, LiveMember<int>,
-                 LiveMember<int64_t>, LiveMember<bool>, LiveMember<LogLevelSetting>>;
+                 LiveMember<int64_t>, LiveMember<bool>, LiveMember<LogLevelSetting>, LiveMember<std::string>>;
 
 // The value type a Field points at, and the value itself in a Config.
 template <class M>
@@ -184,6 +185,12 @@ constexpr Key kKeys[] = {
   boolKey  ("outside", "escape_html",         &LiveSettings::escapeHtml,    "true",      kReloadable),
   sizeKey  ("outside", "rx_buffer_size",      &Config::rxBufferSize,        "512",       128, 64 * kKiB),
   boolKey  ("outside", "permessage_deflate",  &Config::permessageDeflate,   "false"),
+  intKey   ("outside", "max_connections_per_ip",   &Config::maxConnectionsPerIp,   "0", 0, 1 << 20),
+  intKey   ("outside", "max_connections_per_user", &Config::maxConnectionsPerUser, "0", 0, 1 << 20),
+  listKey  ("outside", "trusted_proxies",     &Config::trustedProxies,      "",          checkIpAddress),
+  stringKey("outside", "ack",                 &LiveSettings::ack,           "",          wordRule, kReloadable),
+  stringKey("outside", "flavor",              &Config::flavor,              "",          wordRule),
+  stringKey("outside", "heartbeat",           &Config::heartbeat,           "text",      heartbeatRule),
 
   stringKey("manager", "host",                &Config::managerHost,         "127.0.0.1", notEmpty),
   intKey   ("manager", "port",                &Config::managerPort,         "20001",     1, 65535),
@@ -261,20 +268,20 @@ static_assert(tableIsConsistent(),
 
 std::string label(const Key& k) { return std::string("[") + k.section + "] " + k.name; }
 
-std::optional<std::vector<std::string>> parseList(const Key& k, std::string_view s) {
-  std::vector<std::string> items;
-  if (trim(s).empty()) return items;
+// The items of a list, or why it is not one.
+const char* parseList(const Key& k, std::string_view s, std::vector<std::string>& items) {
+  if (trim(s).empty()) return nullptr;
   for (size_t start = 0; start <= s.size();) {
     size_t comma = std::min(s.find(',', start), s.size());
     std::string item(trim(s.substr(start, comma - start)));
     // A trailing comma is fine: it is how a list that goes on on the next line reads.
     if (item.empty() && comma == s.size() && !items.empty()) break;
-    bool twice = std::find(items.begin(), items.end(), item) != items.end();
-    if (twice || (k.check && k.check(item))) return std::nullopt;
+    if (std::find(items.begin(), items.end(), item) != items.end()) return kListRule;
+    if (const char* bad = k.check ? k.check(item) : nullptr) return bad;
     items.push_back(std::move(item));
     start = comma + 1;
   }
-  return items;
+  return nullptr;
 }
 
 // ---- writing into Config
@@ -327,7 +334,8 @@ std::string assignEnum(const Key& k, std::string_view text, Config& c) {
 
 std::string assignText(const Key& k, std::string_view text, const fs::path& root, Config& c) {
   if (const char* reason = k.check ? k.check(text) : nullptr) return reason;
-  std::string& dest = at(c, std::get<Member<std::string>>(k.field));
+  auto* live = std::get_if<LiveMember<std::string>>(&k.field);
+  std::string& dest = live ? at(c, *live) : at(c, std::get<Member<std::string>>(k.field));
   if (k.type == kPath && !text.empty()) {
     dest = normalPath(root / fs::path(text)).string();  // an absolute `text` replaces root
   } else {
@@ -351,9 +359,9 @@ std::string assign(const Key& k, std::string_view text, const fs::path& root, Co
       return {};
     }
     case kList: {
-      auto items = parseList(k, text);
-      if (!items) return kListRule;
-      at(c, std::get<Member<std::vector<std::string>>>(k.field)) = std::move(*items);
+      std::vector<std::string> items;
+      if (const char* bad = parseList(k, text, items)) return bad;
+      at(c, std::get<Member<std::vector<std::string>>>(k.field)) = std::move(items);
       return {};
     }
   }
@@ -499,7 +507,13 @@ void continueValue(Parse& p, const Key& k, std::string_view value) {
   setValue(p, k, joined + std::string(withoutComment(value)));
 }
 
+void takeEndpointKey(Parse& p, std::string_view ep, std::string_view name, std::string_view value) {
+  EndpointKeyNote n = setEndpointKey(p.out.endpoints, ep, p.headerLine, name, value);
+  if (!n.text.empty()) (n.error ? addError : addWarning)(p, n.atHeader ? p.headerLine : p.line, n.text);
+}
+
 void takeKey(Parse& p, std::string_view section, std::string_view name, std::string_view value, bool continued) {
+  if (std::string_view ep; endpointSection(section, ep)) return continued ? void() : takeEndpointKey(p, ep, name, value);
   if (section.empty()) {
     if (!continued) addWarning(p, p.line, std::string(name) + ": key before any [section] (ignored)");
     return;
@@ -599,6 +613,7 @@ void checkAcrossKeys(Parse& p) {
     addError(p, laterLine(p, "manager", {"host", "token"}),
              "[manager] host " + c.managerHost + " is not loopback: set [manager] token");
   }
+  for (auto& [line, what] : finishEndpoints(c)) addError(p, line, what);
 }
 
 bool readFile(const std::string& file, std::string& text, std::string& why) {
@@ -670,6 +685,7 @@ std::string dumpConfig(const Config& c, const ConfigLoad* origin) {
     }
     out += "\n";
   }
+  for (const EndpointConfig& e : c.endpoints) out += "[endpoint." + e.name + "] " + describeEndpoint(e, c.port) + "\n";
   return out;
 }
 

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "library/endpoint_config.h"
+
 namespace msw {
 
 enum class CipherKind { kAes256Gcm, kDesEde3Ecb };
@@ -28,6 +30,7 @@ struct LiveSettings {
   int rateLimit;              // [outside] rate_limit
   int rateBurst;              // [outside] rate_burst
   bool escapeHtml;            // [outside] escape_html
+  std::string ack;            // [outside] ack (docs/endpoints.md)
 
   bool operator==(const LiveSettings&) const = default;
 };
@@ -59,6 +62,11 @@ struct Config {
   std::string staticDir;
   int rxBufferSize;
   bool permessageDeflate;
+  int maxConnectionsPerIp;
+  int maxConnectionsPerUser;
+  std::vector<std::string> trustedProxies;  // addresses whose X-Real-IP / X-Forwarded-For count
+  std::string flavor;     // the default endpoint's (docs/endpoints.md); its ack is LiveSettings::ack
+  std::string heartbeat;
 
   // [manager]
   std::string managerHost;
@@ -91,6 +99,9 @@ struct Config {
   std::string backendSecret;
   int backendMaxInFlight;
   int64_t backendMaxAnswer;
+
+  // [endpoint.NAME] sections, in file order (library/endpoint_config.h)
+  std::vector<EndpointConfig> endpoints;
 };
 
 struct ConfigLoad {

@@ -141,6 +141,22 @@ class App {
   // Request::hook adds the module's name). With no [backend] url, `done`
   // gets kDisabled.
   virtual void callHook(Fd fd, std::string_view hook, std::string jsonBody, HookCallback done) = 0;
+
+  // Endpoints (docs/endpoints.md). A frame carrying `bytes` as they are,
+  // text or binary: no JSON, no escaping (raw endpoints' replies).
+  virtual Payload frame(std::string_view bytes, bool binary = false) = 0;
+  // What a `flat` endpoint's client gets for reply(): {"type":EVENT, ...param's
+  // fields} on success, {"type":"error","error":INFO,"status":N} otherwise.
+  virtual Payload flatMessage(int status, std::string_view event, std::string_view info,
+                              JsonRef param = JsonRef()) = 0;
+};
+
+// Which endpoint a connection came in by (docs/endpoints.md): its name
+// ("default" for the default one) and flavor, and whether its envelope is flat.
+struct EndpointInfo {
+  std::string_view name = "default";
+  std::string_view flavor;
+  bool flat = false;
 };
 
 // A reply that outlives its Request (see Request::later()): copy it into a
@@ -182,8 +198,9 @@ class Reply {
 // copy what a callback needs (later() for the reply).
 class Request {
  public:
-  Request(App& app, Fd fd, const Auth& auth, JsonRef data, std::string_view method, JsonRef rid)
-      : app(app), fd(fd), auth(auth), code(auth.code), data(data), method(method), rid_(rid) {}
+  Request(App& app, Fd fd, const Auth& auth, JsonRef data, std::string_view method, JsonRef rid,
+          EndpointInfo endpoint = {})
+      : app(app), fd(fd), auth(auth), code(auth.code), data(data), method(method), endpoint(endpoint), rid_(rid) {}
 
   App& app;
   const Fd fd;
@@ -191,6 +208,7 @@ class Request {
   const std::string_view code;     // auth.code: the room named by the token
   const JsonRef data;              // the message's fields but method and rid, HTML-escaped
   const std::string_view method;   // normalised "module.controller.action"
+  const EndpointInfo endpoint;     // name, flavor (an older system's names to speak), envelope
 
   // The direct reply: carries the request's rid when it had one.
   void reply(int status, std::string_view event, std::string_view info, JsonRef param = JsonRef()) {
@@ -216,14 +234,42 @@ class Request {
     app.callHook(fd, std::string(module) + "." + std::string(name), std::move(jsonBody), std::move(done));
   }
 
+  // Sends a frame as it is (a flat endpoint's own JSON object, say).
+  void send(const Payload& p) {
+    replied_ = true;
+    app.sendToFd(fd, p);
+  }
+
   // The payload reply() would send, for a caller that sends it itself.
   Payload replyPayload(int status, std::string_view event, std::string_view info, JsonRef param) {
+    if (endpoint.flat) return app.flatMessage(status, event, info, param);
     return app.message(status, event, info, param, rid_);
   }
 
  private:
   JsonRef rid_;
   bool replied_ = false;
+};
+
+// One frame of a `route = raw` endpoint, untouched. Valid for the call only.
+struct Frame {
+  App& app;
+  Fd fd;
+  const Auth& auth;
+  std::string_view data;  // the frame's bytes as they came
+  bool binary;            // a binary frame (else text, UTF-8 checked by the framework)
+  EndpointInfo endpoint;
+
+  // Sends bytes to this connection as a frame of their own, text or binary.
+  void send(std::string_view bytes, bool asBinary) { app.sendToFd(fd, app.frame(bytes, asBinary)); }
+};
+
+// What a controller's onOpen is told: a connection of its endpoint just
+// opened; nothing of that connection has been handled yet.
+struct OpenInfo {
+  Fd fd;
+  const Auth& auth;  // empty views on an `auth = none` endpoint
+  EndpointInfo endpoint;
 };
 
 // What a controller's onClose is told.

@@ -31,6 +31,8 @@ namespace msw {
 using ActionFn = std::function<void(Request&)>;
 using CloseFn = std::function<void(App&, const CloseInfo&)>;
 using HookFn = std::function<void(App&)>;
+using FrameFn = std::function<void(Frame&)>;
+using OpenFn = std::function<void(App&, const OpenInfo&)>;
 
 // A controller: a name, its actions (names are case-insensitive), and the
 // optional hooks. Built by the plugin, then read-only.
@@ -44,6 +46,11 @@ class Controller {
   Controller& onMessage(ActionFn fn) { onMessage_ = std::move(fn); return *this; }
   // Runs when a connection this controller was attached to (fdAddController) closes.
   Controller& onClose(CloseFn fn) { onClose_ = std::move(fn); return *this; }
+  // A `route = raw` endpoint's handler: every frame of its connections, untouched.
+  Controller& onFrame(FrameFn fn) { onFrame_ = std::move(fn); return *this; }
+  // Runs when a connection of an endpoint naming this controller opens,
+  // before any of its messages (greetings go out first).
+  Controller& onOpen(OpenFn fn) { onOpen_ = std::move(fn); return *this; }
   // Runs on the old code just before a reload replaces it.
   Controller& onReload(HookFn fn) { onReload_ = std::move(fn); return *this; }
   // Runs once when the server stops, after every connection is closed.
@@ -57,6 +64,8 @@ class Controller {
   const std::unordered_map<std::string, ActionFn>& actions() const { return actions_; }
   const CloseFn& closeHook() const { return onClose_; }
   const HookFn& reloadHook() const { return onReload_; }
+  const FrameFn& frameHook() const { return onFrame_; }
+  const OpenFn& openHook() const { return onOpen_; }
   const HookFn& shutdownHook() const { return onShutdown_; }
 
   static std::string lower(std::string_view s) {
@@ -72,6 +81,8 @@ class Controller {
   CloseFn onClose_;
   HookFn onReload_;
   HookFn onShutdown_;
+  FrameFn onFrame_;
+  OpenFn onOpen_;
 };
 
 // What init is given.

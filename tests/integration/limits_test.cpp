@@ -6,6 +6,7 @@
 #include <chrono>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "tests/integration/it_support.h"
 
@@ -46,6 +47,24 @@ TEST_F(Idle, WebSocketPingsCountAsActivity) {
                         << msSince(t0) << " ms";
   }
   EXPECT_EQ(request(c, R"({"method":"ping"})").event(), "pong") << "still open after " << msSince(t0) << " ms";
+}
+
+TEST_F(Idle, AByteTrickleThatNeverEndsAFrameIsClosed4008) {
+  auto t0 = msw::test::Clock::now();
+  WsClient c = client();
+  std::string frame = msw::test::encodeFrame(msw::test::kOpText, std::string(100, 'x'), true, true, 0x11223344u);
+  ASSERT_TRUE(c.sendRawBytes(frame.substr(0, 6)));  // header and mask: a 100-byte frame begins
+  int code = 0;
+  // One byte every 300 ms: the frame would end after 30 s, far past the 2 s idle time.
+  for (size_t i = 6; i < frame.size() && code == 0; ++i) {
+    if (!c.sendRawBytes(frame.substr(i, 1))) break;
+    code = c.waitClose(300);
+  }
+  if (code == 0) code = c.waitClose(1000);
+  int64_t elapsed = msSince(t0);
+  EXPECT_EQ(code, 4008) << "after " << elapsed << " ms";
+  EXPECT_GE(elapsed, 1900) << "closed before heartbeat_idle_time";
+  EXPECT_LE(elapsed, 4500) << "closed late";
 }
 
 TEST_F(Idle, TextHeartbeatsCountAsActivity) {
@@ -141,6 +160,41 @@ TEST_F(MaxConnections, UpgradesBeyondTheLimitAreRefusedUntilOneCloses) {
   EXPECT_EQ(recvMsg(watcher).event(), "closedHook");
   WsClient again;
   EXPECT_TRUE(server().connect(again, server().userToken())) << again.error() << " " << again.response().body;
+}
+
+class MaxConnectionsAtOnce : public SharedServerTest<MaxConnectionsAtOnce> {
+ public:
+  static constexpr int kWorkers = 2;
+  static void configure(TestServer& s) { s.ini.set("outside", "max_connections", "20"); }
+};
+
+TEST_F(MaxConnectionsAtOnce, SixtyAtOnceAdmitExactlyTheLimitAndTheRestGet503WithJson) {
+  constexpr int kClients = 60;
+  std::vector<WsClient> clients(kClients);
+  std::vector<int> outcome(kClients, 0);  // 101, or the refusal's status
+  std::vector<std::string> bodies(kClients);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kClients; ++i)
+    threads.emplace_back([&, i] {
+      bool ok = server().connect(clients[static_cast<size_t>(i)], server().userToken("at" + std::to_string(i)));
+      outcome[static_cast<size_t>(i)] = ok ? 101 : clients[static_cast<size_t>(i)].response().status;
+      bodies[static_cast<size_t>(i)] = clients[static_cast<size_t>(i)].response().body;
+    });
+  for (std::thread& t : threads) t.join();
+  int admitted = 0;
+  for (int i = 0; i < kClients; ++i) {
+    if (outcome[static_cast<size_t>(i)] == 101) {
+      ++admitted;
+      continue;
+    }
+    EXPECT_EQ(outcome[static_cast<size_t>(i)], 503) << bodies[static_cast<size_t>(i)];
+    EXPECT_EQ(Json::parse(bodies[static_cast<size_t>(i)])["status"].i64(), 503) << bodies[static_cast<size_t>(i)];
+  }
+  EXPECT_EQ(admitted, 20);
+  for (int i = 0; i < kClients; ++i) {
+    if (outcome[static_cast<size_t>(i)] != 101) continue;
+    EXPECT_EQ(request(clients[static_cast<size_t>(i)], R"({"method":"ping"})").event(), "pong") << i;
+  }
 }
 
 // The server's descriptor limits (soft, hard) from /proc.

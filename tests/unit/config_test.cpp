@@ -315,6 +315,22 @@ TEST_F(ConfigTest, ListsAreCommaSeparatedTrimmedNames) {
   }
 }
 
+TEST_F(ConfigTest, TrustedProxiesAreIpAddresses) {
+  ASSERT_TRUE(load("[outside]\ntrusted_proxies = 127.0.0.1, ::1,10.0.0.2\n").ok);
+  EXPECT_EQ((Lines{"127.0.0.1", "::1", "10.0.0.2"}), config_.trustedProxies);
+  ASSERT_TRUE(load("[outside]\ntrusted_proxies =\n").ok);
+  EXPECT_EQ(Lines{}, config_.trustedProxies);
+  for (const char* bad : {"localhost", "10.0.0.0/8", "1.2.3", "::1,,::2"}) {
+    EXPECT_EQ(Lines{at(2) + "[outside] trusted_proxies = " + bad + ": must be a comma-separated list of IP addresses"},
+              load(std::string("[outside]\ntrusted_proxies = ") + bad + "\n").errors)
+        << bad;
+  }
+  ASSERT_TRUE(load("[outside]\nmax_connections_per_ip = 3\nmax_connections_per_user = 2\n").ok);
+  EXPECT_EQ(3, config_.maxConnectionsPerIp);
+  EXPECT_EQ(2, config_.maxConnectionsPerUser);
+  EXPECT_FALSE(load("[outside]\nmax_connections_per_ip = -1\n").ok);
+}
+
 TEST_F(ConfigTest, AListMayGoOnOnIndentedLines) {
   ConfigLoad r = load("[app]\nmodules = index,\n  live\n  chat ; more\nplugin_dir = p\n");
   ASSERT_TRUE(r.ok) << testing::PrintToString(r.errors);
@@ -542,7 +558,7 @@ TEST_F(ConfigTest, DumpHasOneLinePerKeyAndHidesSecrets) {
   ASSERT_TRUE(load("[auth]\nkey = topsecret\ncipher = des-ede3-ecb\n[app]\nmodules = a, b\n"
                    "[backend]\nsecret = hookkey\n").ok);
   std::string dump = dumpConfig(config_);
-  EXPECT_EQ(43, std::count(dump.begin(), dump.end(), '\n'));
+  EXPECT_EQ(49, std::count(dump.begin(), dump.end(), '\n'));
   EXPECT_NE(std::string::npos, dump.find("[backend] secret = (hidden)\n"));
   EXPECT_EQ(std::string::npos, dump.find("hookkey"));
   EXPECT_NE(std::string::npos, dump.find("[outside] port = 20000\n"));

@@ -16,6 +16,13 @@
 //   bye       replies "bye", then closes the caller with data "code" [4010]
 // Controller "any": onMessage only -> every action answers "anyMessage" with
 // info = the normalised method.
+// Controller "chat" (for `route = type` endpoints, docs/endpoints.md):
+//   onOpen    greets with "connected" (param {"endpoint","flavor","fd"}) before anything else
+//   say       replies "said" with the data it got (flat: {"type":"said", ...data})
+//   where     replies "where" with param {"endpoint","flavor","method"}
+//   boom      throws -> 500 in the endpoint's envelope
+// Controller "frames": onFrame answers every frame with "len:N bin:B" as text,
+// then the frame itself reversed, in its own kind (text or binary).
 #include <cstdint>
 #include <optional>
 #include <stdexcept>
@@ -98,7 +105,35 @@ void bye(Request& r) {
 
 void anyMessage(Request& r) { r.success("anyMessage", r.method); }
 
+Json whereParam(const msw::EndpointInfo& e) {
+  Json p = Json::object();
+  p.set("endpoint", e.name);
+  p.set("flavor", e.flavor);
+  return p;
+}
+
+void chatOpen(App& app, const msw::OpenInfo& o) {
+  Json p = whereParam(o.endpoint);
+  p.set("fd", static_cast<uint64_t>(o.fd));
+  app.sendToFd(o.fd, o.endpoint.flat ? app.flatMessage(200, "connected", "", p) : app.message(200, "connected", "", p));
+}
+
+void chatSay(Request& r) { r.success("said", "", r.data); }
+
+void chatWhere(Request& r) {
+  Json p = whereParam(r.endpoint);
+  p.set("method", r.method);
+  r.success("where", "", p);
+}
+
+void frames(msw::Frame& f) {
+  f.send("len:" + std::to_string(f.data.size()) + " bin:" + (f.binary ? "1" : "0"), false);
+  f.send(std::string(f.data.rbegin(), f.data.rend()), f.binary);
+}
+
 int init(msw::Module& m) {
+  m.controller("chat").onOpen(chatOpen).action("say", chatSay).action("where", chatWhere).action("boom", boom);
+  m.controller("frames").onFrame(frames);
   m.controller("test")
       .action("boom", boom)
       .action("boomint", boomInt)
