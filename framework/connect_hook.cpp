@@ -13,7 +13,7 @@ constexpr size_t kMaxAuthJson = 60000;
 
 }  // namespace
 
-std::string connectHookBody(lws* wsi, std::string_view endpoint) {
+std::string connectHookBody(lws* wsi, std::string_view endpoint, std::string_view ip) {
   Json body = Json::object();
   body.set("endpoint", endpoint);
   static thread_local char buf[8192];  // the whole header budget
@@ -27,9 +27,7 @@ std::string connectHookBody(lws* wsi, std::string_view endpoint) {
     std::string name(arg.substr(0, eq));
     if (!name.empty()) query.set(name.c_str(), eq == std::string_view::npos ? std::string_view() : arg.substr(eq + 1));
   }
-  char peer[64] = "";
-  lws_get_peer_simple(wsi, peer, sizeof peer);
-  body.set("ip", peer);
+  body.set("ip", ip);
   if (lws_hdr_custom_copy(wsi, buf, 64, "x-real-ip:", 10) > 0) body.set("real_ip", buf);
   return body.dump();
 }

@@ -23,7 +23,8 @@ inline constexpr size_t kMaxHeldMessages = 32;
 
 // {"endpoint","path","query":{...},"ip"} (+ "real_ip" from X-Real-IP) of
 // the handshake being filtered: call in the filter, the headers go after it.
-std::string connectHookBody(lws* wsi, std::string_view endpoint);
+// `ip` is the client's address (Handshake::clientAddress: trusted proxies applied).
+std::string connectHookBody(lws* wsi, std::string_view endpoint, std::string_view ip);
 
 struct ConnectVerdict {
   bool admit = false;

@@ -72,6 +72,12 @@ class AuthData {
 // An Fd for printf's %llu: logs name a connection by it.
 inline unsigned long long logFd(Fd fd) { return static_cast<unsigned long long>(fd); }
 
+// A message of a connection the connect hook has not admitted yet (docs/backend.md#connect).
+struct HeldMessage {
+  std::string data;
+  bool binary = false;
+};
+
 struct Connection {
   // Rare state: allocated on first use.
   struct Extras {
@@ -81,7 +87,7 @@ struct Connection {
     std::string rx;                         // a message arriving in several chunks
     std::string closeReason;                // when not the code's usual text
     std::string hookBody;                   // the connect hook's request, from the handshake
-    std::vector<std::string> held;          // messages waiting for the connect hook's answer
+    std::vector<HeldMessage> held;          // messages waiting for the connect hook's answer
     std::string address;                    // the client's, when a per-address limit counts it
   };
 

@@ -52,7 +52,7 @@ const Endpoint* Handshake::resolveEndpoint(lws* wsi) {
   return table.resolve(port, n > 0 ? std::string_view(path, static_cast<size_t>(n)) : std::string_view("/"));
 }
 
-std::optional<Handshake::Admission> Handshake::check(lws* wsi, bool stopping, bool backendAuth, uint16_t& endpoint) {
+std::optional<Handshake::Admission> Handshake::check(lws* wsi, bool stopping, uint16_t& endpoint) {
   // A request with upgrade headers reaches here whatever its method (over TLS,
   // RequestGate could not look): RFC 6455 upgrades GET only.
   if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0) {
@@ -86,9 +86,10 @@ std::optional<Handshake::Admission> Handshake::check(lws* wsi, bool stopping, bo
     return std::nullopt;
   }
   endpoint = ep->index;
-  std::optional<AuthData> auth = backendAuth ? AuthData() : readToken(wsi, *ep);
+  bool backend = ep->auth == AuthMode::kBackend;
+  std::optional<AuthData> auth = backend ? AuthData() : readToken(wsi, *ep);
   if (!auth) return std::nullopt;
-  Admission a{std::move(*auth), clientAddress(wsi)};
+  Admission a{std::move(*auth), clientAddress(wsi), backend};
   if (const char* over = server_.limits().acquire(a.address, a.auth.id())) {
     reject(wsi, 429, over, Reject::kLimit);
     return std::nullopt;

@@ -33,10 +33,11 @@ class Handshake {
   struct Admission {
     AuthData auth;
     std::string address;  // the client's (see clientAddress)
+    // auth = backend: no token was read, the connect hook admits it later (docs/backend.md#connect).
+    bool pending = false;
   };
   // What the connection to open is (and `endpoint`, its endpoint's index), or nullopt once the refusal is answered.
-  // backendAuth: the connect hook admits it later (docs/backend.md#connect), no token is checked.
-  std::optional<Admission> check(lws* wsi, bool stopping, bool backendAuth, uint16_t& endpoint);
+  std::optional<Admission> check(lws* wsi, bool stopping, uint16_t& endpoint);
   // Gives back what check took for a connection that ends.
   void release(std::string_view address, std::string_view user);
 

@@ -147,9 +147,11 @@ class Worker {
   void idleExpired(Connection* c);
   void runCloseHooks(Connection* c, int code);
   // The connect hook (worker_backend.cpp, docs/backend.md#connect).
+  void startBackend();
+  void holdForConnectHook(Connection* c, lws* wsi, std::string_view address);
   void askConnectHook(Connection* c);
   void settleConnect(Fd fd, const HookAnswer& answer);
-  bool holdMessage(Connection* c, std::string_view text);
+  bool holdMessage(Connection* c, std::string_view text, bool binary);
 
   Server& server_;
   const int index_;
@@ -183,9 +185,6 @@ class Worker {
   double stopDeadline_ = 0;
   HookStats hookStats_;
   std::unique_ptr<BackendClient> backend_;  // from setUp to tearDown
-  // Until endpoints wire `auth = backend`: MSW_TEST_CONNECT_HOOK=1 in the
-  // environment puts every handshake through the connect hook (tests only).
-  bool connectHookForAll_ = false;
 };
 
 }  // namespace msw

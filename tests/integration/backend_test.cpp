@@ -1,8 +1,8 @@
 // Integration tests of backend hooks (docs/backend.md): the real server
 // against a real HTTP backend (tests/support/backend_server.py, Python's
 // http.server) started by each fixture: module hooks through the hooktest
-// module, the connect hook (switched on for every handshake by
-// MSW_TEST_CONNECT_HOOK=1 until endpoints carry `auth = backend`),
+// module, the connect hook (an `[endpoint.x] auth = backend` endpoint at
+// /ws, Laravel-S style `?token=...`, docs/endpoints.md),
 // signatures, timeouts, a backend that is down, the in-flight bound, stop.
 #include <fcntl.h>
 #include <poll.h>
@@ -73,22 +73,23 @@ class Backend {
   pid_t pid_ = -1;
 };
 
-// Sets or clears the connect-hook switch for the servers started while it lives.
-class ConnectHookSwitch {
- public:
-  explicit ConnectHookSwitch(bool on) {
-    if (on) ::setenv("MSW_TEST_CONNECT_HOOK", "1", 1);
-    else ::unsetenv("MSW_TEST_CONNECT_HOOK");
-  }
-  ~ConnectHookSwitch() { ::unsetenv("MSW_TEST_CONNECT_HOOK"); }
-};
-
-void configure(TestServer& s, const std::string& url, const std::string& secret, int timeout, int inFlight) {
+// connectHook: [endpoint.x] at /ws with auth = backend, the token in ?token=.
+void configure(TestServer& s, const std::string& url, const std::string& secret, int timeout, int inFlight,
+               bool connectHook = false) {
   s.ini.set("app", "modules", "index, testmod, hooktest")
       .set("backend", "url", url)
       .set("backend", "timeout", std::to_string(timeout))
       .set("backend", "max_in_flight", std::to_string(inFlight));
   if (!secret.empty()) s.ini.set("backend", "secret", secret);
+  if (!connectHook) return;
+  s.ini.set("endpoint.x", "path", "/ws").set("endpoint.x", "auth", "backend").set("endpoint.x", "auth_param", "token");
+  // A controller with onOpen, and one that gets binary frames as they are.
+  s.ini.set("endpoint.chat", "path", "/chat").set("endpoint.chat", "route", "type");
+  s.ini.set("endpoint.chat", "controller", "testmod.chat").set("endpoint.chat", "auth", "backend");
+  s.ini.set("endpoint.chat", "auth_param", "token");
+  s.ini.set("endpoint.frames", "path", "/frames").set("endpoint.frames", "route", "raw");
+  s.ini.set("endpoint.frames", "controller", "testmod.frames").set("endpoint.frames", "auth", "backend");
+  s.ini.set("endpoint.frames", "auth_param", "token");
 }
 
 // hooktest.hook.call: the hook's answer as the module saw it.
@@ -111,12 +112,12 @@ class HooksFixture : public ::testing::Test {
   explicit HooksFixture(bool connectHook) : connectHook_(connectHook) {}
   void SetUp() override {
     ASSERT_GT(backend.port, 0) << "the Python backend did not start";
-    configure(server, backend.url(), kSecret, 2, 4);
+    configure(server, backend.url(), kSecret, 2, 4, connectHook_);
     ASSERT_TRUE(server.start()) << server.error();
   }
   void TearDown() override { EXPECT_EQ(sanitizerReport(server.proc.log()), ""); }
 
-  ConnectHookSwitch connectHook_;  // first: set before the server starts
+  bool connectHook_;
   Backend backend{kSecret};
   TestServer server{1};
 };
@@ -267,13 +268,44 @@ TEST_F(ConnectHook, AdmittedClientGetsTheAnswerAsItsAuth) {
   Json st = backend.stats();
   ASSERT_EQ(st["connect_bodies"].size(), 1) << st.dump();
   JsonRef body = st["connect_bodies"].at(0);
-  EXPECT_EQ(body["endpoint"].str(), "default");
+  EXPECT_EQ(body["endpoint"].str(), "x");
   EXPECT_EQ(body["path"].str(), "/ws");
   EXPECT_EQ(body["query"]["token"].str(), "ok-42");
   EXPECT_EQ(body["query"]["room"].str(), "r 1");
   EXPECT_EQ(body["ip"].str(), "127.0.0.1");
   EXPECT_EQ(st["bad_signatures"].i64(-1), 0);
   EXPECT_EQ(hooks(server, "connect", "ok"), 1);
+}
+
+TEST_F(ConnectHook, OnOpenRunsOnlyOnceAdmitted) {
+  WsClient in;
+  ASSERT_TRUE(in.connect("127.0.0.1", server.port, "/chat?token=ok-7"));
+  ASSERT_TRUE(in.sendText(R"({"type":"say","n":1})"));  // held until the hook answers
+  std::optional<std::string> first = in.recvMessage(5000);
+  ASSERT_TRUE(first);
+  EXPECT_EQ(Json::parse(*first)["event"].str(), "connected") << *first;
+  EXPECT_TRUE(in.recvEvent("said", 5000));
+  WsClient out;
+  ASSERT_TRUE(out.connect("127.0.0.1", server.port, "/chat?token=nobody"));
+  EXPECT_FALSE(out.recvMessage(5000)) << "onOpen ran for a refused connection";
+  EXPECT_EQ(out.closeCode(), 4403);
+  EXPECT_EQ(backend.stats()["connect_bodies"].at(0)["endpoint"].str(), "chat");
+}
+
+// Binary frames of a pending connection are held like text ones (docs/backend.md#connect).
+TEST_F(ConnectHook, BinaryFramesAreHeldUntilAdmission) {
+  WsClient in;
+  ASSERT_TRUE(in.connect("127.0.0.1", server.port, "/frames?token=ok-8"));
+  ASSERT_TRUE(in.sendBinary("abc"));
+  std::optional<std::string> len = in.recvMessage(5000);
+  ASSERT_TRUE(len);
+  EXPECT_EQ(len->rfind("len:3", 0), 0u) << *len;
+  EXPECT_EQ(in.recvMessage(5000).value_or(""), "cba");
+  WsClient out;
+  ASSERT_TRUE(out.connect("127.0.0.1", server.port, "/frames?token=nobody"));
+  ASSERT_TRUE(out.sendBinary("abc"));
+  EXPECT_FALSE(out.recvMessage(5000)) << "a binary frame reached the controller before the hook answered";
+  EXPECT_EQ(out.closeCode(), 4403);
 }
 
 TEST_F(ConnectHook, RefusedClientIsClosed4403AndItsMessagesAreNotHandled) {
@@ -362,7 +394,6 @@ TEST_F(ConnectHook, StopWithAConnectHookInFlightDoesNotWait) {
 TEST(BackendQueue, BeyondTheQueueHooksFailBusyAtOnce) {
   Backend backend(kSecret);
   ASSERT_GT(backend.port, 0);
-  ConnectHookSwitch off(false);
   TestServer server(1);
   configure(server, backend.url(), kSecret, 5, 1);
   ASSERT_TRUE(server.start()) << server.error();
@@ -392,7 +423,6 @@ TEST(BackendQueue, BeyondTheQueueHooksFailBusyAtOnce) {
 TEST(BackendDown, HooksFailUnreachableAndConnectsAreRefused) {
   std::string url = "http://127.0.0.1:" + std::to_string(msw::test::freePort());
   {
-    ConnectHookSwitch off(false);
     TestServer server(1);
     configure(server, url, "", 2, 4);
     ASSERT_TRUE(server.start()) << server.error();
@@ -404,9 +434,8 @@ TEST(BackendDown, HooksFailUnreachableAndConnectsAreRefused) {
     EXPECT_LT(msSince(t0), 1000) << "a refused connection is known at once";
     EXPECT_EQ(hooks(server, "hooktest.echo", "unreachable"), 1);
   }
-  ConnectHookSwitch on(true);
   TestServer server(1);
-  configure(server, url, "", 2, 4);
+  configure(server, url, "", 2, 4, true);
   ASSERT_TRUE(server.start()) << server.error();
   WsClient c;
   ASSERT_TRUE(c.connect("127.0.0.1", server.port, "/ws?token=ok-1"));
@@ -417,7 +446,6 @@ TEST(BackendDown, HooksFailUnreachableAndConnectsAreRefused) {
 TEST(BackendSignature, WrongSecretIsRefusedByTheBackend) {
   Backend backend(kSecret);
   ASSERT_GT(backend.port, 0);
-  ConnectHookSwitch off(false);
   TestServer server(1);
   configure(server, backend.url(), "not-the-secret", 2, 4);
   ASSERT_TRUE(server.start()) << server.error();
