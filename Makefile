@@ -1,6 +1,8 @@
 # msw: `make run` to try it, `make test` to check it. CMake does the building.
 BUILD ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
 JOBS ?= $(shell nproc)
 
 # Each recipe installs what is missing, then configures, then builds, in that
@@ -9,7 +11,7 @@ configure = test -f $(1)/CMakeCache.txt || cmake -S . -B $(1) $(2)
 # The nested gmake that CMake runs would announce every directory it enters.
 cmake_build = cmake --build $(1) -j $(JOBS) -- --no-print-directory
 
-.PHONY: all build deps test-deps run test test-asan bench clean
+.PHONY: all build deps test-deps run test test-asan test-fuzz bench clean
 
 all: build
 
@@ -52,8 +54,16 @@ test-asan:
 	@$(call cmake_build,$(ASAN_BUILD))
 	ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS)
 
+# The libFuzzer targets of tests/fuzz (clang), FUZZ_SECONDS each.
+test-fuzz:
+	@scripts/deps test
+	@$(call configure,$(FUZZ_BUILD),-DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang \
+	    -DCMAKE_CXX_COMPILER=clang++ -DMSW_FUZZ=ON -DMSW_TESTS=OFF)
+	@cmake --build $(FUZZ_BUILD) -j $(JOBS) --target msw_fuzzers -- --no-print-directory
+	tests/fuzz/run $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
 bench: build
 	bench/run
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

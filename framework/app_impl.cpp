@@ -146,6 +146,10 @@ std::string AppImpl::member(Fd fd) const { return server_.config().nodeId + ":" 
 
 std::string_view AppImpl::nodeId() const { return server_.config().nodeId; }
 
+std::string AppImpl::setting(std::string_view section, std::string_view name) const {
+  return server_.setting(section, name);
+}
+
 void AppImpl::log(LogLevel level, std::string_view text) {
   int n = static_cast<int>(text.size());
   switch (level) {

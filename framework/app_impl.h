@@ -40,6 +40,7 @@ class AppImpl : public App {
   void callHook(Fd fd, std::string_view hook, std::string jsonBody, HookCallback done) override;
   Payload frame(std::string_view bytes, bool binary = false) override;
   Payload flatMessage(int status, std::string_view event, std::string_view info, JsonRef param = JsonRef()) override;
+  std::string setting(std::string_view section, std::string_view name) const override;
 
  private:
   Server& server_;

@@ -1,7 +1,9 @@
 #include "framework/auth.h"
 
 #include <cmath>
+#include <optional>
 
+#include "library/json_text.h"
 #include "msw/json.h"
 
 namespace msw {
@@ -9,11 +11,26 @@ namespace {
 
 constexpr int64_t kClockSkew = 300;
 
+// The text of a numeric `id` as the token wrote it: cJSON's double would
+// merge 2^53 + 1 with 2^53 and -0 with 0 (docs/protocol.md, "The token").
+// nullopt when it is not a plain integer of at most 2^53 in magnitude.
+std::optional<std::string> numericId(std::string_view json, JsonRef o) {
+  JsonRef id = o["id"];
+  size_t index = 0;
+  for (JsonRef member : o) {
+    if (member.raw() == id.raw()) break;
+    ++index;
+  }
+  std::optional<std::string_view> text = memberText(json, index);
+  if (!text || !isSafeInteger(*text)) return std::nullopt;
+  return std::string(*text);
+}
+
 }  // namespace
 
 AuthData authFromJson(std::string_view json, const void* parsedObject) {
   JsonRef o(static_cast<cJSON*>(const_cast<void*>(parsedObject)));
-  std::string id = o["id"].text();
+  std::string id = o["id"].isNumber() ? numericId(json, o).value_or("") : o["id"].text();
   std::string type = o["type"].text();
   std::string code = o["code"].text();
   std::string nickname = o["nickname"].text();
@@ -59,6 +76,10 @@ AuthCheck checkToken(const TokenCodec& codec, std::string_view token, int64_t tt
       r.info = "auth expired";
       return r;
     }
+  }
+  if (obj["id"].isNumber() && !numericId(*plain, obj)) {
+    r.info = "auth id is not an integer of at most 2^53";
+    return r;
   }
   r.ok = true;
   r.auth = authFromJson(*plain, obj.raw());

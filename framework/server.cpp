@@ -180,6 +180,11 @@ std::vector<EndpointSettings> Server::liveSettings() const {
   return all;
 }
 
+std::string Server::setting(std::string_view section, std::string_view name) const {
+  std::lock_guard<std::mutex> lock(settingMutex_);
+  return configValue(config_, section, name);
+}
+
 // Workers bind with SO_REUSEPORT, which would quietly share the port with
 // another msw of the same user. A plain bind first tells us it is taken.
 bool Server::checkPortsFree(std::string& error) {
@@ -341,11 +346,14 @@ ReloadResult Server::reload() {
     for (auto& [name, m] : old->modules)
       if (std::find(fresh.modules.begin(), fresh.modules.end(), name) == fresh.modules.end()) removed.push_back(name);
   std::shared_ptr<const RouteTable> table = loader_->load(fresh.modules, old.get(), r.errors);
-  config_.modules = fresh.modules;
-  applyReloadable(fresh, config_);
-  std::vector<std::string> notes;
-  reloadEndpoints(fresh, config_, notes);
-  for (const std::string& n : notes) LOG_WARN("reload: %s", n.c_str());
+  {
+    std::lock_guard<std::mutex> l(settingMutex_);
+    config_.modules = fresh.modules;
+    applyReloadable(fresh, config_);
+    std::vector<std::string> notes;
+    reloadEndpoints(fresh, config_, notes);
+    for (const std::string& n : notes) LOG_WARN("reload: %s", n.c_str());
+  }
   log::setLevel(toLogLevel(config_.live.logLevel));
   {
     std::lock_guard<std::mutex> l(routesMutex_);

@@ -48,6 +48,8 @@ class Server {
 
   const Config& config() const { return config_; }
   const EndpointTable& endpoints() const { return endpoints_; }
+  // One key of the configuration as text (App::setting), from any thread.
+  std::string setting(std::string_view section, std::string_view name) const;
   const TokenCodec* codec() const { return codec_.get(); }
   const std::string& version() const;
   time_t startTime() const { return startTime_; }
@@ -101,6 +103,7 @@ class Server {
 
   Config config_;
   const EndpointTable endpoints_;
+  mutable std::mutex settingMutex_;  // reload's writes to config_ against setting()
   std::unique_ptr<TokenCodec> codec_;
   std::unique_ptr<AppImpl> app_;
   std::unique_ptr<StoreHub> stores_;

@@ -218,6 +218,8 @@ constexpr Key kKeys[] = {
   stringKey("backend", "secret",              &Config::backendSecret,       "",          nullptr, kSecret),
   intKey   ("backend", "max_in_flight",       &Config::backendMaxInFlight,  "64",        1, 10000),
   sizeKey  ("backend", "max_answer_size",     &Config::backendMaxAnswer,    "1m",        1 * kKiB, 64 * kMiB),
+
+  intKey   ("live",    "max_pending",         &LiveSettings::maxPending,    "200",       1, 100000, kReloadable),
 };
 // clang-format on
 
@@ -687,6 +689,11 @@ std::string dumpConfig(const Config& c, const ConfigLoad* origin) {
   }
   for (const EndpointConfig& e : c.endpoints) out += "[endpoint." + e.name + "] " + describeEndpoint(e, c.port) + "\n";
   return out;
+}
+
+std::string configValue(const Config& c, std::string_view section, std::string_view name) {
+  const Key* k = findKey(section, name);
+  return k && !k->secret ? valueText(*k, c) : std::string();
 }
 
 }  // namespace msw

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "library/endpoint_config.h"
@@ -31,6 +32,7 @@ struct LiveSettings {
   int rateBurst;              // [outside] rate_burst
   bool escapeHtml;            // [outside] escape_html
   std::string ack;            // [outside] ack (docs/endpoints.md)
+  int maxPending;             // [live] max_pending
 
   bool operator==(const LiveSettings&) const = default;
 };
@@ -122,5 +124,8 @@ inline void applyReloadable(const Config& fresh, Config& live) { live.live = fre
 // "(hidden)". Given the load that filled `c`, each line also says where the
 // value came from ("  ; FILE:LINE" or "  ; default"): `--print-config`.
 std::string dumpConfig(const Config& c, const ConfigLoad* origin = nullptr);
+
+// The value of one key as dumpConfig writes it ("" for an unknown or secret key).
+std::string configValue(const Config& c, std::string_view section, std::string_view name);
 
 }  // namespace msw

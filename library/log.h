@@ -2,7 +2,9 @@
 //
 // Lines go to standard error with a single write(2) each, so lines from
 // different threads never interleave; a daemon points standard error at its
-// log file. Format: "2026-11-22 10:00:00.123 INFO  [w0] text".
+// log file. Format: "2026-11-22 10:00:00.123 INFO  [w0] text". Control
+// characters in the text (whatever a client sent: \n, \r, ESC, DEL...) are
+// written escaped (\n, \r, \t, \xNN), so one call is always one line.
 #pragma once
 
 #include <atomic>

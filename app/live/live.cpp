@@ -12,13 +12,18 @@
 //   live:CODE:walls     set of members of walls online
 //   live:CODE:seq       message id counter
 //   live:CODE:pending   hash id -> message waiting for a wall's check
+//   live:CODE:npending  how many: reserved by a say before it is stored, so
+//                       that [live] max_pending holds under concurrent says
 //   live:CODE:senders   hash id -> member ("node:fd") that sent a pending message
 //   live:CODE:timeline  list of approved messages and announcements (the history attendees see)
 //   live:CODE:wall      list of announcements (the wall's own history)
 //   live:CODE:items     hash id -> announcement, to find one to recall
 #include <algorithm>
+#include <cstdlib>
 #include <ctime>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "msw/module.h"
 
@@ -38,11 +43,44 @@ constexpr int64_t kHistoryLimit = 500;       // entries kept per room and list
 constexpr int64_t kKeepSeconds = 7 * 86400;  // history expires a week after its last write
 constexpr int64_t kMaxPageSize = 100;
 constexpr int64_t kMaxPage = 1000000;  // keeps -page * size far from overflow
+constexpr int64_t kDefaultQueuePage = 50;
+constexpr size_t kEnvelope = 256;      // what a reply adds around its items: status, event, info, rid
 
 std::string key(std::string_view code, const char* what) {
   return "live:" + std::string(code) + ":" + what;
 }
 std::string wallRoom(std::string_view code) { return std::string(code) + ":wall"; }
+
+int64_t settingOr(App& app, const char* section, const char* name, int64_t fallback) {
+  std::string text = app.setting(section, name);
+  char* end = nullptr;
+  long long v = std::strtoll(text.c_str(), &end, 10);
+  return !text.empty() && *end == '\0' && v > 0 ? v : fallback;
+}
+
+int64_t maxPending(App& app) { return settingOr(app, "live", "max_pending", 200); }
+
+// The most one reply or broadcast of this module may carry: half the send
+// queue, so that no single message can fill a client's queue by itself and
+// close it 4009 (docs/live.md, "Limits").
+size_t replyBudget(App& app) {
+  return static_cast<size_t>(settingOr(app, "outside", "send_queue_limit", 1 << 20) / 2);
+}
+
+// How many of the JSON texts [first, last), from the first, fit in one reply
+// of at most `budget` bytes.
+template <class It>
+size_t fitting(It first, It last, size_t budget) {
+  size_t used = kEnvelope, n = 0;
+  for (; first != last && (used += first->size() + 1) <= budget; ++first) ++n;
+  return n;
+}
+
+template <class It>
+void pushAll(JsonRef list, It first, It last) {
+  for (; first != last; ++first)
+    if (Json item = Json::parse(*first)) list.push(item);
+}
 
 // Every action checks the type of the connection and the room it names.
 bool allowed(Request& r, const char* type) {
@@ -84,7 +122,7 @@ Json personOf(const msw::Auth& a) {
 }
 
 void keepHistory(App& app, std::string_view code) {
-  for (const char* k : {"timeline", "wall", "items", "seq", "pending", "senders"})
+  for (const char* k : {"timeline", "wall", "items", "seq", "pending", "npending", "senders"})
     app.store().expire(key(code, k), kKeepSeconds);
 }
 
@@ -100,9 +138,11 @@ void sendPage(Request& r, const std::string& listKey) {
                                  if (!later.ok(items)) return;
                                  Json param = Json::object();
                                  param.set("page", page).set("size", size).set("total", total);
-                                 JsonRef list = param.addArray("items");
-                                 for (const std::string& s : items.value)
-                                   if (Json item = Json::parse(s)) list.push(item);
+                                 // Over the budget, the newest entries of the page are kept.
+                                 const msw::StrList& v = items.value;
+                                 size_t fit = fitting(v.rbegin(), v.rend(), replyBudget(later.app()));
+                                 pushAll(param.addArray("items"), v.end() - static_cast<long>(fit), v.end());
+                                 if (fit < v.size()) param.set("partial", true);
                                  later.reply(200, "history", "", param);
                                });
   });
@@ -160,16 +200,45 @@ void userClosed(App& app, const msw::CloseInfo& c) {
   userLeft(app, c.fd, std::string(c.code), personOf(c.auth));
 }
 
+// A message fits when the largest broadcast made of it (its approval, with
+// "kind" and a 20-digit id) fits in the reply budget.
+bool fitsBudget(Request& r, const Json& msg) {
+  if (msg.dump().size() + 64 + kEnvelope <= replyBudget(r.app)) return true;
+  r.error(413, "contentTooLong", "the message is over half of send_queue_limit");
+  return false;
+}
+
+void storePending(const Reply& later, const std::string& code, Json msg);
+
+// The queue's place is reserved before the message is stored: the counter
+// is atomic, so concurrent says cannot overshoot max_pending.
 void userSay(Request& r) {
   if (!allowed(r, kUserType)) return;
   std::string text = content(r);
   if (text.empty()) return;
   Json msg = Json::object();
   msg.set("content", text).set("uid", r.auth.id).set("nickname", r.auth.nickname).set("time", int64_t(time(nullptr)));
+  if (!fitsBudget(r, msg)) return;
   Reply later = r.later();
   std::string code(r.code);
-  r.app.store().incr(key(code, "seq"), 1, [later, code, msg](msw::StoreResult<int64_t> id) mutable {
-    if (!later.ok(id)) return;
+  int64_t max = maxPending(r.app);
+  r.app.store().incr(key(code, "npending"), 1, [later, code, msg, max](msw::StoreResult<int64_t> n) mutable {
+    if (!later.ok(n)) return;
+    if (n.value > max) {
+      later.app().store().incr(key(code, "npending"), -1);
+      later.reply(429, "queueFull", std::to_string(max) + " messages are waiting for moderation: try again later");
+      return;
+    }
+    storePending(later, code, std::move(msg));
+  });
+}
+
+void storePending(const Reply& later, const std::string& code, Json msg) {
+  later.app().store().incr(key(code, "seq"), 1, [later, code, msg](msw::StoreResult<int64_t> id) mutable {
+    if (!later.ok(id)) {
+      later.app().store().incr(key(code, "npending"), -1);
+      return;
+    }
     App& app = later.app();
     msg.set("id", id.value);
     app.store().hset(key(code, "pending"), std::to_string(id.value), msg.dump());
@@ -202,6 +271,26 @@ void tellRejected(App& app, const std::string& code, const std::string& id) {
 
 // ---- walls ----
 
+int64_t queuePageSize(Request& r) {
+  return std::clamp<int64_t>(r.data["size"].i64(kDefaultQueuePage), 1, kMaxPageSize);
+}
+
+// Puts a page of the moderation queue `q` into `param`: the messages with an
+// id above `after`, oldest first, at most `size` and within the reply
+// budget; "more" says that live.wall.pending has the rest.
+void putQueuePage(App& app, JsonRef param, const msw::StrMap& q, int64_t after, int64_t size) {
+  std::vector<std::pair<long long, const std::string*>> byId;
+  for (auto& [id, m] : q)
+    if (long long n = std::atoll(id.c_str()); n > after) byId.emplace_back(n, &m);
+  std::sort(byId.begin(), byId.end());
+  std::vector<std::string> texts;
+  for (size_t i = 0; i < byId.size() && static_cast<int64_t>(i) < size; ++i) texts.push_back(*byId[i].second);
+  // At least one: each message fit the budget when it was said.
+  size_t n = std::max<size_t>(fitting(texts.begin(), texts.end(), replyBudget(app)), texts.empty() ? 0 : 1);
+  pushAll(param.addArray("pending"), texts.begin(), texts.begin() + static_cast<long>(n));
+  param.set("pendingTotal", static_cast<int64_t>(q.size())).set("more", n < byId.size());
+}
+
 void wallJoin(Request& r) {
   if (!allowed(r, kWallType)) return;
   App& app = r.app;
@@ -211,21 +300,32 @@ void wallJoin(Request& r) {
   app.fdAddCloseKey(r.fd, walls);
   Reply later = r.later();
   std::string code(r.code);
-  // A wall starts with the online count and the queue waiting for it.
-  app.store().scard(key(code, "users"), [later, code](msw::StoreResult<int64_t> n) {
+  int64_t size = queuePageSize(r);
+  // A wall starts with the online count and the first page of the queue.
+  app.store().scard(key(code, "users"), [later, code, size](msw::StoreResult<int64_t> n) {
     if (!later.ok(n)) return;
-    later.app().store().hgetall(key(code, "pending"), [later, code, online = n.value](msw::StoreResult<msw::StrMap> q) {
+    auto page = [later, code, size, online = n.value](msw::StoreResult<msw::StrMap> q) {
       if (!later.ok(q)) return;
-      std::vector<std::pair<long long, std::string>> byId;
-      for (auto& [id, m] : q.value) byId.emplace_back(std::atoll(id.c_str()), m);
-      std::sort(byId.begin(), byId.end());
       Json param = Json::object();
       param.set("code", code).set("online", online);
-      JsonRef pending = param.addArray("pending");
-      for (auto& [id, m] : byId)
-        if (Json item = Json::parse(m)) pending.push(item);
+      putQueuePage(later.app(), param, q.value, 0, size);
       later.reply(200, "join", "joined " + code, param);
-    });
+    };
+    later.app().store().hgetall(key(code, "pending"), page);
+  });
+}
+
+// The next page of the queue, after the last id the wall has.
+void wallPending(Request& r) {
+  if (!allowed(r, kWallType)) return;
+  Reply later = r.later();
+  std::string code(r.code);
+  int64_t after = r.data["after"].i64(0), size = queuePageSize(r);
+  r.app.store().hgetall(key(code, "pending"), [later, after, size](msw::StoreResult<msw::StrMap> q) {
+    if (!later.ok(q)) return;
+    Json param = Json::object();
+    putQueuePage(later.app(), param, q.value, after, size);
+    later.reply(200, "pending", "", param);
   });
 }
 
@@ -260,6 +360,7 @@ void wallCheck(Request& r) {
       return;
     }
     app.store().hdel(pending, id);
+    app.store().incr(key(code, "npending"), -1);
     Json msg = Json::parse(*m.value);
     if (status == 0) tellRejected(app, code, id);
     else app.store().hdel(key(code, "senders"), id);
@@ -284,6 +385,7 @@ void wallSay(Request& r) {
   if (text.empty()) return;
   Json msg = Json::object();
   msg.set("kind", "wall").set("content", text).set("nickname", r.auth.nickname).set("time", int64_t(time(nullptr)));
+  if (!fitsBudget(r, msg)) return;
   Reply later = r.later();
   std::string code(r.code);
   r.app.store().incr(key(code, "seq"), 1, [later, code, msg](msw::StoreResult<int64_t> id) mutable {
@@ -334,7 +436,7 @@ void wallRecall(Request& r) {
 void wallClean(Request& r) {
   if (!allowed(r, kWallType)) return;
   App& app = r.app;
-  for (const char* k : {"timeline", "wall", "items", "pending", "senders"}) app.store().del(key(r.code, k));
+  for (const char* k : {"timeline", "wall", "items", "pending", "npending", "senders"}) app.store().del(key(r.code, k));
   toRoomAndWalls(app, r.code, app.message(200, "wallClean", "the wall was cleared"));
   r.success("clean", "cleared");
 }
@@ -361,6 +463,7 @@ int init(msw::Module& m) {
       .action("say", wallSay)
       .action("recall", wallRecall)
       .action("check", wallCheck)
+      .action("pending", wallPending)
       .action("clean", wallClean)
       .action("history", wallHistory);
   return 0;

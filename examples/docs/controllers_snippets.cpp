@@ -141,6 +141,13 @@ void logging(msw::Request& r) {
   // [/doc]
 }
 
+std::string settings(msw::Request& r) {
+  // [doc:settings]
+  std::string limit = r.app.setting("outside", "send_queue_limit");  // "1048576"
+  // [/doc]
+  return limit;
+}
+
 int init(msw::Module& m) {
   onClose(m);
   m.controller("snippets")
@@ -153,7 +160,8 @@ int init(msw::Module& m) {
       .action("later", answerLater)
       .action("hook", [](msw::Request& r) { hook(r, msw::Json::object()); })
       .action("hookReply", hookReply)
-      .action("logging", logging);
+      .action("logging", logging)
+      .action("settings", [](msw::Request& r) { settings(r); });
   return 0;
 }
 

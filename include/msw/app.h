@@ -149,6 +149,12 @@ class App {
   // fields} on success, {"type":"error","error":INFO,"status":N} otherwise.
   virtual Payload flatMessage(int status, std::string_view event, std::string_view info,
                               JsonRef param = JsonRef()) = 0;
+
+  // A configuration value as `--print-config` shows it, sizes in bytes
+  // ("" for an unknown or secret key), as of the latest reload: e.g.
+  // setting("outside", "send_queue_limit"), which no single message may
+  // exceed (docs/controllers.md), or a module's own section.
+  virtual std::string setting(std::string_view section, std::string_view name) const = 0;
 };
 
 // Which endpoint a connection came in by (docs/endpoints.md): its name

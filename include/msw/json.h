@@ -59,7 +59,9 @@ class JsonRef {
     if (isString()) return node_->valuestring;
     if (isNumber()) {
       double d = node_->valuedouble;
-      if (d == static_cast<double>(static_cast<int64_t>(d))) return std::to_string(static_cast<int64_t>(d));
+      // Only a value in int64's range may be cast: 1e400 (inf) would be undefined behaviour.
+      bool inRange = d >= -9223372036854775808.0 && d < 9223372036854775808.0;
+      if (inRange && d == static_cast<double>(static_cast<int64_t>(d))) return std::to_string(static_cast<int64_t>(d));
       return std::to_string(d);
     }
     if (isBool()) return cJSON_IsTrue(node_) ? "true" : "false";

@@ -256,9 +256,16 @@
       const j = await client.request('live.wall.join');
       $('room').textContent = j.param.code;
       $('online').textContent = j.param.online;
-      // The join reply carries the whole queue: start from it (also after a reconnect).
+      // The join reply carries the first page of the queue: start from it
+      // (also after a reconnect), then ask for the rest page by page.
       clearQueue();
-      for (const m of j.param.pending || []) addCard(m);
+      let page = j.param;
+      for (;;) {
+        const items = page.pending || [];
+        for (const m of items) addCard(m);
+        if (!page.more || items.length === 0) break;
+        page = (await client.request('live.wall.pending', { after: items[items.length - 1].id })).param;
+      }
       const h = await client.request('live.wall.history', { page: 1, size: 50 });
       clearAnnouncements();
       for (const m of h.param.items || []) addAnnouncement(m);

@@ -7,7 +7,7 @@
 //
 //   clang++ -std=c++20 -g -fsanitize=fuzzer,address,undefined -I. tests/fuzz/manager_http_fuzz.cpp \
 //     framework/http_request_parser.cpp framework/http_exchange.cpp -o manager_http_fuzz
-//   ./manager_http_fuzz tests/fuzz/corpus/manager_http
+//   ./manager_http_fuzz tests/fuzz/corpus/manager_http_fuzz
 //
 // Input: one byte, the piece size (0: all at once), then the connection's bytes.
 #include <cstddef>

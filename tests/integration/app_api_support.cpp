@@ -4,8 +4,17 @@
 
 #include <algorithm>
 #include <iterator>
+#include <sstream>
 
 namespace msw::apptest {
+namespace {
+
+std::string trimmed(const std::string& s) {
+  size_t b = s.find_first_not_of(" \t\r");
+  return b == std::string::npos ? std::string() : s.substr(b, s.find_last_not_of(" \t\r") - b + 1);
+}
+
+}  // namespace
 
 Server::Server(const Options& o) : TestServer(kWorkers) {
   managerToken = o.managerToken;
@@ -16,6 +25,17 @@ Server::Server(const Options& o) : TestServer(kWorkers) {
       .set("auth", "ttl", "0")
       .set("cache", "driver", "memory")
       .set("app", "modules", o.modules);
+  setLines(o.moreIni);
+}
+
+void Server::setLines(const std::string& text) {
+  std::istringstream in(text);
+  std::string line, section;
+  while (std::getline(in, line)) {
+    size_t eq = line.find('=');
+    if (line.starts_with('[') && line.ends_with(']')) section = line.substr(1, line.size() - 2);
+    else if (eq != std::string::npos) ini.set(section, trimmed(line.substr(0, eq)), trimmed(line.substr(eq + 1)));
+  }
 }
 
 bool Server::start() {

@@ -29,6 +29,7 @@ struct Options {
   std::string managerToken;               // [manager] token
   int stopTimeout = 5;                    // [server] stop_timeout
   std::string modules = "index, live, apptest";
+  std::string moreIni;                    // "[section]" and "key = value" lines set over the rest ("[live]\nmax_pending = 5\n")
 };
 
 // One server process for one test.
@@ -48,6 +49,9 @@ class Server : public msw::it::TestServer {
   HttpResponse http(const std::string& method, const std::string& target, const std::string& body = {}) const {
     return manager(method, target, body);
   }
+
+ private:
+  void setLines(const std::string& text);  // Options::moreIni
 };
 
 // One WebSocket client of the apptest module: replies found by request id,

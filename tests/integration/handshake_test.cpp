@@ -2,6 +2,7 @@
 // the auth token of docs/protocol.md#the-token (403 before any upgrade, both ciphers, required =
 // false) and strict RFC 6455 (version, key), with /metrics counting refusals.
 #include <cstdio>
+#include <set>
 
 #include "tests/integration/it_support.h"
 
@@ -108,6 +109,61 @@ TEST_F(Handshake, ANumericIdIsText) {
       << c.error();
   Msg m = request(c, R"({"method":"testmod.test.whoami"})");
   EXPECT_EQ(m.param()["id"].str(), "4242") << m;
+}
+
+std::string idToken(const std::string& id) {
+  return mint(R"({"id":)" + id + R"(,"type":"wall","code":"r","ctime":)" + std::to_string(unixNow()) + "}");
+}
+
+// Issue 11, item 3: a double would hold these ids only approximately.
+TEST_F(Handshake, ANumericIdBeyond2To53OrNotAnIntegerIs403) {
+  for (const char* id : {"9007199254740993", "9223372036854775808", "1e400", "-1e400", "1.5", "1e3"})
+    expectRefused("/ws?auth=" + idToken(id), 403);
+  expectAccepted(idToken("9007199254740992"));
+}
+
+// 0 and -0 are one double: as written, they are two users that a push to
+// one never reaches both of.
+TEST_F(Handshake, NumericIdsAreComparedAsWritten) {
+  WsClient zero, minusZero;
+  ASSERT_TRUE(server().connect(zero, idToken("0"))) << zero.error();
+  ASSERT_TRUE(server().connect(minusZero, idToken("-0"))) << minusZero.error();
+  EXPECT_EQ(request(minusZero, R"({"method":"testmod.test.whoami"})").param()["id"].str(), "-0");
+  std::set<int64_t> fds;
+  for (const char* id : {"0", "-0"}) {
+    Json online = Json::parse(server().manager("GET", std::string("/online/user?id=") + id).body);
+    EXPECT_EQ(online["fds"].size(), 1) << id << ": " << online.dump();
+    fds.insert(online["fds"].at(0).i64());
+  }
+  EXPECT_EQ(fds.size(), 2u) << "one connection each";
+  auto push = [](const char* user, const char* event) {
+    std::string body = std::string(R"({"to":{"user":")") + user + R"("},"event":")" + event + "\"}";
+    EXPECT_EQ(server().manager("POST", "/push", body).status, 200) << body;
+  };
+  push("0", "forZero");
+  push("-0", "forMinusZero");
+  // Each worker handles the pushes in order: the second arriving first means the first never came.
+  EXPECT_EQ(recvMsg(zero).event(), "forZero");
+  EXPECT_EQ(recvMsg(minusZero).event(), "forMinusZero");
+}
+
+// Issue 11, item 9: what a client puts in its token reaches the log escaped,
+// one line per event, so it cannot write a line of its own.
+TEST_F(Handshake, TokenFieldsAreLoggedWithControlCharactersEscaped) {
+  std::string forged = "2026-01-01 00:00:00.000 ERROR [w0] forged";
+  std::string json = R"({"id":"inj\n)" + forged + R"(","type":"wall","code":"a\u001b[31mred\u007f","ctime":)" +
+                     std::to_string(unixNow()) + "}";
+  WsClient c;
+  ASSERT_TRUE(server().connect(c, mint(json))) << c.error();
+  EXPECT_EQ(request(c, R"({"method":"ping"})").event(), "pong");
+  std::string expected = "id=inj\\n" + forged + " type=wall code=a\\x1b[31mred\\x7f";
+  const auto deadline = msw::test::deadlineIn(5000);
+  std::string log;
+  while ((log = server().proc.log()).find(expected) == std::string::npos && msw::test::remainingMs(deadline) > 0)
+    c.recvMessage(20);  // waits a little while the line is on its way
+  EXPECT_NE(log.find(expected), std::string::npos) << log.substr(log.size() > 3000 ? log.size() - 3000 : 0);
+  EXPECT_EQ(log.find("\n" + forged), std::string::npos) << "a forged line";
+  EXPECT_EQ(log.find('\x1b'), std::string::npos) << "a raw ESC";
 }
 
 TEST_F(Handshake, MetricsCountEachRefusalByReason) {

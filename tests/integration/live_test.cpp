@@ -699,5 +699,124 @@ TEST_F(Live, WallOutLeavesTheWallRoom) {
   expectOnly("userSayNeedCheck", {}, "after wall.out");
 }
 
+// Issue 11, item 2: attendees flooding the moderation queue. A small send
+// queue (64 KiB: one reply may carry 32 KiB, ~28 of the longest messages)
+// and max_pending 40 keep the numbers small; the rules are the defaults'.
+class LiveFlood : public Live {
+ protected:
+  static constexpr int kMaxPending = 40;
+  void SetUp() override {
+    Options o;
+    o.sendQueueLimit = "64k";
+    o.moreIni = "[live]\nmax_pending = " + std::to_string(kMaxPending) + "\n";
+    start(o);
+  }
+  // Each of `users` sends `each` messages of 1000 bytes without waiting;
+  // returns how many were answered with each status.
+  std::map<int64_t, int> flood(const std::vector<Client*>& users, int each) {
+    std::string say = R"({"method":"live.user.say","content":")" + std::string(1000, 'x') + "\"}";
+    for (int i = 0; i < each; ++i)
+      for (Client* u : users) EXPECT_TRUE(u->sendJson(say));
+    std::map<int64_t, int> answers;
+    for (Client* u : users)
+      for (int i = 0; i < each; ++i) {
+        Json r = u->next([](JsonRef m) { return m["event"].str() == "say" || m["event"].str() == "queueFull"; });
+        EXPECT_TRUE(r) << "answer " << i << " of fd " << u->fd;
+        ++answers[r["status"].i64(-1)];
+      }
+    return answers;
+  }
+  // Every page of the queue from a join reply on: the ids in order.
+  std::vector<int64_t> allPending(Client& w, Json page) {
+    std::vector<int64_t> ids;
+    for (int pages = 0; pages < 100; ++pages) {
+      EXPECT_EQ(page["status"].i64(), 200) << page.dump();
+      EXPECT_LE(page.dump().size(), 32u * 1024) << "one reply over half the send queue";
+      for (JsonRef m : page["param"]["pending"]) ids.push_back(m["id"].i64());
+      if (!page["param"]["more"].boolean() || ids.empty()) break;
+      page = w.call("live.wall.pending", "\"after\":" + std::to_string(ids.back()));
+    }
+    return ids;
+  }
+};
+
+TEST_F(LiveFlood, SixAttendeesCannotLockTheWallOut) {
+  Client& early = wall("early");
+  std::vector<Client*> users;
+  for (int i = 0; i < 6; ++i) users.push_back(&user("u" + std::to_string(i)));
+  std::map<int64_t, int> answers = flood(users, 20);
+  EXPECT_EQ(answers[200], kMaxPending) << "exactly max_pending are queued";
+  EXPECT_EQ(answers[429], 6 * 20 - kMaxPending) << "the rest are answered queueFull";
+  Json full = users[0]->call("live.user.say", "\"content\":\"one more\"");
+  EXPECT_EQ(full["status"].i64(), 429) << full.dump();
+  EXPECT_EQ(full["event"].str(), "queueFull");
+
+  // A wall joining now gets a first page that fits, and the rest on request.
+  Json join;
+  Client& late = wall("late", &join);
+  EXPECT_EQ(join["param"]["pendingTotal"].i64(), kMaxPending) << join.dump().substr(0, 300);
+  EXPECT_LT(join["param"]["pending"].size(), kMaxPending) << "32 KiB hold fewer than 40 messages of 1000 bytes";
+  EXPECT_TRUE(join["param"]["more"].boolean());
+  std::vector<int64_t> ids = allPending(late, join);
+  ASSERT_EQ(ids.size(), static_cast<size_t>(kMaxPending));
+  EXPECT_TRUE(std::is_sorted(ids.begin(), ids.end()) && std::adjacent_find(ids.begin(), ids.end()) == ids.end());
+
+  // Both walls are still there and can moderate; a check frees a place.
+  for (Client* w : {&early, &late}) EXPECT_EQ(w->call("apptest.api.whoami")["status"].i64(), 200) << "wall closed";
+  Json checked = late.call("live.wall.check", "\"id\":" + std::to_string(ids.front()) + ",\"status\":0");
+  ASSERT_EQ(checked["status"].i64(), 200) << checked.dump();
+  EXPECT_EQ(users[1]->call("live.user.say", "\"content\":\"now there is room\"")["status"].i64(), 200);
+  EXPECT_EQ(users[2]->call("live.user.say", "\"content\":\"but only for one\"")["status"].i64(), 429);
+  EXPECT_EQ(server->getJson("/online?room=" + kCode + ":wall")["count"].i64(), 2);
+}
+
+TEST_F(LiveFlood, TheEarlyWallGotEachQueuedMessageOnce) {
+  Client& w = wall("w");
+  std::vector<Client*> users;
+  for (int i = 0; i < 6; ++i) users.push_back(&user("u" + std::to_string(i)));
+  flood(users, 10);
+  std::map<uint64_t, int> seen = settle("b-flood", "userSayNeedCheck");
+  EXPECT_EQ(seen[w.fd], kMaxPending) << "a refused message is not shown to the walls";
+}
+
+TEST_F(LiveFlood, HistoryPagesStayWithinTheBudget) {
+  Client& w = wall("w");
+  for (int i = 0; i < 40; ++i)
+    ASSERT_EQ(w.call("live.wall.say", "\"content\":\"" + std::string(1000, 'a' + i % 26) + "\"")["status"].i64(), 200);
+  Json page = w.call("live.wall.history", "\"size\":100");
+  EXPECT_EQ(page["status"].i64(), 200);
+  EXPECT_LE(page.dump().size(), 32u * 1024);
+  EXPECT_TRUE(page["param"]["partial"].boolean()) << "40 KB of announcements do not fit in 32 KiB";
+  EXPECT_GT(page["param"]["items"].size(), 20);
+  EXPECT_EQ(page["param"]["items"].at(page["param"]["items"].size() - 1)["content"].str()[0], 'a' + 39 % 26)
+      << "the newest are kept";
+}
+
+// At the smallest send queue (4 KiB: 2 KiB a reply), a long nickname and a
+// long content make a broadcast that would not fit: refused, not sent.
+class LiveTinyQueue : public Live {
+ protected:
+  void SetUp() override {
+    Options o;
+    o.sendQueueLimit = "4k";
+    start(o);
+  }
+};
+
+TEST_F(LiveTinyQueue, AMessageWhoseBroadcastWouldNotFitIs413) {
+  Client& w = wall("w");
+  auto c = std::make_unique<Client>();
+  ASSERT_TRUE(c->open(server->port, Server::token("long", "wechatUser", kCode, std::string(1500, 'n'))));
+  Client& u = *c;
+  all.push_back(std::move(c));
+  EXPECT_EQ(u.call("live.user.say", "\"content\":\"short\"")["status"].i64(), 200);
+  Json r = u.call("live.user.say", "\"content\":\"" + std::string(1000, 'x') + "\"");
+  EXPECT_EQ(r["status"].i64(), 413) << r.dump();
+  EXPECT_EQ(r["event"].str(), "contentTooLong");
+  EXPECT_EQ(w.call("live.wall.say", "\"content\":\"" + std::string(1000, 'y') + "\"")["status"].i64(), 200)
+      << "the wall's own nickname is short";
+  EXPECT_EQ(w.call("apptest.api.whoami")["status"].i64(), 200) << "the wall is still open";
+}
+
 }  // namespace
 }  // namespace msw::apptest

@@ -1,6 +1,7 @@
 // tests/unit/auth_check_test.cpp: framework/auth.h, the handshake's token
 // check (docs/protocol.md#the-token) and the Sec-WebSocket-Key check (RFC 6455 §4.2.1).
 #include "framework/auth.h"
+#include "library/json_text.h"
 
 #include <gtest/gtest.h>
 
@@ -127,6 +128,62 @@ TEST_P(CheckToken, NumericIdBecomesText) {
   EXPECT_EQ(a.id, "12345678901");
   EXPECT_EQ(a.code, "7");
   EXPECT_EQ(a.nickname, "");
+}
+
+// A numeric id is kept as the token wrote it, so ids that one double would
+// hold (2^53 and 2^53 + 1, 0 and -0) stay two users; one that no double
+// holds exactly, or that is not a plain integer, is refused.
+TEST_P(CheckToken, NumericIdsAreKeptAsWritten) {
+  auto idOf = [&](const std::string& id, const std::string& before = "") {
+    AuthCheck r = check("{" + before + R"("id":)" + id + R"(,"ctime":)" + std::to_string(kNow) + "}");
+    return r.ok ? std::string(r.auth.view().id) : "refused: " + r.info;
+  };
+  EXPECT_EQ(idOf("9007199254740992"), "9007199254740992");
+  EXPECT_EQ(idOf("-9007199254740992"), "-9007199254740992");
+  EXPECT_EQ(idOf("-0"), "-0");
+  EXPECT_EQ(idOf("0"), "0");
+  EXPECT_EQ(idOf("42", R"("n":[{"id":1},"}"],"s":"\"id\":7",)"), "42") << "the top-level id, not a nested one";
+  EXPECT_EQ(idOf(" \t 42 ", " "), "42");
+  EXPECT_EQ(idOf("\"9007199254740993\""), "9007199254740993") << "a string id is any string";
+  for (const char* bad : {"9007199254740993", "-9007199254740993", "9223372036854775808", "1e400", "1e3", "1.0",
+                          "1.5", "-1e-400", "12345678901234567890"}) {
+    AuthCheck r = check(std::string(R"({"id":)") + bad + R"(,"ctime":)" + std::to_string(kNow) + "}");
+    EXPECT_FALSE(r.ok) << bad;
+    EXPECT_EQ(r.reason, Reject::kInvalid) << bad;
+  }
+}
+
+// Found by tests/fuzz/token_fuzz: a number beyond int64 in a text field was
+// cast to int64 (undefined behaviour; the sanitizer build aborted).
+TEST_P(CheckToken, NumbersBeyondInt64InOtherFieldsAreText) {
+  AuthCheck r = check(R"({"id":"ale","code":1e400,"type":-1e300,"nickname":9223372036854775808,"ctime":)" +
+                      std::to_string(kNow) + "}");
+  ASSERT_TRUE(r.ok) << r.info;
+  Auth a = r.auth.view();
+  EXPECT_EQ(a.code, "inf");
+  EXPECT_EQ(a.type.substr(0, 2), "-1");
+  EXPECT_EQ(a.nickname, "9223372036854775808.000000");
+  r = check(R"({"id":"x","code":4611686018427387904,"ctime":)" + std::to_string(kNow) + "}");
+  EXPECT_EQ(r.auth.view().code, "4611686018427387904") << "2^62 is still an integer";
+}
+
+TEST(MemberText, FindsEachMemberAsWritten) {
+  std::string_view j = R"( {"a" : 1e400 , "b":{"x":[1,"]}"]},"c":"q\"}",  "d":-0})";
+  EXPECT_EQ(memberText(j, 0), "1e400");
+  EXPECT_EQ(memberText(j, 1), R"({"x":[1,"]}"]})");
+  EXPECT_EQ(memberText(j, 2), R"("q\"}")");
+  EXPECT_EQ(memberText(j, 3), "-0");
+  EXPECT_EQ(memberText(j, 4), std::nullopt);
+  for (std::string_view bad : {"", "[1]", "{", "{\"a\"", "{\"a\":", "{\"a\":\"x", "{\"a\":[1"})
+    EXPECT_EQ(memberText(bad, 0), std::nullopt) << bad;
+}
+
+TEST(IsSafeInteger, PlainIntegersUpTo2To53) {
+  for (const char* ok : {"0", "-0", "7", "-7", "9007199254740992", "-9007199254740992"})
+    EXPECT_TRUE(isSafeInteger(ok)) << ok;
+  for (const char* bad :
+       {"", "-", "+1", "01", "-01", "1.0", "1e3", "9007199254740993", "99999999999999999", " 1", "1 "})
+    EXPECT_FALSE(isSafeInteger(bad)) << bad;
 }
 
 TEST_P(CheckToken, LongTokens) {

@@ -520,6 +520,7 @@ TEST_F(ConfigTest, ApplyReloadableCopiesOnlyTheReloadableKeys) {
   fresh.live.rateLimit = 7;
   fresh.live.rateBurst = 9;
   fresh.live.escapeHtml = false;
+  fresh.live.maxPending = 3;
   // and everything else differs too, but must stay
   fresh.workerNum = 99;
   fresh.port = 1;
@@ -540,6 +541,7 @@ TEST_F(ConfigTest, ApplyReloadableCopiesOnlyTheReloadableKeys) {
   EXPECT_EQ(7, running.live.rateLimit);
   EXPECT_EQ(9, running.live.rateBurst);
   EXPECT_FALSE(running.live.escapeHtml);
+  EXPECT_EQ(3, running.live.maxPending);
 
   Config untouched;
   EXPECT_EQ(untouched.workerNum, running.workerNum);
@@ -558,7 +560,7 @@ TEST_F(ConfigTest, DumpHasOneLinePerKeyAndHidesSecrets) {
   ASSERT_TRUE(load("[auth]\nkey = topsecret\ncipher = des-ede3-ecb\n[app]\nmodules = a, b\n"
                    "[backend]\nsecret = hookkey\n").ok);
   std::string dump = dumpConfig(config_);
-  EXPECT_EQ(49, std::count(dump.begin(), dump.end(), '\n'));
+  EXPECT_EQ(50, std::count(dump.begin(), dump.end(), '\n'));
   EXPECT_NE(std::string::npos, dump.find("[backend] secret = (hidden)\n"));
   EXPECT_EQ(std::string::npos, dump.find("hookkey"));
   EXPECT_NE(std::string::npos, dump.find("[outside] port = 20000\n"));
@@ -571,6 +573,18 @@ TEST_F(ConfigTest, DumpHasOneLinePerKeyAndHidesSecrets) {
   EXPECT_NE(std::string::npos, dump.find("[auth] key = (hidden)\n"));
   EXPECT_NE(std::string::npos, dump.find("[manager] token = \n"));
   EXPECT_EQ(std::string::npos, dump.find("topsecret"));
+}
+
+// What App::setting hands a module: the dump's text of one key, no secret.
+TEST_F(ConfigTest, ConfigValueIsOneKeyOfTheDump) {
+  ASSERT_TRUE(load("[auth]\nkey = topsecret\n[outside]\nsend_queue_limit = 64k\n[live]\nmax_pending = 7\n").ok);
+  EXPECT_EQ(configValue(config_, "outside", "send_queue_limit"), "65536");
+  EXPECT_EQ(configValue(config_, "LIVE", "max_pending"), "7");
+  EXPECT_EQ(configValue(config_, "server", "daemonize"), "false");
+  EXPECT_EQ(configValue(config_, "auth", "key"), "");
+  EXPECT_EQ(configValue(config_, "live", "nope"), "");
+  EXPECT_EQ(Config{}.live.maxPending, 200);
+  EXPECT_FALSE(load("[live]\nmax_pending = 0\n").ok);
 }
 
 TEST(ShippedConfig, LoadsCleanlyAndHoldsTheDefaults) {
