@@ -295,6 +295,7 @@ struct Options {
   std::string host = "127.0.0.1";
   int port = 20000;
   std::string path = "/bench";
+  bool admitted = false;  // connect: a handshake counts once one frame came back (an msw connect hook admitted it)
   bool rawEcho = false;  // echo: the reply is the request itself (an msw raw endpoint with index.raw)
   std::vector<std::string> tokens;
   int conns = 100;
@@ -326,6 +327,8 @@ const char* const kUsage =
     "                                      connect: connection cycles at once; fanout: per publisher\n"
     "  --payload BYTES                     payload size (default 32)\n"
     "  --rate R                            echo: R requests/s in total, open loop (0 = closed loop)\n"
+    "  --admitted                          connect: send a frame after the 101 and count the handshake\n"
+    "                                      when it comes back (msw auth = backend: admitted by the hook)\n"
     "  --raw-echo                          echo: replies are the requests sent back as they were\n"
     "                                      (msw's index.raw on a raw endpoint, with --path)\n"
     "  --subscribers S --publishers P      fanout sizes (default 1000, 1)\n"
@@ -357,6 +360,7 @@ Options parseArgs(int argc, char** argv) {
     else if (a == "--port") o.port = static_cast<int>(num());
     else if (a == "--path") o.path = val();
     else if (a == "--raw-echo") o.rawEcho = true;
+    else if (a == "--admitted") o.admitted = true;
     else if (a == "--token") o.tokens = {val()};
     else if (a == "--token-file") tokenFile = val();
     else if (a == "--mint-key") mintKey = val();
@@ -472,6 +476,7 @@ class Loadgen {
   void queue(Conn* c, uint8_t opcode, const char* data, size_t len);
   void flush(Conn* c);
   void sendClose(Conn* c, uint16_t code);
+  void countHandshake(Conn* c, uint64_t now);
   void finish(Conn* c);            // closes the socket, slot freed after the batch
   void fail(Conn* c);              // connect/handshake failure
   void flushDirty();
@@ -912,10 +917,9 @@ void Loadgen::sendPublish(Conn* c, uint64_t stamp) {
 void Loadgen::onOpen(Conn* c, uint64_t now) {
   switch (o_.mode) {
     case Mode::Connect:
-      hist_.add(now - c->startNs);
-      ++handshakes_;
-      lastHandshakeNs_ = now;
-      sendClose(c, 1000);
+      // Held by msw until the connect hook answered; a refusal closes with 4403 instead.
+      if (o_.admitted) queue(c, kText, "a", 1);
+      else countHandshake(c, now);
       break;
     case Mode::Idle:
     case Mode::Echo:
@@ -937,8 +941,19 @@ void Loadgen::onOpen(Conn* c, uint64_t now) {
   }
 }
 
+void Loadgen::countHandshake(Conn* c, uint64_t now) {
+  hist_.add(now - c->startNs);
+  ++handshakes_;
+  lastHandshakeNs_ = now;
+  sendClose(c, 1000);
+}
+
 void Loadgen::onMessage(Conn* c, char* data, size_t len, uint64_t now) {
   std::string_view text(data, len);
+  if (o_.mode == Mode::Connect) {
+    if (o_.admitted) countHandshake(c, now);
+    return;
+  }
   if (o_.mode == Mode::Echo) {
     if (c->inflight > 0) --c->inflight;
     uint64_t t = 0;

@@ -123,6 +123,17 @@ void AppImpl::fdRemoveController(Fd fd, std::string_view controller) {
   });
 }
 
+void AppImpl::callHook(Fd fd, std::string_view hook, std::string jsonBody, HookCallback done) {
+  auto run = [fd, hook = std::string(hook), body = std::move(jsonBody), done = std::move(done)](Worker& w) mutable {
+    w.callHook(fd, hook, std::move(body), std::move(done));
+  };
+  if (server_.workerFor(fd)) return server_.onOwner(fd, std::move(run));
+  // No connection (fd 0): the caller's own worker asks.
+  if (Worker* w = Worker::current()) return run(*w);
+  LOG_ERROR("hook %.*s called off the worker threads for fd %llu: dropped", static_cast<int>(hook.size()),
+            hook.data(), logFd(fd));
+}
+
 void AppImpl::close(Fd fd, int code, std::string_view reason) {
   server_.onOwner(fd, [fd, code, reason = std::string(reason)](Worker& w) {
     if (Connection* c = w.find(fd)) w.close(c, code, reason);

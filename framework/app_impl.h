@@ -37,6 +37,7 @@ class AppImpl : public App {
   std::string member(Fd fd) const override;
   std::string_view nodeId() const override;
   void log(LogLevel level, std::string_view text) override;
+  void callHook(Fd fd, std::string_view hook, std::string jsonBody, HookCallback done) override;
   Payload frame(std::string_view bytes, bool binary = false) override;
   Payload flatMessage(int status, std::string_view event, std::string_view info, JsonRef param = JsonRef()) override;
   std::string setting(std::string_view section, std::string_view name) const override;

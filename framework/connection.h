@@ -72,6 +72,12 @@ class AuthData {
 // An Fd for printf's %llu: logs name a connection by it.
 inline unsigned long long logFd(Fd fd) { return static_cast<unsigned long long>(fd); }
 
+// A message of a connection the connect hook has not admitted yet (docs/backend.md#connect).
+struct HeldMessage {
+  std::string data;
+  bool binary = false;
+};
+
 struct Connection {
   // Rare state: allocated on first use.
   struct Extras {
@@ -80,6 +86,8 @@ struct Connection {
     std::vector<std::string> controllers;  // "module.controller", lower case
     std::string rx;                         // a message arriving in several chunks
     std::string closeReason;                // when not the code's usual text
+    std::string hookBody;                   // the connect hook's request, from the handshake
+    std::vector<HeldMessage> held;          // messages waiting for the connect hook's answer
     std::string address;                    // the client's, when a per-address limit counts it
   };
 
@@ -105,6 +113,7 @@ struct Connection {
   bool rxBinary = false;       // the message being received is binary
   bool gone = false;           // closed or broken: nothing more is sent
   bool dropQueue = false;      // close without sending what is queued (4009)
+  bool authPending = false;    // the connect hook has not answered: messages are held
   bool askedWritable = false;  // we asked lws for WRITEABLE (see Worker::controlFrameAnswered)
   std::unique_ptr<Extras> extras;
 

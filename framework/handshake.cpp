@@ -86,9 +86,10 @@ std::optional<Handshake::Admission> Handshake::check(lws* wsi, bool stopping, ui
     return std::nullopt;
   }
   endpoint = ep->index;
-  std::optional<AuthData> auth = readToken(wsi, *ep);
+  bool backend = ep->auth == AuthMode::kBackend;
+  std::optional<AuthData> auth = backend ? AuthData() : readToken(wsi, *ep);
   if (!auth) return std::nullopt;
-  Admission a{std::move(*auth), clientAddress(wsi)};
+  Admission a{std::move(*auth), clientAddress(wsi), backend};
   if (const char* over = server_.limits().acquire(a.address, a.auth.id())) {
     reject(wsi, 429, over, Reject::kLimit);
     return std::nullopt;

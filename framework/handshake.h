@@ -33,6 +33,8 @@ class Handshake {
   struct Admission {
     AuthData auth;
     std::string address;  // the client's (see clientAddress)
+    // auth = backend: no token was read, the connect hook admits it later (docs/backend.md#connect).
+    bool pending = false;
   };
   // What the connection to open is (and `endpoint`, its endpoint's index), or nullopt once the refusal is answered.
   std::optional<Admission> check(lws* wsi, bool stopping, uint16_t& endpoint);

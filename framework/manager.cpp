@@ -17,6 +17,7 @@
 #include "framework/cluster.h"
 #include "framework/frame_builder.h"
 #include "framework/gather.h"
+#include "framework/hook_stats.h"
 #include "framework/http_response.h"
 #include "framework/manager_http.h"
 #include "framework/manager_http_conn.h"
@@ -270,6 +271,7 @@ void Manager::metrics(const Reply& reply) {
   sample("uptime_seconds", "", static_cast<int64_t>(time(nullptr) - srv.startTime()));
   family("store_up", "gauge", "1 when the store answers.");
   sample("store_up", "driver=\"" + std::string(srv.stores().driver()) + "\"", srv.stores().health() == "ok");
+  appendHookMetrics(srv, out);
   reply(200, std::move(out));
 }
 

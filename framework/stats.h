@@ -31,7 +31,7 @@ inline const char* rejectName(Reject r) {
 }
 
 // Close codes counted one by one; anything else is "other".
-inline constexpr int kCountedCloseCodes[] = {1000, 1001, 1006, 1009, 1011, 4008, 4009, 4010, 4029};
+inline constexpr int kCountedCloseCodes[] = {1000, 1001, 1006, 1009, 1011, 4008, 4009, 4010, 4029, 4403};
 inline constexpr int kCloseSlots = sizeof(kCountedCloseCodes) / sizeof(int) + 1;
 inline int closeSlot(int code) {
   for (int i = 0; i < kCloseSlots - 1; ++i)

@@ -125,6 +125,7 @@ bool Worker::setUp(std::string& error) {
   server_.stores().attach(*loop_);
   // A Redis that restarted has forgotten this worker's members: tell it again.
   server_.stores().onReconnect([this] { registerAll(); });
+  startBackend();
 
   // lws keeps pointers to these for the context's life: they are members.
   protocols_[0] = {};
@@ -195,6 +196,7 @@ bool Worker::setUp(std::string& error) {
 }
 
 void Worker::tearDown() {
+  backend_.reset();
   {
     struct ev_loop* l = loop_->loop();
     listener_.close(l);
@@ -304,9 +306,10 @@ int Worker::filterHandshake(lws* wsi, void* user) {
   auto* c = new Connection();
   c->wsi = wsi;
   c->auth = std::move(a->auth);
+  c->endpoint = endpoint;
+  if (a->pending) holdForConnectHook(c, wsi, a->address);
   // Kept only when a per-address limit needs it back at the close.
   if (server_.limits().active()) c->ensureExtras().address = std::move(a->address);
-  c->endpoint = endpoint;
   s->conn = c;
   return 0;
 }
@@ -330,7 +333,8 @@ void Worker::established(Connection* c) {
   c->activeAt = activityStamp();
   if (settings.heartbeatIdleTime > 0)
     idle_.schedule(&c->idle, static_cast<uint64_t>(now) + static_cast<uint64_t>(settings.heartbeatIdleTime));
-  rooms_.addUser(c);
+  if (c->authPending) askConnectHook(c);
+  else rooms_.addUser(c);
   if (log::enabled(log::Level::kInfo)) {
     auto* s = static_cast<const Session*>(lws_wsi_user(c->wsi));
     Auth a = c->auth.view();
@@ -338,7 +342,7 @@ void Worker::established(Connection* c) {
              s ? s->address : "?", static_cast<int>(a.id.size()), a.id.data(), static_cast<int>(a.type.size()),
              a.type.data(), static_cast<int>(a.code.size()), a.code.data(), endpointOf(c).name.c_str());
   }
-  if (c->endpoint) router_.openHook(c);
+  if (c->endpoint && !c->authPending) router_.openHook(c);  // else once the connect hook admitted it
 }
 
 // ---- receiving ----
@@ -387,6 +391,7 @@ void Worker::finishMessage(Connection* c, std::string_view text) {
   c->rxBinary = false;
   stats_.messagesIn.add();
   if (c->endpoint) endpointStats_[c->endpoint].messagesIn.add();
+  if (c->authPending && holdMessage(c, text, binary)) return;
   router_.route(c, text, binary);
 }
 
@@ -595,6 +600,7 @@ size_t Worker::sendToAll(const Payload& p, std::span<const Fd> exclude) {
   size_t n = 0;
   for (auto& [fd, c] : conns_) {
     if (!exclude.empty() && std::find(exclude.begin(), exclude.end(), fd) != exclude.end()) continue;
+    if (c->authPending) continue;  // not admitted yet: not one of "all"
     send(c, p);
     ++n;
   }
@@ -615,45 +621,6 @@ void Worker::setSettings(const std::vector<EndpointSettings>& s) {
     if (settingsOf(c).heartbeatIdleTime > 0) idle_.schedule(&c->idle, idle_.now() + 1);
     else idle_.cancel(&c->idle);
   }
-}
-
-// Writes every member of this worker into the store again (after a Redis
-// restart lost them): users, room memberships, and close-key sets.
-void Worker::registerAll() {
-  Cluster& cluster = server_.cluster();
-  Store& store = server_.stores().internal();
-  size_t n = 0;
-  for (auto& [fd, c] : conns_) {
-    if (c->gone) continue;
-    ++n;
-    if (!c->auth.id().empty()) cluster.userOnline(fd, c->auth.id());
-    if (!c->extras) continue;
-    for (const std::string& room : c->extras->rooms) cluster.joined(fd, room, c->auth.view());
-    for (const std::string& key : c->extras->closeKeys) {
-      store.sadd(key, server_.app().member(fd));
-      cluster.closeKeyAdded(fd, key);
-    }
-  }
-  if (n) LOG_INFO("registered %zu connections in the store again", n);
-  cluster.reconcile(index_, [this](Fd fd, RegistryKind kind, std::string_view what) { return holds(fd, kind, what); });
-}
-
-// A connection already gone (closed or broken) holds nothing: its own
-// cleanup removes the same entries, and removing twice is harmless. A close
-// key given up (fdRemoveCloseKey) no longer holds either: the module took
-// the member out of that set with it (docs/controllers.md).
-bool Worker::holds(Fd fd, RegistryKind kind, std::string_view what) const {
-  auto it = conns_.find(fd);
-  if (it == conns_.end() || it->second->gone) return false;
-  const Connection& c = *it->second;
-  const Connection::Extras* extras = c.extras.get();
-  auto has = [&](const std::vector<std::string>& v) { return std::find(v.begin(), v.end(), what) != v.end(); };
-  switch (kind) {
-    case RegistryKind::kRoom: return extras && has(extras->rooms);
-    case RegistryKind::kUser: return c.auth.id() == what;
-    case RegistryKind::kCloseKey: return extras && has(extras->closeKeys);
-  }
-  return true;  // not ours to judge
 }
 
 // ---- timers and stop ----
@@ -694,6 +661,8 @@ void Worker::beginStop() {
   gate_.closeAll(loop_->loop());
   LOG_INFO("stopping: closing %zu connections with 1001", conns_.size());
   for (auto& [fd, c] : conns_) close(c, kCloseGoingAway, closeReasonText(kCloseGoingAway));
+  // After the 1001s: a connection still waiting for its connect hook gets 1001, not 4403.
+  backend_->cancelAll();
   if (conns_.empty()) loop_->stop();
 }
 

@@ -19,10 +19,12 @@
 #include <unordered_map>
 #include <vector>
 
+#include "framework/backend_client.h"
 #include "framework/connection.h"
 #include "framework/endpoint.h"
 #include "framework/event_loop.h"
 #include "framework/handshake.h"
+#include "framework/hook_stats.h"
 #include "framework/listener.h"
 #include "framework/module_loader.h"
 #include "framework/request_gate.h"
@@ -73,6 +75,7 @@ class Worker {
   bool post(EventLoop::Task task) { return loop_->post(std::move(task)); }
   int index() const { return index_; }
   WorkerStats& stats() { return stats_; }
+  HookStats& hookStats() { return hookStats_; }
 
   // The worker whose thread this is, or nullptr.
   static Worker* current();
@@ -105,6 +108,8 @@ class Worker {
   std::vector<MemberInfo> roomMembers(std::string_view room) const { return rooms_.roomMembers(room); }
   std::vector<Fd> userFds(std::string_view id) const { return rooms_.userFds(id); }
   std::vector<std::string> roomNames() const { return rooms_.roomNames(); }
+  // A backend hook for connection fd (worker_backend.cpp); `done` runs on this thread.
+  void callHook(Fd fd, const std::string& hook, std::string body, HookCallback done);
 
   // lws protocol callback entry (worker.cpp).
   int onLwsEvent(lws* wsi, int reason, void* user, void* in, size_t len);
@@ -141,6 +146,12 @@ class Worker {
   void released(Connection* c);
   void idleExpired(Connection* c);
   void runCloseHooks(Connection* c, int code);
+  // The connect hook (worker_backend.cpp, docs/backend.md#connect).
+  void startBackend();
+  void holdForConnectHook(Connection* c, lws* wsi, std::string_view address);
+  void askConnectHook(Connection* c);
+  void settleConnect(Fd fd, const HookAnswer& answer);
+  bool holdMessage(Connection* c, std::string_view text, bool binary);
 
   Server& server_;
   const int index_;
@@ -172,6 +183,8 @@ class Worker {
   uint64_t nextSeq_ = 1;
   bool stopping_ = false;
   double stopDeadline_ = 0;
+  HookStats hookStats_;
+  std::unique_ptr<BackendClient> backend_;  // from setUp to tearDown
 };
 
 }  // namespace msw

@@ -151,6 +151,13 @@ const char* notEmpty(std::string_view v) { return v.empty() ? "must not be empty
 const char* nodeIdChars(std::string_view v) { return allOf(v, "_.:-") ? nullptr : kNodeIdRule; }
 // Module names become file names under plugin_dir: no '/' or "..".
 const char* moduleName(std::string_view v) { return allOf(v, "_-") ? nullptr : kListRule; }
+// Hooks are POSTed to URL/HOOK (docs/backend.md): a plain http(s) base, or none.
+const char* httpBase(std::string_view v) {
+  bool scheme = v.starts_with("http://") || v.starts_with("https://");
+  return v.empty() || (scheme && v.find_first_of(" ?#") == std::string_view::npos && !v.ends_with("/"))
+             ? nullptr
+             : "must be empty or an http:// or https:// URL with no query and no trailing /";
+}
 
 // Every key of docs/configuration.md#keys. Defaults are written as in the file; nullptr marks the
 // two computed ones (worker_num: online CPUs; node_id: host name + ":" + port).
@@ -205,6 +212,13 @@ constexpr Key kKeys[] = {
 
   listKey  ("app",     "modules",             &Config::modules,             "index, live", moduleName),
   pathKey  ("app",     "plugin_dir",          &Config::pluginDir,           ""),
+
+  stringKey("backend", "url",                 &Config::backendUrl,          "",          httpBase),
+  intKey   ("backend", "timeout",             &Config::backendTimeout,      "3",         1, 300),
+  stringKey("backend", "secret",              &Config::backendSecret,       "",          nullptr, kSecret),
+  intKey   ("backend", "max_in_flight",       &Config::backendMaxInFlight,  "64",        1, 10000),
+  sizeKey  ("backend", "max_answer_size",     &Config::backendMaxAnswer,    "1m",        1 * kKiB, 64 * kMiB),
+
   intKey   ("live",    "max_pending",         &LiveSettings::maxPending,    "200",       1, 100000, kReloadable),
 };
 // clang-format on

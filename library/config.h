@@ -95,6 +95,13 @@ struct Config {
   std::vector<std::string> modules;
   std::string pluginDir;
 
+  // [backend] (docs/backend.md)
+  std::string backendUrl;
+  int backendTimeout;
+  std::string backendSecret;
+  int backendMaxInFlight;
+  int64_t backendMaxAnswer;
+
   // [endpoint.NAME] sections, in file order (library/endpoint_config.h)
   std::vector<EndpointConfig> endpoints;
 };

@@ -168,9 +168,8 @@ std::vector<std::pair<int, std::string>> finishEndpoints(Config& c) {
     if (e.path.empty()) problems.emplace_back(e.line, at + "path: required (e.g. path = /chat)");
     if (e.route != RouteMode::kMethod && e.controller.empty())
       problems.emplace_back(e.line, at + "controller: required with route = type or raw (module.controller)");
-    if (e.auth == AuthMode::kBackend)
-      problems.emplace_back(e.line, at + "auth = backend: not yet supported (it comes with the backend hooks); "
-                                         "use token, optional or none");
+    if (e.auth == AuthMode::kBackend && c.backendUrl.empty())
+      problems.emplace_back(e.line, at + "auth = backend: needs [backend] url (the connect hook, docs/backend.md)");
     if (e.port == c.managerPort && e.port != 0)
       problems.emplace_back(e.line, at + "port " + std::to_string(e.port) + " is the [manager] port");
     int port = e.port ? e.port : c.port;

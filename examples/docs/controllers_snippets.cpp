@@ -1,5 +1,5 @@
 // examples/docs/controllers_snippets.cpp: the short code blocks of
-// docs/controllers.md, each between "// [doc:NAME]" and "// [/doc]", compiled
+// docs/controllers.md (and docs/backend.md#module-hooks), each between "// [doc:NAME]" and "// [/doc]", compiled
 // by the build; tests/unit/docs_examples_test.cpp checks that each block of
 // the page is its region here, word for word. Never loaded: only compiled.
 #include <ctime>
@@ -112,6 +112,29 @@ void answerLater(msw::Request& r) {
   // [/doc]
 }
 
+void hook(msw::Request& r, const msw::Json& body) {
+  // [doc:hook]
+  r.hook("join", body.dump(), [later = r.later()](const msw::HookAnswer& a) {   // POST URL/MODULE.join
+    if (a.ok()) later.app().join(later.fd(), std::string(a.json["room"].str()));
+  });
+  // [/doc]
+}
+
+// docs/backend.md#module-hooks
+void hookReply(msw::Request& r) {
+  // [doc:hook-reply]
+  msw::Json body = msw::Json::object();
+  body.set("session_id", r.data["session_id"]).set("content", r.data["content"]);
+  r.hook("message", body.dump(), [later = r.later()](const msw::HookAnswer& a) {   // POST URL/chat.message
+    if (!a.ok()) {
+      later.error(502, "backendError", a.error);
+      return;
+    }
+    later.success("stored", "", a.json);
+  });
+  // [/doc]
+}
+
 void logging(msw::Request& r) {
   // [doc:logging]
   r.app.log(msw::LogLevel::kInfo, "room " + std::string(r.code) + " cleared by " + std::string(r.auth.id));
@@ -135,6 +158,8 @@ int init(msw::Module& m) {
       .action("closeHooks", [](msw::Request& r) { closeHooks(r, "k"); })
       .action("store", [](msw::Request& r) { store(r, "line"); })
       .action("later", answerLater)
+      .action("hook", [](msw::Request& r) { hook(r, msw::Json::object()); })
+      .action("hookReply", hookReply)
       .action("logging", logging)
       .action("settings", [](msw::Request& r) { settings(r); });
   return 0;

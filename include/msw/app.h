@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <span>
 #include <string>
@@ -30,6 +31,7 @@ enum CloseCode : int {
   kCloseSlowConsumer = 4009,
   kCloseKicked = 4010,
   kCloseRateAbuse = 4029,
+  kCloseAuthRefused = 4403,  // the connect hook did not admit it (docs/backend.md#connect)
 };
 
 enum class LogLevel { kDebug, kInfo, kWarn, kError };
@@ -44,6 +46,40 @@ struct Auth {
   std::string_view nickname;
   std::string_view json;  // the token's plaintext JSON object
 };
+
+// How a backend hook ended (docs/backend.md#failures).
+enum class HookResult {
+  kOk,           // a 2xx answer whose body is JSON (or empty: json is null)
+  kStatus,       // a non-2xx answer: httpStatus says which; json is set when the body is JSON
+  kTimeout,      // no answer within [backend] timeout, queue wait included
+  kUnreachable,  // connection refused, host not found, connection reset
+  kBadJson,      // a 2xx answer whose body is not JSON
+  kTooLarge,     // an answer over [backend] max_answer_size
+  kBusy,         // too many hooks waiting on this worker: not sent
+  kCancelled,    // the server is stopping: not sent, or its answer no longer awaited
+  kDisabled,     // no [backend] url, or a hook name that is not [A-Za-z0-9_.-]+
+  kFailed,       // any other transport error (error says which)
+};
+inline const char* hookResultName(HookResult r) {
+  static const char* const names[] = {"ok",        "status",    "timeout",  "unreachable", "bad_json",
+                                      "too_large", "busy",      "cancelled", "disabled",   "failed"};
+  return names[static_cast<int>(r)];
+}
+inline constexpr int kHookResults = 10;
+
+// A hook's answer, handed to the callback on the worker of the connection
+// that asked. Valid for the duration of the callback only. The connection
+// may have closed meanwhile: sends to a gone fd are skipped.
+struct HookAnswer {
+  Fd fd = 0;
+  HookResult result = HookResult::kFailed;
+  int httpStatus = 0;        // 0 when no HTTP answer came
+  JsonRef json;              // the parsed body, when it is JSON
+  std::string_view body;     // the raw body
+  std::string_view error;    // what went wrong, for a log line (empty when kOk)
+  bool ok() const { return result == HookResult::kOk; }
+};
+using HookCallback = std::function<void(const HookAnswer&)>;
 
 class App {
  public:
@@ -98,6 +134,13 @@ class App {
   virtual std::string_view nodeId() const = 0;
 
   virtual void log(LogLevel level, std::string_view text) = 0;
+
+  // Backend hooks (docs/backend.md): POSTs `jsonBody` to [backend] url/HOOK
+  // without blocking, and calls `done` once, on fd's worker, with the answer
+  // or the failure. `hook` is "module.name" (a module calls its own hooks:
+  // Request::hook adds the module's name). With no [backend] url, `done`
+  // gets kDisabled.
+  virtual void callHook(Fd fd, std::string_view hook, std::string jsonBody, HookCallback done) = 0;
 
   // Endpoints (docs/endpoints.md). A frame carrying `bytes` as they are,
   // text or binary: no JSON, no escaping (raw endpoints' replies).
@@ -188,6 +231,14 @@ class Request {
   // The reply, to give later: after a store round trip, when the Request is gone.
   Reply later() const { return Reply(app, fd, rid_); }
   JsonRef rid() const { return rid_; }
+
+  // Calls this module's hook `name` ("join" from module chat: chat.join),
+  // see App::callHook. Copy into the callback what it needs of this request
+  // (later() for the reply; never the Request): it runs after the action returned.
+  void hook(std::string_view name, std::string jsonBody, HookCallback done) {
+    std::string_view module = method.substr(0, method.find('.'));
+    app.callHook(fd, std::string(module) + "." + std::string(name), std::move(jsonBody), std::move(done));
+  }
 
   // Sends a frame as it is (a flat endpoint's own JSON object, say).
   void send(const Payload& p) {

@@ -42,7 +42,9 @@ TEST_F(PrintConfig, ShowsEveryKeyWhereItsValueCameFromAndHidesSecrets) {
       "token = hunter2\n"
       "[app]\n"
       "modules = index,\n"
-      "  live\n");
+      "  live\n"
+      "[backend]\n"
+      "secret = hook-s3cret\n");
   ASSERT_EQ(r.exitCode, 0) << r;
   EXPECT_EQ(r.err, "") << r;
   EXPECT_NE(r.out.find("[outside] port = 23456  ; " + file_ + ":3\n"), std::string::npos) << r;
@@ -55,6 +57,8 @@ TEST_F(PrintConfig, ShowsEveryKeyWhereItsValueCameFromAndHidesSecrets) {
   EXPECT_NE(r.out.find("[server] node_id = "), std::string::npos) << "computed keys are printed too: " << r;
   EXPECT_EQ(r.out.find("topsecret"), std::string::npos) << r;
   EXPECT_EQ(r.out.find("hunter2"), std::string::npos) << r;
+  EXPECT_NE(r.out.find("[backend] secret = (hidden)  ; " + file_ + ":12\n"), std::string::npos) << r;
+  EXPECT_EQ(r.out.find("hook-s3cret"), std::string::npos) << r;
   // One line per key, each with its origin.
   size_t lines = 0, origins = 0;
   for (size_t at = 0; (at = r.out.find('\n', at)) != std::string::npos; ++at) ++lines;

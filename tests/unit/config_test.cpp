@@ -107,6 +107,29 @@ TEST_F(ConfigTest, EmptyFileGivesTheDefaults) {
   EXPECT_EQ(2000, c.cacheConnectTimeout);
   EXPECT_EQ((Lines{"index", "live"}), c.modules);
   EXPECT_EQ("", c.pluginDir);
+  EXPECT_EQ("", c.backendUrl);
+  EXPECT_EQ(3, c.backendTimeout);
+  EXPECT_EQ("", c.backendSecret);
+  EXPECT_EQ(64, c.backendMaxInFlight);
+  EXPECT_EQ(1 << 20, c.backendMaxAnswer);
+}
+
+TEST_F(ConfigTest, BackendUrlIsAnHttpBaseWithoutQueryOrTrailingSlash) {
+  for (const char* ok : {"http://127.0.0.1:8000/msw", "https://app.example.com", ""}) {
+    ConfigLoad r = load(std::string("[backend]\nurl = ") + ok + "\n");
+    EXPECT_TRUE(r.ok) << ok;
+    EXPECT_EQ(ok, config_.backendUrl);
+  }
+  for (const char* bad : {"ftp://x", "127.0.0.1:8000", "http://x/msw/", "http://x/msw?a=1", "http://x/a b"}) {
+    ConfigLoad r = load(std::string("[backend]\nurl = ") + bad + "\n");
+    EXPECT_FALSE(r.ok) << bad;
+    ASSERT_EQ(1u, r.errors.size()) << bad;
+    EXPECT_NE(std::string::npos, r.errors[0].find("must be empty or an http:// or https:// URL")) << r.errors[0];
+  }
+  EXPECT_FALSE(load("[backend]\ntimeout = 0\n").ok);
+  EXPECT_FALSE(load("[backend]\nmax_in_flight = 0\n").ok);
+  ASSERT_TRUE(load("[backend]\ntimeout = 300\nmax_in_flight = 10000\nmax_answer_size = 64m\n").ok);
+  EXPECT_EQ(64 << 20, config_.backendMaxAnswer);
 }
 
 // Config has no initialisers of its own: its constructor writes the table's
@@ -534,9 +557,12 @@ TEST_F(ConfigTest, ApplyReloadableCopiesOnlyTheReloadableKeys) {
 }
 
 TEST_F(ConfigTest, DumpHasOneLinePerKeyAndHidesSecrets) {
-  ASSERT_TRUE(load("[auth]\nkey = topsecret\ncipher = des-ede3-ecb\n[app]\nmodules = a, b\n").ok);
+  ASSERT_TRUE(load("[auth]\nkey = topsecret\ncipher = des-ede3-ecb\n[app]\nmodules = a, b\n"
+                   "[backend]\nsecret = hookkey\n").ok);
   std::string dump = dumpConfig(config_);
-  EXPECT_EQ(45, std::count(dump.begin(), dump.end(), '\n'));
+  EXPECT_EQ(50, std::count(dump.begin(), dump.end(), '\n'));
+  EXPECT_NE(std::string::npos, dump.find("[backend] secret = (hidden)\n"));
+  EXPECT_EQ(std::string::npos, dump.find("hookkey"));
   EXPECT_NE(std::string::npos, dump.find("[outside] port = 20000\n"));
   EXPECT_NE(std::string::npos, dump.find("[outside] send_queue_limit = 1048576\n"));
   EXPECT_NE(std::string::npos, dump.find("[server] log_level = info\n"));

@@ -128,10 +128,12 @@ TEST_F(EndpointConfigTest, TwoEndpointsOnOnePortAndPathStopTheStart) {
   EXPECT_TRUE(load("[endpoint.a]\npath = /x\n[endpoint.b]\npath = /x\nport = 2346\n").ok);
 }
 
-TEST_F(EndpointConfigTest, BackendAuthIsRefusedUntilTheHooksExist) {
+TEST_F(EndpointConfigTest, BackendAuthNeedsABackendUrl) {
   EXPECT_EQ(onlyError("[endpoint.a]\npath = /a\nauth = backend\n"),
-            at(1) + "[endpoint.a] auth = backend: not yet supported (it comes with the backend hooks); use token, "
-                    "optional or none");
+            at(1) + "[endpoint.a] auth = backend: needs [backend] url (the connect hook, docs/backend.md)");
+  ConfigLoad r = load("[endpoint.a]\npath = /a\nauth = backend\nauth_param = token\n"
+                      "[backend]\nurl = http://127.0.0.1:9\n");
+  EXPECT_TRUE(r.ok) << (r.errors.empty() ? "" : r.errors[0]);
 }
 
 TEST_F(EndpointConfigTest, UnknownKeyIsAWarning) {
