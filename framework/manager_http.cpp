@@ -176,13 +176,6 @@ bool Manager::authorized(lws* wsi) const {
 int Manager::onLwsEvent(lws* wsi, int reason, void* user, void* in, size_t len) {
   auto** slot = static_cast<Session**>(user);
   Session* s = slot ? *slot : nullptr;
-  auto session = [&] {
-    if (!s) {
-      *slot = s = new Session();
-      s->wsi = wsi;
-    }
-    return s;
-  };
   switch (reason) {
     case LWS_CALLBACK_HTTP:
       return -1;  // only upgrades reach lws (HttpConn); one that lws saw as plain HTTP is closed
@@ -192,7 +185,10 @@ int Manager::onLwsEvent(lws* wsi, int reason, void* user, void* in, size_t len) 
                         "Bearer");
       return 1;
     case LWS_CALLBACK_ESTABLISHED:
-      session()->console = true;
+      if (!s) {
+        *slot = s = new Session();
+        s->wsi = wsi;
+      }
       return 0;
     case LWS_CALLBACK_RECEIVE:
       if (!s) return -1;

@@ -14,10 +14,11 @@
 
 namespace msw {
 
+// A WebSocket of the MSwoole console: since the manager reads its own HTTP
+// (manager_http_conn), lws carries nothing else on this port.
 struct Manager::Session {
   lws* wsi = nullptr;
   uint64_t id = 0;  // key in pending_ while an answer is awaited
-  bool console = false;  // a WebSocket of the MSwoole console
   bool stopAfterAnswer = false;  // a stop request: the server stops once its answer is written
   std::string body;  // the WebSocket message being received
   std::deque<std::string> wsOut;  // WebSocket replies
