@@ -222,4 +222,19 @@ std::string HttpRequestParser::queryArg(std::string_view query, std::string_view
   return {};
 }
 
+std::vector<std::pair<std::string, std::string>> HttpRequestParser::queryArgs(std::string_view query) {
+  std::vector<std::pair<std::string, std::string>> out;
+  while (!query.empty()) {
+    size_t amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    size_t eq = pair.find('=');
+    if (!pair.empty())
+      out.emplace_back(percentDecode(pair.substr(0, eq)),
+                       eq == std::string_view::npos ? std::string() : percentDecode(pair.substr(eq + 1)));
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return out;
+}
+
 }  // namespace msw

@@ -17,6 +17,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "framework/http_exchange.h"
 
@@ -64,6 +65,8 @@ class HttpRequestParser {
 
   // A query argument, percent- and '+'-decoded; empty when absent.
   static std::string queryArg(std::string_view query, std::string_view name);
+  // Every parameter of a query, decoded, in order ("a&b=" gives a="" and b="").
+  static std::vector<std::pair<std::string, std::string>> queryArgs(std::string_view query);
 
  private:
   Result head(std::string_view in, size_t start, size_t end, size_t& consumed);

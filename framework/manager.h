@@ -30,6 +30,9 @@ namespace msw {
 
 class Server;
 
+// Whether the manager itself serves `path` (module routes may not take it).
+bool managerServes(std::string_view path);
+
 class Manager {
  public:
   explicit Manager(Server& server);
@@ -78,6 +81,8 @@ class Manager {
   void reload(const Reply& reply);
   void stopServer(bool& stopAfterAnswer, const Reply& reply);
   void consoleCommand(Session& s, std::string_view text);
+  // A module's route for the request, if one serves its path (true: answered).
+  bool moduleRoute(HttpRequestParser& request, const Json& body, const Reply& reply);
 
   Server& server_;
   std::unique_ptr<EventLoop> loop_;

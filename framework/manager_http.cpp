@@ -16,10 +16,12 @@
 #include <cstring>
 #include <memory>
 
+#include "framework/app_impl.h"
 #include "framework/cluster.h"
 #include "framework/frame_builder.h"
 #include "framework/http_response.h"
 #include "framework/manager_http_conn.h"
+#include "framework/module_loader.h"
 #include "framework/server.h"
 #include "framework/store_hub.h"
 #include "library/log.h"
@@ -267,13 +269,13 @@ void Manager::route(uint64_t conn, uint64_t seq, HttpRequestParser& request, boo
   const std::string& path = http.path();
   bool post = http.post();
   Json body;
-  if (post) {
-    body = Json::parse(http.body());
-    if (!body.isObject() && path != "/reload" && path != "/stop") {
-      reply(400, errorBody("body is not a JSON object"));
-      return;
-    }
+  if (post) body = Json::parse(http.body());
+  if (!managerServes(path)) {
+    if (moduleRoute(request, body, reply)) return;
+    return reply(404, errorBody("no such endpoint " + path));
   }
+  if (post && !body.isObject() && path != "/reload" && path != "/stop")
+    return reply(400, errorBody("body is not a JSON object"));
   if (path == "/status" && !post) return status(reply);
   if (path == "/metrics" && !post) return metrics(reply);
   if (path == "/push" && post) return push(body, reply);
@@ -282,9 +284,41 @@ void Manager::route(uint64_t conn, uint64_t seq, HttpRequestParser& request, boo
   if (path == "/stop" && post) return stopServer(stopAfterAnswer, reply);
   if (path == "/online" && !post) return online(HttpRequestParser::queryArg(request.query(), "room"), reply);
   if (path == "/online/user" && !post) return onlineUser(HttpRequestParser::queryArg(request.query(), "id"), reply);
-  bool known = path == "/status" || path == "/metrics" || path == "/push" || path == "/kick" || path == "/reload" ||
-               path == "/stop" || path == "/online" || path == "/online/user";
-  reply(known ? 405 : 404, errorBody(known ? "wrong method for " + path : "no such endpoint " + path));
+  reply(405, errorBody("wrong method for " + path));
+}
+
+bool managerServes(std::string_view path) {
+  static constexpr std::string_view kPaths[] = {"/status", "/metrics", "/push",   "/kick",
+                                                "/reload", "/stop",    "/online", "/online/user"};
+  return std::find(std::begin(kPaths), std::end(kPaths), path) != std::end(kPaths);
+}
+
+// The handler runs with its module's table pinned (StorePin): a reload meanwhile
+// unloads that code only once the handler and its store callbacks are done.
+bool Manager::moduleRoute(HttpRequestParser& request, const Json& body, const Reply& reply) {
+  std::shared_ptr<const RouteTable> table = server_.routes();
+  const HttpExchange& http = request.exchange();
+  std::string_view method = http.post() ? "POST" : "GET";
+  bool pathKnown = false;
+  const ManagerRouteFn* fn = table ? table->findManagerRoute(method, http.path(), pathKnown) : nullptr;
+  if (!fn) {
+    if (!pathKnown) return false;
+    reply(405, errorBody("wrong method for " + http.path()));
+    return true;
+  }
+  ManagerRequest req{server_.app(), method, http.path(), HttpRequestParser::queryArgs(request.query()),
+                     JsonRef(body), http.body()};
+  StorePin pin(table);
+  try {
+    (*fn)(req, reply);
+  } catch (const std::exception& e) {
+    LOG_ERROR("manager route %s threw: %s", http.path().c_str(), e.what());
+    reply(500, errorBody("the route's handler failed"));
+  } catch (...) {
+    LOG_ERROR("manager route %s threw", http.path().c_str());
+    reply(500, errorBody("the route's handler failed"));
+  }
+  return true;
 }
 
 }  // namespace msw

@@ -5,27 +5,66 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <system_error>
+
+#include "framework/manager.h"
 
 #include "library/log.h"
 
 namespace msw {
 namespace {
 
+std::string routeKey(std::string_view method, std::string_view path) {
+  return std::string(method) + " " + std::string(path);
+}
+
 class ModuleRegistrar : public Module {
  public:
-  ModuleRegistrar(std::map<std::string, Controller>& controllers, App& app)
-      : controllers_(controllers), app_(app) {}
+  ModuleRegistrar(LoadedModule& m, std::map<std::string, Controller>& controllers,
+                  std::map<std::string, ManagerRouteFn>& routes, App& app)
+      : module_(m), controllers_(controllers), routes_(routes), app_(app) {}
   Controller& controller(std::string_view name) override { return controllers_[Controller::lower(name)]; }
   App& app() override { return app_; }
+  void managerRoute(std::string_view method, std::string_view path, ManagerRouteFn fn) override {
+    const char* refused = nullptr;
+    if (method != "GET" && method != "POST") refused = "the method must be GET or POST";
+    else if (path.empty() || path[0] != '/' || path.find_first_of("?# ") != std::string_view::npos)
+      refused = "the path must start with / and hold no ?, # or space";
+    else if (managerServes(path)) refused = "the manager serves that path itself";
+    else if (!fn) refused = "no handler";
+    if (refused) {
+      LOG_ERROR("module %s: manager route %.*s %.*s refused: %s", module_.name().c_str(),
+                static_cast<int>(method.size()), method.data(), static_cast<int>(path.size()), path.data(), refused);
+      return;
+    }
+    routes_[routeKey(method, path)] = std::move(fn);
+  }
 
  private:
+  LoadedModule& module_;
   std::map<std::string, Controller>& controllers_;
+  std::map<std::string, ManagerRouteFn>& routes_;
   App& app_;
 };
+
+// A route two modules register goes to the first in `modules` order.
+void dropTakenRoutes(const RouteTable& table, LoadedModule& m, std::map<std::string, ManagerRouteFn>& routes) {
+  for (auto it = routes.begin(); it != routes.end();) {
+    auto owner = std::find_if(table.modules.begin(), table.modules.end(),
+                              [&](const auto& kv) { return kv.second->managerRoutes().count(it->first) > 0; });
+    if (owner == table.modules.end()) {
+      ++it;
+      continue;
+    }
+    LOG_ERROR("module %s: manager route %s refused: module %s serves it", m.name().c_str(), it->first.c_str(),
+              owner->first.c_str());
+    it = routes.erase(it);
+  }
+}
 
 bool validModuleName(const std::string& name) {
   if (name.empty() || name.size() > 64) return false;
@@ -49,6 +88,7 @@ LoadedModule::Library::~Library() {
 
 LoadedModule::~LoadedModule() {
   controllers_.clear();  // their std::function code lives in lib_
+  managerRoutes_.clear();
   lib_.reset();
 }
 
@@ -60,6 +100,19 @@ const Controller* LoadedModule::controller(const std::string& lowerName) const {
 const Controller* RouteTable::find(const std::string& module, const std::string& controller) const {
   auto it = modules.find(module);
   return it == modules.end() ? nullptr : it->second->controller(controller);
+}
+
+const ManagerRouteFn* RouteTable::findManagerRoute(std::string_view method, std::string_view path,
+                                                   bool& pathKnown) const {
+  pathKnown = false;
+  std::string key = routeKey(method, path);
+  std::string other = routeKey(method == "GET" ? "POST" : "GET", path);
+  for (const auto& [name, m] : modules) {
+    const auto& routes = m->managerRoutes();
+    if (auto it = routes.find(key); it != routes.end()) return &it->second;
+    if (routes.count(other)) pathKnown = true;
+  }
+  return nullptr;
 }
 
 const Controller* RouteTable::findQualified(std::string_view name) const {
@@ -79,6 +132,7 @@ std::shared_ptr<const RouteTable> ModuleLoader::load(const std::vector<std::stri
     std::string error;
     std::shared_ptr<LoadedModule> m = loadOne(name, error);
     if (m) {
+      dropTakenRoutes(*table, *m, m->managerRoutes_);
       LOG_INFO("module %s loaded from %s (%zu controllers)", name.c_str(), m->path().c_str(),
                m->controllers().size());
       table->modules[name] = std::move(m);
@@ -141,7 +195,7 @@ std::shared_ptr<LoadedModule> ModuleLoader::loadOne(const std::string& name, std
     error = "descriptor has no init";
     return nullptr;
   }
-  ModuleRegistrar registrar(m->controllers_, app_);
+  ModuleRegistrar registrar(*m, m->controllers_, m->managerRoutes_, app_);
   int rc = 0;
   try {
     rc = desc->init(registrar);

@@ -24,6 +24,8 @@ class LoadedModule {
   const std::string& path() const { return path_; }
   const Controller* controller(const std::string& lowerName) const;
   const std::map<std::string, Controller>& controllers() const { return controllers_; }
+  // Its manager routes, by "METHOD path" (docs/manager-api.md#module-routes).
+  const std::map<std::string, ManagerRouteFn>& managerRoutes() const { return managerRoutes_; }
 
  private:
   friend class ModuleLoader;
@@ -38,6 +40,7 @@ class LoadedModule {
   std::string name_;
   std::string path_;
   std::map<std::string, Controller> controllers_;
+  std::map<std::string, ManagerRouteFn> managerRoutes_;
 };
 
 struct RouteTable {
@@ -45,6 +48,9 @@ struct RouteTable {
   const Controller* find(const std::string& module, const std::string& controller) const;
   // "Module.Controller" in any case.
   const Controller* findQualified(std::string_view name) const;
+  // The module route for `method` `path`, or nullptr; `pathKnown` tells
+  // whether some module serves that path with another method.
+  const ManagerRouteFn* findManagerRoute(std::string_view method, std::string_view path, bool& pathKnown) const;
 };
 
 class ModuleLoader {

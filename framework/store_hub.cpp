@@ -22,12 +22,18 @@ template <class T>
 struct Pinned {
   std::shared_ptr<const RouteTable> pin;
   StoreCallback<T> cb;
-  void operator()(StoreResult<T> r) { cb(std::move(r)); }
+  void operator()(StoreResult<T> r) {
+    StorePin scope(pin);  // what cb reads from the store in turn stays pinned too
+    cb(std::move(r));
+  }
 };
+
+thread_local const StorePin* innermostPin = nullptr;
 
 template <class T>
 StoreCallback<T> pinned(StoreCallback<T> cb) {
   if (!cb) return cb;
+  if (const auto* pin = StorePin::current(); pin && *pin) return Pinned<T>{*pin, std::move(cb)};
   Worker* w = Worker::current();
   return Pinned<T>{w ? w->routes() : nullptr, std::move(cb)};
 }
@@ -180,6 +186,14 @@ class RedisHub : public StoreHub {
 thread_local RedisHub::Link* RedisHub::tLink = nullptr;
 
 }  // namespace
+
+StorePin::StorePin(const std::shared_ptr<const RouteTable>& table) : table_(table), outer_(innermostPin) {
+  innermostPin = this;
+}
+StorePin::~StorePin() { innermostPin = outer_; }
+const std::shared_ptr<const RouteTable>* StorePin::current() {
+  return innermostPin ? &innermostPin->table_ : nullptr;
+}
 
 StoreHub::ThreadStores& StoreHub::thread() {
   thread_local ThreadStores t;

@@ -21,6 +21,25 @@
 namespace msw {
 
 class EventLoop;
+struct RouteTable;
+
+// Pins `table` on this thread while it lives: store callbacks taken meanwhile
+// hold it, and so does any callback they take in turn. The manager pins the
+// table of a module route's handler (workers pin their own table anyway).
+class StorePin {
+ public:
+  // `table` must outlive the pin (no copy: this runs around every store callback).
+  explicit StorePin(const std::shared_ptr<const RouteTable>& table);
+  ~StorePin();
+  StorePin(const StorePin&) = delete;
+  StorePin& operator=(const StorePin&) = delete;
+  // The innermost pin of this thread, or nullptr.
+  static const std::shared_ptr<const RouteTable>* current();
+
+ private:
+  const std::shared_ptr<const RouteTable>& table_;
+  const StorePin* outer_;
+};
 
 class StoreHub {
  public:

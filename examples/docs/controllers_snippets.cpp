@@ -1,5 +1,5 @@
 // examples/docs/controllers_snippets.cpp: the short code blocks of
-// docs/controllers.md (and docs/backend.md#module-hooks), each between "// [doc:NAME]" and "// [/doc]", compiled
+// docs/controllers.md (and docs/backend.md#module-hooks, docs/manager-api.md#module-routes), each between "// [doc:NAME]" and "// [/doc]", compiled
 // by the build; tests/unit/docs_examples_test.cpp checks that each block of
 // the page is its region here, word for word. Never loaded: only compiled.
 #include <ctime>
@@ -135,6 +135,20 @@ void hookReply(msw::Request& r) {
   // [/doc]
 }
 
+// docs/manager-api.md#module-routes
+void managerRoutes(msw::Module& m) {
+  // [doc:manager-routes]
+  // GET /shop/online?room=CODE on the manager port, behind its token.
+  m.managerRoute("GET", "/shop/online", [](const msw::ManagerRequest& req, msw::ManagerReply reply) {
+    if (req.arg("room").empty()) return reply(400, "{\"error\":\"give ?room=\"}");
+    req.app.store().scard("shop:" + std::string(req.arg("room")), [reply](msw::StoreResult<int64_t> n) {
+      if (!n.ok()) return reply(503, "{\"error\":\"store\"}");
+      reply(200, "{\"count\":" + std::to_string(n.value) + "}");   // from the store callback: fine
+    });
+  });
+  // [/doc]
+}
+
 void logging(msw::Request& r) {
   // [doc:logging]
   r.app.log(msw::LogLevel::kInfo, "room " + std::string(r.code) + " cleared by " + std::string(r.auth.id));
@@ -150,6 +164,7 @@ std::string settings(msw::Request& r) {
 
 int init(msw::Module& m) {
   onClose(m);
+  managerRoutes(m);
   m.controller("snippets")
       .action("reading", [](msw::Request& r) { reading(r); })
       .action("building", building)

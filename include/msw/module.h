@@ -19,12 +19,14 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "msw/app.h"
 
 // Bumped whenever a type in msw/*.h changes layout or a virtual is added:
 // the loader refuses a module built against another version.
-#define MSW_API_VERSION 2u
+#define MSW_API_VERSION 3u
 
 namespace msw {
 
@@ -85,6 +87,29 @@ class Controller {
   OpenFn onOpen_;
 };
 
+// A request to one of a module's manager routes (docs/manager-api.md#module-routes).
+// Valid for the duration of the call only: copy what a later answer needs.
+struct ManagerRequest {
+  App& app;
+  std::string_view method;  // "GET" or "POST"
+  std::string_view path;    // exactly as registered
+  std::vector<std::pair<std::string, std::string>> query;  // decoded, in order
+  JsonRef body;             // a POST's body when it is JSON (null otherwise: see rawBody)
+  std::string_view rawBody;
+
+  // The first query parameter of that name, decoded ("" when absent).
+  std::string_view arg(std::string_view name) const {
+    for (const auto& [k, v] : query)
+      if (k == name) return v;
+    return {};
+  }
+};
+// The answer to a manager request: call it exactly once, from any thread,
+// now or later (after a store round trip, say). `body` is sent as
+// application/json.
+using ManagerReply = std::function<void(int status, std::string body)>;
+using ManagerRouteFn = std::function<void(const ManagerRequest&, ManagerReply)>;
+
 // What init is given.
 class Module {
  public:
@@ -92,6 +117,11 @@ class Module {
   // The controller of that name in this module, created on first use.
   virtual Controller& controller(std::string_view name) = 0;
   virtual App& app() = 0;
+  // Serves `method` ("GET" or "POST") `path` on the manager port, behind its
+  // token, on the manager's thread (docs/manager-api.md#module-routes). A path
+  // the manager already serves, or one another module took first, is refused
+  // at load with a log line; the module loads without that route.
+  virtual void managerRoute(std::string_view method, std::string_view path, ManagerRouteFn fn) = 0;
 };
 
 }  // namespace msw

@@ -266,6 +266,8 @@ TEST_F(ManagerApi, ReloadKeepsConnectionsAndAnswersTheModules) {
   for (auto& c : clients) EXPECT_EQ(c->call("apptest.api.whoami")["param"]["fd"].num(), static_cast<double>(c->fd));
   // A body is allowed and ignored.
   EXPECT_EQ(server.post("/reload", "{}").status, 200);
+  // Module routes come from the reloaded table.
+  EXPECT_EQ(server.get("/apptest/echo?x=1").status, 200);
 }
 
 TEST_F(ManagerApi, StopClosesClientsWith1001AndExits) {
@@ -335,6 +337,57 @@ TEST_F(ManagerApi, UnknownPathIs404AndWrongMethodIs405) {
   EXPECT_TRUE(server.proc.running());
 }
 
+// docs/manager-api.md#module-routes: apptest's routes (tests/modules/apptest).
+TEST_F(ManagerApi, ModuleRoutesGetTheirMethodPathQueryAndBody) {
+  HttpResponse r = server.get("/apptest/echo?y=1&x=a%20b%26c");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.body, "{\"method\":\"GET\",\"path\":\"/apptest/echo\",\"x\":\"a b&c\",\"raw\":\"\"}");
+  EXPECT_NE(msw::test::headerValue(r, "content-type").find("application/json"), std::string::npos);
+  r = server.post("/apptest/echo", "{\"k\":[1,2]}");
+  ASSERT_EQ(r.status, 200) << r.body;
+  Json j = Json::parse(r.body);
+  EXPECT_EQ(j["method"].str(), "POST");
+  EXPECT_EQ(j["body"].dump(), "{\"k\":[1,2]}");
+  // A body that is not JSON reaches the handler as it is, for its own answer.
+  r = server.post("/apptest/echo", "a=1");
+  ASSERT_EQ(r.status, 200) << r.body;
+  j = Json::parse(r.body);
+  EXPECT_EQ(j["raw"].str(), "a=1");
+  EXPECT_FALSE(j.has("body")) << r.body;
+}
+
+TEST_F(ManagerApi, ModuleRouteAnswersFromItsStoreCallback) {
+  HttpResponse r = server.post("/apptest/counter", "{\"by\":5}");
+  ASSERT_EQ(r.status, 200) << r.body;
+  int64_t first = Json::parse(r.body)["value"].i64(-1);
+  r = server.post("/apptest/counter", "{\"by\":2}");
+  EXPECT_EQ(Json::parse(r.body)["value"].i64(-1), first + 2) << r.body;
+  r = server.post("/apptest/counter", "{}");
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_EQ(r.body, "{\"error\":\"give by\"}");
+}
+
+TEST_F(ManagerApi, ModuleRouteErrorsAre404405And500) {
+  EXPECT_EQ(server.post("/apptest/counter", "{}").status, 400);
+  HttpResponse r = server.get("/apptest/counter");
+  EXPECT_EQ(r.status, 405) << r.body;
+  EXPECT_EQ(server.get("/apptest/none").status, 404);
+  r = server.get("/apptest/throw");
+  EXPECT_EQ(r.status, 500) << r.body;
+  EXPECT_NE(server.proc.log().find("manager route /apptest/throw threw: on purpose"), std::string::npos);
+  EXPECT_EQ(server.get("/apptest/echo").status, 200) << "the manager must go on";
+}
+
+TEST_F(ManagerApi, ModuleRoutesOnTheManagersPathsOrOtherMethodsAreRefusedAtLoad) {
+  const std::string log = server.proc.log();
+  EXPECT_NE(log.find("module apptest: manager route GET /status refused: the manager serves that path itself"),
+            std::string::npos) << tail(log);
+  EXPECT_NE(log.find("module apptest: manager route PUT /apptest/put refused"), std::string::npos) << tail(log);
+  Json st = server.status();
+  EXPECT_EQ(st["node_id"].str(), "apptest1") << "/status stays the manager's";
+  EXPECT_EQ(server.http("PUT", "/apptest/put").status, 405);
+}
+
 TEST(ManagerApiToken, MissingOrWrongTokenIs401WithWwwAuthenticate) {
   Options o;
   o.managerToken = "s3cret-token";
@@ -353,6 +406,8 @@ TEST(ManagerApiToken, MissingOrWrongTokenIs401WithWwwAuthenticate) {
     }
     HttpResponse r = msw::test::httpRequest("127.0.0.1", server.managerPort, "POST", "/stop", "{}", headers);
     EXPECT_EQ(r.status, 401) << headers[0];
+    r = msw::test::httpRequest("127.0.0.1", server.managerPort, "GET", "/apptest/echo", {}, headers);
+    EXPECT_EQ(r.status, 401) << "module routes are behind the token too: " << headers[0];
   }
   EXPECT_TRUE(server.proc.running());
   EXPECT_EQ(server.get("/status").status, 200);

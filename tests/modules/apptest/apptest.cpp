@@ -29,6 +29,7 @@
 // "hookClosed" {fd, code} at once.
 #include <cstdint>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -285,7 +286,32 @@ void hookClosed(App& app, const msw::CloseInfo& c) {
   }
 }
 
+// Manager routes (docs/manager-api.md#module-routes): an echo of what the
+// handler was given, an answer after a store round trip (from the store
+// callback), a handler that throws, and two the loader must refuse.
+void routeEcho(const msw::ManagerRequest& r, msw::ManagerReply reply) {
+  Json j = Json::object();
+  j.set("method", r.method).set("path", r.path).set("x", r.arg("x")).set("raw", r.rawBody);
+  if (r.body) j.set("body", Json::copy(r.body));
+  reply(200, j.dump());
+}
+
+void routeCounter(const msw::ManagerRequest& r, msw::ManagerReply reply) {
+  if (!r.body.isObject() || !r.body["by"].isNumber()) return reply(400, "{\"error\":\"give by\"}");
+  r.app.store().incr("apptest:route", r.body["by"].i64(), [reply](msw::StoreResult<int64_t> v) {
+    reply(200, "{\"value\":" + std::to_string(v.value) + "}");
+  });
+}
+
 int init(msw::Module& m) {
+  m.managerRoute("GET", "/apptest/echo", routeEcho);
+  m.managerRoute("POST", "/apptest/echo", routeEcho);
+  m.managerRoute("POST", "/apptest/counter", routeCounter);
+  m.managerRoute("GET", "/apptest/throw", [](const msw::ManagerRequest&, msw::ManagerReply) {
+    throw std::runtime_error("on purpose");
+  });
+  m.managerRoute("GET", "/status", routeEcho);     // the manager's own
+  m.managerRoute("PUT", "/apptest/put", routeEcho);  // not a method routes take
   m.controller("api")
       .action("whoami", whoami)
       .action("send", send)
