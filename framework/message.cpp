@@ -58,19 +58,19 @@ bool hasEscapedNul(std::string_view s) {
   return false;
 }
 
-// The text of each top-level value of a valid object, in cJSON's child order.
-template <class F>
-void forEachMemberText(std::string_view s, F&& f) {
+// The text of the top-level value at position `index` (in cJSON's child
+// order) of a valid object: the members before it are skipped unread.
+std::string_view memberText(std::string_view s, int index) {
   size_t i = skipSpace(s, 0) + 1;  // past '{'
-  for (;;) {
+  for (int at = 0;; ++at) {
     i = skipSpace(s, i);
-    if (i >= s.size() || s[i] != '"') return;
+    if (i >= s.size() || s[i] != '"') return {};
     i = skipSpace(s, skipString(s, i)) + 1;  // past ':'
     i = skipSpace(s, i);
     size_t end = skipValue(s, i);
-    f(s.substr(i, end - i));
+    if (at == index) return s.substr(i, end - i);
     i = skipSpace(s, end);
-    if (i >= s.size() || s[i] != ',') return;
+    if (i >= s.size() || s[i] != ',') return {};
     ++i;
   }
 }
@@ -129,12 +129,14 @@ Message parseMessage(std::string_view text, bool keepRid) {
     m.root = std::move(root);
     return m;
   }
-  std::string_view ridText;
+  // Most messages have no rid: then nothing is scanned again.
+  int ridIndex = 0;
   const cJSON* child = root.raw()->child;
-  forEachMemberText(text, [&](std::string_view value) {
-    if (child && std::strcmp(child->string, "rid") == 0) ridText = value;
-    if (child) child = child->next;
-  });
+  while (child && std::strcmp(child->string, "rid") != 0) {
+    child = child->next;
+    ++ridIndex;
+  }
+  std::string_view ridText = child ? memberText(text, ridIndex) : std::string_view();
   if (!ridText.empty()) {
     bool isString = ridText.front() == '"';
     auto isControl = [](char c) { return static_cast<unsigned char>(c) < 0x20; };
