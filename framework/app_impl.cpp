@@ -71,6 +71,15 @@ void AppImpl::sendToRoom(std::string_view room, const Payload& p, std::span<cons
   server_.cluster().publishRoom(room, p.text());
 }
 
+void AppImpl::sendToRoomByFlavor(std::string_view room, const FlavoredPayload& p, std::span<const Fd> exclude) {
+  // The builder's code is the calling module's: a reload must not unload it under a worker still sending.
+  if (Worker* w = Worker::current()) p.keepAlive(w->routes());
+  server_.onEach([room = std::string(room), p, ex = std::vector<Fd>(exclude.begin(), exclude.end())](Worker& w) {
+    w.sendToRoom(room, p, ex);
+  });
+  server_.cluster().publishRoom(room, p);
+}
+
 void AppImpl::sendToAll(const Payload& p, std::span<const Fd> exclude) {
   server_.onEach([p, ex = std::vector<Fd>(exclude.begin(), exclude.end())](Worker& w) { w.sendToAll(p, ex); });
   server_.cluster().publishAll(p.text());

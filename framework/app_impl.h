@@ -26,6 +26,7 @@ class AppImpl : public App {
   void sendToUser(std::string_view userId, const Payload& p) override;
   void sendToRoom(std::string_view room, const Payload& p, std::span<const Fd> exclude = {}) override;
   void sendToAll(const Payload& p, std::span<const Fd> exclude = {}) override;
+  void sendToRoomByFlavor(std::string_view room, const FlavoredPayload& p, std::span<const Fd> exclude = {}) override;
   void join(Fd fd, std::string_view room) override;
   void leave(Fd fd, std::string_view room) override;
   void fdAddCloseKey(Fd fd, std::string_view key) override;

@@ -78,6 +78,24 @@ Fd toFd(std::string_view s) {
   return v;
 }
 
+// LENGTH 0x1f BYTES: one field of a flavored room message.
+void appendField(std::string& out, std::string_view bytes) {
+  out.append(std::to_string(bytes.size())).push_back(kSep);
+  out.append(bytes);
+}
+
+bool takeField(std::string_view& in, std::string_view& field) {
+  size_t sep = in.find(kSep);
+  if (sep == std::string_view::npos || sep == 0) return false;
+  size_t len = static_cast<size_t>(toFd(in.substr(0, sep)));
+  if (len == 0 && in.substr(0, sep) != "0") return false;
+  in.remove_prefix(sep + 1);
+  if (len > in.size()) return false;
+  field = in.substr(0, len);
+  in.remove_prefix(len);
+  return true;
+}
+
 }  // namespace
 
 Cluster::Cluster(Server& server)
@@ -226,6 +244,26 @@ void Cluster::publish(const std::string& channel, BusKind kind, std::string_view
 void Cluster::publishRoom(std::string_view room, std::string_view text) {
   publish(roomChannel(room), BusKind::kRoom, room, text);
 }
+// COUNT-FIELD, then COUNT times FLAVOR-FIELD TEXT-FIELD, then the base text.
+void Cluster::publishRoom(std::string_view room, const FlavoredPayload& p) {
+  if (!enabled_) return;
+  std::vector<std::pair<std::string_view, Payload>> flavored;
+  for (const std::string& f : server_.endpoints().flavors()) {
+    if (f.empty()) continue;
+    Payload q = Worker::flavorPayload(p, f);
+    if (q.block() != p.base().block()) flavored.emplace_back(f, std::move(q));
+  }
+  if (flavored.empty()) return publishRoom(room, p.base().text());
+  std::string text;
+  appendField(text, std::to_string(flavored.size()));
+  for (auto& [f, q] : flavored) {
+    appendField(text, f);
+    appendField(text, q.text());
+  }
+  text.append(p.base().text());
+  publish(roomChannel(room), BusKind::kRoomFlavored, room, text);
+}
+
 void Cluster::publishUser(std::string_view id, std::string_view text) {
   publish(kAllChannel, BusKind::kUser, id, text);
 }
@@ -256,6 +294,7 @@ void Cluster::onBusMessage(std::string_view, std::string_view payload) {
 
 void Cluster::deliver(BusKind kind, const std::string& target, std::string_view text) {
   if (kind == BusKind::kKick || kind == BusKind::kKickUser) return deliverKick(kind, target, text);
+  if (kind == BusKind::kRoomFlavored) return deliverFlavored(target, text);
   Payload p = buildTextFrame(text);  // once for every local recipient
   switch (kind) {
     case BusKind::kFd:
@@ -268,6 +307,27 @@ void Cluster::deliver(BusKind kind, const std::string& target, std::string_view 
     case BusKind::kAll: server_.onEach([p](Worker& w) { w.sendToAll(p, {}); }); break;
     default: break;  // a kind this version does not know
   }
+}
+
+// Each flavor's frame is built here only when a worker meets a member of it.
+void Cluster::deliverFlavored(const std::string& room, std::string_view text) {
+  std::string_view count;
+  if (!takeField(text, count)) return;
+  std::vector<std::pair<std::string, std::string>> texts;
+  for (Fd n = toFd(count); n > 0; --n) {
+    std::string_view f, t;
+    if (!takeField(text, f) || !takeField(text, t)) {
+      LOG_WARN("bus: a malformed flavored message for room %s: dropped", room.c_str());
+      return;
+    }
+    texts.emplace_back(f, t);
+  }
+  FlavoredPayload p(buildTextFrame(text), [texts = std::move(texts)](std::string_view flavor) {
+    for (const auto& [f, t] : texts)
+      if (f == flavor) return buildTextFrame(t);
+    return Payload();
+  });
+  server_.onEach([room, p](Worker& w) { w.sendToRoom(room, p, {}); });
 }
 
 void Cluster::deliverKick(BusKind kind, const std::string& target, std::string_view text) {

@@ -18,7 +18,9 @@
 // Bus (Redis): room, user, all and fd messages are delivered locally at
 // once and published to _msw:bus:room:ROOM (subscribed while this node has
 // members there), _msw:bus:all or _msw:bus:node:NODE; a node ignores its own
-// messages, so each connection gets each message once.
+// messages, so each connection gets each message once. A room message in
+// several flavors (App::sendToRoomByFlavor) carries each flavor's text
+// besides the base one (BusKind::kRoomFlavored, docs/design.md).
 //
 // Thread rules: the registry and publish calls run on a worker thread with
 // that thread's store; subscriptions, heartbeats and purges run on the
@@ -49,7 +51,9 @@ class Store;
 enum class RegistryKind : char { kRoom = 'r', kUser = 'u', kCloseKey = 'k' };
 
 // What a bus message is for (its kind byte on the wire).
-enum class BusKind : char { kRoom = 'r', kUser = 'u', kAll = 'a', kFd = 'f', kKick = 'k', kKickUser = 'K' };
+enum class BusKind : char {
+  kRoom = 'r', kRoomFlavored = 'R', kUser = 'u', kAll = 'a', kFd = 'f', kKick = 'k', kKickUser = 'K'
+};
 
 class Cluster {
  public:
@@ -89,6 +93,9 @@ class Cluster {
 
   // ---- bus, on any loop thread: reaches other nodes (local delivery is the caller's) ----
   void publishRoom(std::string_view room, std::string_view text);
+  // Builds (once each) and carries the text of every flavor this node's
+  // endpoints have: other nodes' members are not known here.
+  void publishRoom(std::string_view room, const FlavoredPayload& p);
   void publishUser(std::string_view id, std::string_view text);
   void publishAll(std::string_view text);
   void publishToMember(std::string_view node, Fd fd, std::string_view text);
@@ -114,6 +121,7 @@ class Cluster {
   void onBusMessage(std::string_view channel, std::string_view payload);
   void deliver(BusKind kind, const std::string& target, std::string_view text);
   void deliverKick(BusKind kind, const std::string& target, std::string_view text);
+  void deliverFlavored(const std::string& room, std::string_view text);
   void heartbeat();
   // Removes every member the instance registered; `why` is for the log.
   void purge(const std::string& instance, const char* why, std::function<void()> done = nullptr);

@@ -34,6 +34,11 @@ EndpointTable::EndpointTable(const Config& cfg) : outsidePort_(cfg.port) {
       extraPorts_.push_back(ep.port);
     all_.push_back(std::move(ep));
   }
+  for (Endpoint& ep : all_) {
+    auto it = std::find(flavors_.begin(), flavors_.end(), ep.flavor);
+    if (it == flavors_.end()) it = flavors_.insert(flavors_.end(), ep.flavor);
+    ep.flavorId = static_cast<uint16_t>(it - flavors_.begin());
+  }
 }
 
 const Endpoint* EndpointTable::resolve(int port, std::string_view path) const {

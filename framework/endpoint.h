@@ -31,6 +31,7 @@ struct Endpoint {
   std::string module;             // of `controller`, lower case; empty when none
   std::string controller;
   std::string flavor;
+  uint16_t flavorId = 0;  // index in EndpointTable::flavors(); 0 = no flavor (msw's own names)
   bool heartbeatText = true;
 
   bool flat() const { return envelope == EnvelopeKind::kFlat; }
@@ -47,6 +48,9 @@ class EndpointTable {
   bool onlyDefault() const { return all_.size() == 1; }
   // The ports other than the outside one that endpoints listen on.
   const std::vector<int>& extraPorts() const { return extraPorts_; }
+  // Every flavor an endpoint has, each once: [0] is "" (msw's own names),
+  // so a room can count its members of another flavor with one number.
+  const std::vector<std::string>& flavors() const { return flavors_; }
   // The endpoint for a request on `port` for `path` (query cut off), or
   // nullptr when nothing serves that path on that port.
   const Endpoint* resolve(int port, std::string_view path) const;
@@ -54,6 +58,7 @@ class EndpointTable {
  private:
   std::vector<Endpoint> all_;
   std::vector<int> extraPorts_;
+  std::vector<std::string> flavors_{""};
   int outsidePort_;
 };
 

@@ -243,6 +243,8 @@ void Manager::metrics(const Reply& reply) {
   perWorker("rooms", "gauge", "Rooms with a member on this worker.", &WorkerStats::rooms);
   perWorker("rate_limited_total", "counter", "Messages refused with 429.", &WorkerStats::rateLimited);
   perWorker("action_errors_total", "counter", "Actions that threw (500).", &WorkerStats::actionErrors);
+  perWorker("flavor_payloads_built_total", "counter", "Broadcast payloads built for a member's flavor.",
+            &WorkerStats::flavorPayloads);
   {
     Json eps = Json::array();
     int64_t conns = 0, in = 0;

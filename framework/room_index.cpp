@@ -4,6 +4,7 @@
 
 #include "framework/cluster.h"
 #include "framework/connection.h"
+#include "framework/endpoint.h"
 #include "framework/stats.h"
 
 namespace msw {
@@ -17,7 +18,8 @@ void RoomIndex::join(Connection* c, std::string_view room) {
     roomsGauge_.add();
     cluster_.roomActive(room);
   }
-  it->second.push_back(c);
+  it->second.members.push_back(c);
+  if (flavorOf(c)) ++it->second.flavored;
   cluster_.joined(c->fd, room, c->auth.view());
 }
 
@@ -40,11 +42,12 @@ void RoomIndex::leaveLocal(Connection* c, std::string_view room) {
   auto it = rooms_.find(std::string(room));
   if (it == rooms_.end()) return;
   cluster_.left(c->fd, room);
-  auto& m = it->second;
+  auto& m = it->second.members;
   auto pos = std::find(m.begin(), m.end(), c);
   if (pos != m.end()) {
     *pos = m.back();
     m.pop_back();
+    if (flavorOf(c)) --it->second.flavored;
   }
   if (m.empty()) {
     rooms_.erase(it);
@@ -72,9 +75,16 @@ void RoomIndex::removeUser(Connection* c) {
 }
 
 const std::vector<Connection*>* RoomIndex::room(std::string_view name) const {
+  const Room* r = find(name);
+  return r ? &r->members : nullptr;
+}
+
+const RoomIndex::Room* RoomIndex::find(std::string_view name) const {
   auto it = rooms_.find(std::string(name));
   return it == rooms_.end() ? nullptr : &it->second;
 }
+
+uint16_t RoomIndex::flavorOf(const Connection* c) const { return endpoints_.at(c->endpoint).flavorId; }
 
 const std::vector<Connection*>* RoomIndex::user(std::string_view id) const {
   auto it = users_.find(std::string(id));
@@ -101,7 +111,7 @@ std::vector<Fd> RoomIndex::userFds(std::string_view id) const {
 std::vector<std::string> RoomIndex::roomNames() const {
   std::vector<std::string> out;
   out.reserve(rooms_.size());
-  for (auto& [name, members] : rooms_) out.push_back(name);
+  for (auto& [name, r] : rooms_) out.push_back(name);
   return out;
 }
 

@@ -5,9 +5,12 @@
 // registry, framework/cluster.h), so the two stay one picture. Lifetime: a
 // member of its Worker; its worker's thread only. It holds pointers to the
 // worker's connections: a connection leaves everything (leaveAll, removeUser)
-// before the worker deletes it.
+// before the worker deletes it. Each room also counts its members of a
+// flavored endpoint, so that a broadcast to a room of msw's own names only
+// (the common case) never looks at a member's flavor.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -19,6 +22,7 @@ namespace msw {
 
 class Cluster;
 class Counter;
+class EndpointTable;
 struct Connection;
 
 struct MemberInfo {
@@ -30,8 +34,14 @@ struct MemberInfo {
 
 class RoomIndex {
  public:
+  struct Room {
+    std::vector<Connection*> members;
+    size_t flavored = 0;  // members whose endpoint has a flavor
+  };
+
   // roomsGauge counts the rooms with a member here (the worker's stats).
-  RoomIndex(Cluster& cluster, Counter& roomsGauge) : cluster_(cluster), roomsGauge_(roomsGauge) {}
+  RoomIndex(Cluster& cluster, Counter& roomsGauge, const EndpointTable& endpoints)
+      : cluster_(cluster), roomsGauge_(roomsGauge), endpoints_(endpoints) {}
 
   void join(Connection* c, std::string_view room);
   void leave(Connection* c, std::string_view room);
@@ -43,6 +53,9 @@ class RoomIndex {
 
   // The members of a room / the connections of a user here, or nullptr.
   const std::vector<Connection*>* room(std::string_view name) const;
+  const Room* find(std::string_view name) const;
+  // The index of c's flavor in EndpointTable::flavors() (0: none).
+  uint16_t flavorOf(const Connection* c) const;
   const std::vector<Connection*>* user(std::string_view id) const;
   std::vector<MemberInfo> roomMembers(std::string_view room) const;
   std::vector<Fd> userFds(std::string_view id) const;
@@ -53,7 +66,8 @@ class RoomIndex {
 
   Cluster& cluster_;
   Counter& roomsGauge_;
-  std::unordered_map<std::string, std::vector<Connection*>> rooms_;
+  const EndpointTable& endpoints_;  // Server's, immutable
+  std::unordered_map<std::string, Room> rooms_;
   std::unordered_map<std::string, std::vector<Connection*>> users_;
 };
 

@@ -51,6 +51,7 @@ struct WorkerStats {
   Counter rooms;         // rooms with a member on this worker now
   Counter rateLimited;   // 429 answers
   Counter actionErrors;  // 500 answers
+  Counter flavorPayloads;  // payloads built for a flavor (App::sendToRoomByFlavor)
   Counter closes[kCloseSlots];
 };
 

@@ -68,7 +68,7 @@ Worker::Worker(Server& server, int index)
       endpointStats_(std::make_unique<EndpointStats[]>(server.endpoints().size())),
       gate_(stats_, [this](int fd, std::string_view head) { handOver(fd, head); }),
       handshake_(server, stats_, gate_),
-      rooms_(server.cluster(), stats_.rooms),
+      rooms_(server.cluster(), stats_.rooms, server.endpoints()),
       router_(*this, server),
       idle_(512) {}
 

@@ -79,6 +79,9 @@ class Worker {
 
   // The worker whose thread this is, or nullptr.
   static Worker* current();
+  // p's payload for `flavor`, from any thread: a build is counted in the
+  // calling worker's stats; a builder that throws is logged and gets p.base().
+  static Payload flavorPayload(const FlavoredPayload& p, std::string_view flavor);
 
   // ---- from here on: the worker's own thread only ----
   Connection* find(Fd fd) const;
@@ -86,6 +89,8 @@ class Worker {
   // other frame queued for c meanwhile, in one write.
   void send(Connection* c, const Payload& p);
   size_t sendToRoom(std::string_view room, const Payload& p, std::span<const Fd> exclude);
+  // Each member gets p in its endpoint's flavor (worker_flavor.cpp).
+  size_t sendToRoom(std::string_view room, const FlavoredPayload& p, std::span<const Fd> exclude);
   size_t sendToUser(std::string_view id, const Payload& p);
   size_t sendToAll(const Payload& p, std::span<const Fd> exclude);
   void joinRoom(Connection* c, std::string_view room);

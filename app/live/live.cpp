@@ -21,7 +21,8 @@
 //
 // Connections of a `flavor = mswoole` endpoint speak MSwoole Live's names
 // (mswoole_names.h, docs/migrating-from-mswoole.md); both flavors share the
-// store, so one room's attendees see the same messages in either.
+// store and the rooms, so one room's attendees see the same messages, each
+// in its own names (App::sendToRoomByFlavor).
 #include <algorithm>
 #include <cstdlib>
 #include <ctime>
@@ -54,6 +55,10 @@ constexpr size_t kEnvelope = 256;      // what a reply adds around its items: st
 std::string key(std::string_view code, const char* what) {
   return "live:" + std::string(code) + ":" + what;
 }
+
+// Attendees are members of the room CODE itself (so that /online?room=CODE
+// and a manager push to CODE reach them), walls of CODE:wall.
+std::string wallRoom(std::string_view code) { return std::string(code) + ":wall"; }
 
 // MSwoole's name for an event when the connection speaks MSwoole's, msw's otherwise.
 std::string_view named(bool mswoole, std::string_view ours, std::string_view theirs) {
@@ -126,16 +131,28 @@ std::string content(Request& r) {
 // Who a broadcast goes to.
 enum Audience { kAttendees = 1, kWalls = 2, kEveryone = 3 };
 
-// One broadcast in both flavors' names: each payload is serialised once and
-// goes to its flavor's rooms (an event MSwoole had no name for goes to both
-// as msw's).
-void broadcast(App& app, std::string_view code, Audience to, const msw::Payload& msw,
-               const msw::Payload* mswoole = nullptr, std::span<const Fd> exclude = {}) {
-  for (bool m : {false, true}) {
-    const msw::Payload& p = m && mswoole ? *mswoole : msw;
-    if (to & kAttendees) app.sendToRoom(live::attendeeRoom(code, m), p, exclude);
-    if (to & kWalls) app.sendToRoom(live::wallRoom(code, m), p, exclude);
-  }
+// An event MSwoole had no name for: every member gets msw's.
+void broadcast(App& app, std::string_view code, Audience to, const msw::Payload& p, std::span<const Fd> exclude = {}) {
+  if (to & kAttendees) app.sendToRoom(code, p, exclude);
+  if (to & kWalls) app.sendToRoom(wallRoom(code), p, exclude);
+}
+
+// One broadcast in both flavors' names: MSwoole's text is built only when an
+// MSwoole member gets it, and once however many rooms and workers it reaches.
+void broadcast(App& app, std::string_view code, Audience to, const msw::FlavoredPayload& p) {
+  if (to & kAttendees) app.sendToRoomByFlavor(code, p);
+  if (to & kWalls) app.sendToRoomByFlavor(wallRoom(code), p);
+}
+
+// Event `event` with param `ours` for msw's members, and with theirs() as
+// param for MSwoole's; theirs runs on a worker thread, later: it owns copies.
+template <class Theirs>
+msw::FlavoredPayload inBothNames(App& app, std::string_view event, JsonRef ours, Theirs theirs) {
+  return msw::FlavoredPayload(app.message(200, event, "", ours),
+                              [&app, event = std::string(event), theirs](std::string_view flavor) {
+                                if (!live::isMswoole(flavor)) return msw::Payload();
+                                return app.message(200, event, "", theirs());
+                              });
 }
 
 Json personOf(const msw::Auth& a) {
@@ -184,7 +201,7 @@ void userJoin(Request& r) {
   App& app = r.app;
   bool m = mswooleOf(r);
   std::string users = key(r.code, "users");
-  app.join(r.fd, live::attendeeRoom(r.code, m));
+  app.join(r.fd, r.code);
   app.store().sadd(users, app.member(r.fd));
   app.fdAddCloseKey(r.fd, users);
   app.fdAddController(r.fd, "live.user");
@@ -199,14 +216,14 @@ void userJoin(Request& r) {
     // The others learn of the newcomer; the newcomer has its answer already.
     who.set("online", n.value);
     Fd self[] = {later.fd()};
-    broadcast(later.app(), code, kEveryone, later.app().message(200, "userJoin", "", who), nullptr, self);
+    broadcast(later.app(), code, kEveryone, later.app().message(200, "userJoin", "", who), self);
   });
 }
 
 // Leaving, by request or by closing: the room hears of it either way, with
 // the count after the leaver is gone.
 void userLeft(App& app, Fd fd, const std::string& code, Json who) {
-  for (bool m : {false, true}) app.leave(fd, live::attendeeRoom(code, m));
+  app.leave(fd, code);
   app.store().scard(key(code, "users"), [&app, code, who](msw::StoreResult<int64_t> n) mutable {
     who.set("online", n.value);
     broadcast(app, code, kEveryone, app.message(200, "userLeave", "", who));
@@ -275,8 +292,7 @@ void storePending(const Reply& later, const std::string& code, Json msg, bool ms
     // So that a rejection can be told to the sender, on whichever node it is.
     app.store().hset(key(code, "senders"), std::to_string(id.value), app.member(later.fd()));
     keepHistory(app, code);
-    msw::Payload theirs = app.message(200, "userSayNeedCheck", "", live::userSayParam(msg));
-    broadcast(app, code, kWalls, app.message(200, "userSayNeedCheck", "", msg), &theirs);
+    broadcast(app, code, kWalls, inBothNames(app, "userSayNeedCheck", msg, [msg] { return live::userSayParam(msg); }));
     if (mswoole) return later.reply(200, "userSaySuccess", "sent for moderation", Json::number(double(id.value)));
     Json param = Json::object();
     param.set("id", id.value).set("state", "pending");
@@ -328,7 +344,7 @@ void wallJoin(Request& r) {
   App& app = r.app;
   bool m = mswooleOf(r);
   std::string walls = key(r.code, "walls");
-  app.join(r.fd, live::wallRoom(r.code, m));
+  app.join(r.fd, wallRoom(r.code));
   app.store().sadd(walls, app.member(r.fd));
   app.fdAddCloseKey(r.fd, walls);
   Reply later = r.later();
@@ -366,7 +382,7 @@ void wallOut(Request& r) {
   if (!allowed(r, kWallType)) return;
   App& app = r.app;
   std::string walls = key(r.code, "walls");
-  app.leave(r.fd, live::wallRoom(r.code, mswooleOf(r)));
+  app.leave(r.fd, wallRoom(r.code));
   app.store().srem(walls, app.member(r.fd));
   app.fdRemoveCloseKey(r.fd, walls);
   r.success(named(mswooleOf(r), "out", "wallOutSuccess"), "left " + std::string(r.code));
@@ -404,8 +420,7 @@ void wallCheck(Request& r) {
       app.store().rpush(key(code, "timeline"), msg.dump());
       app.store().ltrim(key(code, "timeline"), -kHistoryLimit, -1);
       keepHistory(app, code);
-      msw::Payload theirs = app.message(200, "userSayBroadcast", "", live::userSayParam(msg));
-      broadcast(app, code, kEveryone, app.message(200, "userSayBroadcast", "", msg), &theirs);
+      broadcast(app, code, kEveryone, inBothNames(app, "userSayBroadcast", msg, [msg] { return live::userSayParam(msg); }));
     }
     Json param = Json::object();
     param.set("id", msg["id"]).set("status", static_cast<int>(status));
@@ -439,8 +454,8 @@ void wallSay(Request& r) {
       app.store().ltrim(key(code, list), -kHistoryLimit, -1);
     }
     keepHistory(app, code);
-    msw::Payload theirs = app.message(200, "wallSayBroadcast", "", live::wallSayParam(code, msg));
-    broadcast(app, code, kEveryone, app.message(200, "wallSayBroadcast", "", msg), &theirs);
+    auto theirs = [code, msg] { return live::wallSayParam(code, msg); };
+    broadcast(app, code, kEveryone, inBothNames(app, "wallSayBroadcast", msg, theirs));
     if (m) return later.reply(200, "wallSaySuccess", "announced", Json::number(double(id.value)));
     Json param = Json::object();
     param.set("id", id.value);
@@ -471,10 +486,8 @@ void wallRecall(Request& r) {
     app.store().hdel(key(code, "items"), id);
     Json param = Json::object();
     param.set("id", std::atoll(id.c_str()) > 0 ? Json::number(static_cast<double>(std::atoll(id.c_str()))) : Json::string(id));
-    Json theirsId = live::idParam(id);
-    msw::Payload theirs = app.message(200, "wallSayRecall", "", theirsId);
-    broadcast(app, code, kEveryone, app.message(200, "wallSayRecall", "", param), &theirs);
-    if (mswoole) return later.reply(200, "wallRecallSuccess", "recalled", theirsId);
+    broadcast(app, code, kEveryone, inBothNames(app, "wallSayRecall", param, [id] { return live::idParam(id); }));
+    if (mswoole) return later.reply(200, "wallRecallSuccess", "recalled", live::idParam(id));
     later.reply(200, "recall", "recalled", param);
   };
   r.app.store().hget(key(code, "items"), id, found);

@@ -5,13 +5,6 @@
 
 namespace live {
 
-std::string attendeeRoom(std::string_view code, bool mswoole) {
-  return std::string(code) + (mswoole ? "@mswoole" : "");
-}
-std::string wallRoom(std::string_view code, bool mswoole) {
-  return std::string(code) + (mswoole ? ":wall@mswoole" : ":wall");
-}
-
 msw::Json userSayParam(msw::JsonRef stored) {
   msw::Json p = msw::Json::object();
   p.set("id", stored["id"]).set("nickname", stored["nickname"].str()).set("say", stored["content"].str());

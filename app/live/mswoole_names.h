@@ -14,11 +14,6 @@ namespace live {
 
 inline bool isMswoole(std::string_view flavor) { return flavor == "mswoole"; }
 
-// Each flavor has rooms of its own, so that a broadcast is serialised once
-// per flavor and each member gets it in its own names.
-std::string attendeeRoom(std::string_view code, bool mswoole);
-std::string wallRoom(std::string_view code, bool mswoole);
-
 // {id, nickname, say}: an attendee's message, from the JSON msw stores.
 msw::Json userSayParam(msw::JsonRef stored);
 // {code, nickname, say, user_id, id}: an announcement, from the JSON msw stores.

@@ -57,6 +57,21 @@ void rooms(msw::Request& r) {
   // [/doc]
 }
 
+void flavors(msw::Request& r, const msw::Json& line) {
+  // [doc:flavors]
+  msw::App& app = r.app;
+  msw::FlavoredPayload p(app.message(200, "said", "", line),  // msw's own names: built now
+                         [&app, line](std::string_view flavor) {   // the others: on a worker thread, later
+                           if (flavor != "mswoole") return msw::Payload();  // "as msw's"
+                           msw::Json theirs = msw::Json::object();
+                           theirs.set("say", line["text"].str());
+                           return app.message(200, "userSayBroadcast", "", theirs);
+                         });
+  app.sendToRoomByFlavor(r.code, p);                             // members of room CODE
+  app.sendToRoomByFlavor(std::string(r.code) + ":wall", p);      // same p: still built once
+  // [/doc]
+}
+
 void closeHooks(msw::Request& r, const std::string& key) {
   // [doc:close-hooks]
   // On close, remove this connection's member name from the store set at `key`.
@@ -170,6 +185,7 @@ int init(msw::Module& m) {
       .action("building", building)
       .action("sending", [](msw::Request& r) { sending(r, r.fd, {}, msw::JsonRef()); })
       .action("rooms", rooms)
+      .action("flavors", [](msw::Request& r) { flavors(r, msw::Json::object()); })
       .action("closeHooks", [](msw::Request& r) { closeHooks(r, "k"); })
       .action("store", [](msw::Request& r) { store(r, "line"); })
       .action("later", answerLater)

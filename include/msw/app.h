@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 
+#include "msw/flavored_payload.h"
 #include "msw/json.h"
 #include "msw/payload.h"
 #include "msw/store.h"
@@ -100,6 +101,12 @@ class App {
   virtual void sendToUser(std::string_view userId, const Payload& p) = 0;
   virtual void sendToRoom(std::string_view room, const Payload& p, std::span<const Fd> exclude = {}) = 0;
   virtual void sendToAll(const Payload& p, std::span<const Fd> exclude = {}) = 0;
+  // A room send in each member's own names: a member of an endpoint with no
+  // flavor gets p.base(), the others p.forFlavor(their endpoint's flavor),
+  // built only if such a member is found (msw/flavored_payload.h). Pass the
+  // same p to several rooms and each flavor is still serialised once.
+  virtual void sendToRoomByFlavor(std::string_view room, const FlavoredPayload& p,
+                                  std::span<const Fd> exclude = {}) = 0;
 
   // MSwoole's helpers: one message to one connection.
   void sendSuccessMessage(Fd fd, std::string_view event, std::string_view info, JsonRef param = JsonRef()) {

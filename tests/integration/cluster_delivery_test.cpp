@@ -444,5 +444,43 @@ TEST_F(Delivery, StatusListsEveryNodeAndDropsAStoppedOne) {
   EXPECT_EQ(st["cluster"]["connections"].i64(), 1) << st.dump();
 }
 
+// Both nodes also serve MSwoole's pages (an endpoint of flavor mswoole at
+// /live): a room broadcast made on one node in both flavors' names reaches
+// the other node's members each in its own (docs/design.md#one-room-several-flavors).
+class FlavoredDelivery : public ClusterTest {
+ protected:
+  void SetUp() override {
+    ClusterTest::SetUp();
+    if (HasFatalFailure()) return;
+    for (const char* id : {"a", "b"}) {
+      makeNode(id).ini.set("endpoint.mswoole", "path", "/live").set("endpoint.mswoole", "flavor", "mswoole");
+      ASSERT_TRUE(node(id).start()) << node(id).error();
+      waitSubscribed(id);
+    }
+  }
+};
+
+TEST_F(FlavoredDelivery, AnAnnouncementReachesTheOtherNodesMembersEachInItsOwnNames) {
+  auto wall = connect("a", "w1", "F", "wall");
+  ASSERT_EQ(wall->call(R"({"method":"live.wall.join"})", "join").status(), 200);
+  auto ours = connect("b", "u1", "F");
+  ASSERT_EQ(ours->call(R"({"method":"live.user.join"})", "join").status(), 200);
+  InboxClient theirs;
+  ASSERT_TRUE(theirs.ws.connect("127.0.0.1", node("b").port, "/live?auth=" + token("u2", "F"))) << theirs.ws.error();
+  ASSERT_EQ(theirs.call(R"({"method":"Live.User.join"})", "userJoinSuccess").status(), 200);
+  waitRoomSubscribers("F", 1);  // b, for the attendees
+
+  Msg said = wall->call(R"({"method":"live.wall.say","content":"across"})", "say");
+  ASSERT_EQ(said.status(), 200) << said;
+  Msg mine = ours->waitEvent("wallSayBroadcast");
+  EXPECT_EQ(mine.param()["content"].str(), "across") << mine;
+  Msg their = theirs.waitEvent("wallSayBroadcast");
+  EXPECT_EQ(their.param()["say"].str(), "across") << their;
+  EXPECT_EQ(their.param()["code"].str(), "F") << their;
+  EXPECT_EQ(their.param()["id"].i64(), said.param()["id"].i64()) << their;
+  for (InboxClient* c : {static_cast<InboxClient*>(ours.get()), &theirs})
+    for (const Msg& m : c->drain(kGraceMs)) EXPECT_NE(m.event(), "wallSayBroadcast") << "twice: " << m;
+}
+
 }  // namespace
 }  // namespace msw::cluster

@@ -4,6 +4,8 @@
 // `status`, `type`, no rid) on a `flavor = mswoole` endpoint with `ack =
 // receiveMessage`, 3DES tokens as MSwoole's Encrypt::des minted them, and a
 // room shared with msw's own clients.
+#include <set>
+
 #include "tests/integration/app_api_support.h"
 
 namespace msw::apptest {
@@ -151,6 +153,86 @@ TEST_F(MswooleLive, AMixedRoomSeesTheSameMessagesEachInItsOwnNames) {
   ask(*wall, R"({"method":"Live.Wall.say","say":"again"})", "wallSaySuccess");
   EXPECT_EQ(theirs->waitEvent("wallSayBroadcast").param()["say"].str(), "again");
   EXPECT_EQ(ours.event("wallSayBroadcast")["param"]["content"].str(), "again");
+}
+
+// One room per code (docs/live.md#rooms): /online and a manager push see
+// every attendee, whatever the flavor of the endpoint it came in by.
+TEST_F(MswooleLive, OneRoomPerCodeHoldsBothFlavors) {
+  Client wall, ours;
+  ASSERT_TRUE(wall.open(server->port, desToken("w6", "wall")));  // msw's own wall
+  ASSERT_TRUE(ours.open(server->port, desToken("u6", "wechatUser")));
+  auto theirs = page(desToken("u7", "wechatUser"));
+  ASSERT_EQ(wall.call("live.wall.join")["status"].i64(), 200);
+  ASSERT_EQ(ours.call("live.user.join")["status"].i64(), 200);
+  ask(*theirs, R"({"method":"Live.User.join"})", "userJoinSuccess");
+
+  Json online = server->getJson("/online?room=C9");
+  EXPECT_EQ(online["count"].i64(), 2) << online.dump();
+  std::set<std::string> ids;
+  for (JsonRef m : online["members"]) ids.insert(std::string(m["id"].str()));
+  EXPECT_EQ(ids, (std::set<std::string>{"u6", "u7"})) << online.dump();
+  EXPECT_EQ(server->getJson("/online?room=C9:wall")["count"].i64(), 1);
+
+  // MSwoole's attendee says; msw's wall sees it in msw's shape and approves it.
+  int64_t id = ask(*theirs, R"({"method":"Live.User.say","say":"from mswoole"})", "userSaySuccess").param().i64(-1);
+  Json need = wall.event("userSayNeedCheck");
+  EXPECT_EQ(need["param"]["content"].str(), "from mswoole") << need.dump();
+  EXPECT_EQ(need["param"]["id"].i64(), id) << need.dump();
+  ASSERT_EQ(wall.call("live.wall.check", R"("id":)" + std::to_string(id) + R"(,"status":1)")["status"].i64(), 200);
+  EXPECT_EQ(ours.event("userSayBroadcast")["param"]["content"].str(), "from mswoole");
+  Msg shown = theirs->waitEvent("userSayBroadcast");
+  EXPECT_EQ(shown.param()["say"].str(), "from mswoole") << shown;
+  EXPECT_EQ(shown.param()["id"].i64(), id) << shown;
+
+  // A manager push to the room reaches both, as the same message.
+  HttpResponse pushed = server->http("POST", "/push", R"({"to":{"room":"C9"},"event":"notice","info":"hi","param":{"a":1}})");
+  EXPECT_EQ(pushed.body, R"({"delivered":2})");
+  const std::string expected = R"({"status":200,"event":"notice","info":"hi","param":{"a":1}})";
+  EXPECT_EQ(theirs->waitEvent("notice").raw, expected);
+  Json notice = ours.event("notice");
+  EXPECT_EQ(notice.dump(), expected);
+}
+
+int64_t flavorBuilds(const Server& s) {
+  std::string m = s.metrics();
+  int64_t n = 0;
+  for (int w = 0; w < kWorkers; ++w)
+    n += msw::it::metricValue(m, "msw_flavor_payloads_built_total{worker=\"" + std::to_string(w) + "\"}");
+  return n;
+}
+
+// MSwoole's text of a broadcast is built only when an MSwoole member gets
+// it, and then once, however many rooms and workers it reaches.
+TEST_F(MswooleLive, MswoolesTextIsBuiltOnlyForAnMswooleMember) {
+  Client wall, ours;
+  ASSERT_TRUE(wall.open(server->port, desToken("w8", "wall")));
+  ASSERT_TRUE(ours.open(server->port, desToken("u8", "wechatUser")));
+  ASSERT_EQ(wall.call("live.wall.join")["status"].i64(), 200);
+  ASSERT_EQ(ours.call("live.user.join")["status"].i64(), 200);
+  ASSERT_EQ(wall.call("live.wall.say", R"("content":"msw only")")["status"].i64(), 200);
+  EXPECT_EQ(ours.event("wallSayBroadcast")["param"]["content"].str(), "msw only");
+  EXPECT_EQ(flavorBuilds(*server), 0) << "no MSwoole member: nothing built";
+
+  // MSwoole attendees on both workers, and an MSwoole wall in the wall room.
+  std::vector<std::unique_ptr<InboxClient>> pages;
+  std::set<int> workers;
+  for (int i = 0; i < 16 && workers.size() < kWorkers; ++i) {
+    pages.push_back(page(desToken("m" + std::to_string(i), "wechatUser")));
+    ask(*pages.back(), R"({"method":"Live.User.join"})", "userJoinSuccess");
+    workers.clear();
+    Json online = server->getJson("/online?room=C9");
+    for (JsonRef m : online["members"])
+      if (m["id"].str().substr(0, 1) == "m") workers.insert(workerOf(static_cast<uint64_t>(m["fd"].i64())));
+  }
+  ASSERT_EQ(workers.size(), size_t{kWorkers}) << "MSwoole attendees on every worker";
+  auto theirWall = page(desToken("w9", "wall"));
+  ask(*theirWall, R"({"method":"Live.Wall.join"})", "wallJoinSuccess");
+
+  ASSERT_EQ(wall.call("live.wall.say", R"("content":"both")")["status"].i64(), 200);
+  EXPECT_EQ(ours.event("wallSayBroadcast")["param"]["content"].str(), "both");
+  for (auto& p : pages) EXPECT_EQ(p->waitEvent("wallSayBroadcast").param()["say"].str(), "both");
+  EXPECT_EQ(theirWall->waitEvent("wallSayBroadcast").param()["say"].str(), "both");
+  EXPECT_EQ(flavorBuilds(*server), 1) << "built once for two rooms on two workers";
 }
 
 }  // namespace
