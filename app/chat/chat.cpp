@@ -23,7 +23,6 @@ namespace {
 using msw::App;
 using msw::Fd;
 using msw::Json;
-using msw::JsonRef;
 using msw::Reply;
 using msw::Request;
 

@@ -1,12 +1,63 @@
 // tests/integration/chat_flow.js: the Workerman chat's client flow (docs/chat.md,
 // "The protocol") against a running msw, written from the protocol with the
-// standard WebSocket API (node --experimental-websocket): a shop's backend
-// registers a session on the manager, a user and an agent connect, wait for
-// `connected`, authenticate, join, talk (each gets its own message too),
-// ping, and the user leaves. Run by chat_test.cpp:
-//   node --experimental-websocket chat_flow.js CHAT_PORT MANAGER_PORT
+// standard WebSocket API (Node 22, or 20 with --experimental-websocket; an
+// older Node gets the minimal client below, enough for this flow): a shop's
+// backend registers a session on the manager, a user and an agent connect,
+// wait for `connected`, authenticate, join, talk (each gets its own message
+// too), ping, and the user leaves. Run by chat_test.cpp:
+//   node [--experimental-websocket] chat_flow.js CHAT_PORT MANAGER_PORT
 // Prints "chat flow ok" and exits 0, or prints what went wrong and exits 1.
 'use strict';
+
+const WS = typeof WebSocket === 'function' ? WebSocket : miniWebSocket();
+
+// RFC 6455 in brief: the upgrade, masked text frames out, unmasked text
+// frames in (7- and 16-bit lengths: this flow's messages are short).
+function miniWebSocket() {
+  const net = require('net');
+  const crypto = require('crypto');
+  return class {
+    constructor(url) {
+      const u = new URL(url);
+      this.buf = Buffer.alloc(0);
+      this.upgraded = false;
+      this.sock = net.connect(Number(u.port), u.hostname, () => {
+        const key = crypto.randomBytes(16).toString('base64');
+        this.sock.write(`GET ${u.pathname}${u.search} HTTP/1.1\r\nHost: ${u.host}\r\nUpgrade: websocket\r\n` +
+                        `Connection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+      });
+      this.sock.on('data', (d) => this.read(d));
+      this.sock.on('error', (e) => this.onerror && this.onerror(e));
+    }
+    read(d) {
+      this.buf = Buffer.concat([this.buf, d]);
+      if (!this.upgraded) {
+        const end = this.buf.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        if (!this.buf.slice(0, 12).toString().includes(' 101')) return this.onerror && this.onerror('no 101');
+        this.upgraded = true;
+        this.buf = this.buf.slice(end + 4);
+      }
+      while (this.buf.length >= 2) {
+        let len = this.buf[1] & 127, at = 2;
+        if (len === 126) [len, at] = [this.buf.readUInt16BE(2), 4];
+        if (this.buf.length < at + len) return;
+        const op = this.buf[0] & 15, body = this.buf.slice(at, at + len);
+        this.buf = this.buf.slice(at + len);
+        if (op === 1 && this.onmessage) this.onmessage({ data: body.toString() });
+      }
+    }
+    send(text) {
+      const body = Buffer.from(text), mask = crypto.randomBytes(4);
+      const head = body.length < 126 ? Buffer.from([0x81, 0x80 | body.length])
+                                     : Buffer.from([0x81, 0xfe, body.length >> 8, body.length & 255]);
+      this.sock.write(Buffer.concat([head, mask, body.map((b, i) => b ^ mask[i & 3])]));
+    }
+    close() {
+      this.sock.end();
+    }
+  };
+}
 
 const [chatPort, managerPort] = process.argv.slice(2).map(Number);
 const url = `ws://127.0.0.1:${chatPort}`;
@@ -28,7 +79,7 @@ class Client {
   constructor() {
     this.inbox = [];
     this.waiters = [];
-    this.ws = new WebSocket(url);
+    this.ws = new WS(url);
     this.ws.onmessage = (e) => this.take(JSON.parse(e.data));
     this.ws.onerror = () => fail('socket error');
   }
