@@ -21,6 +21,12 @@ namespace {
 
 int gChatPort = 0;
 
+void expectCleanStop(TestServer& s) {
+  if (!s.proc.running()) return;
+  EXPECT_EQ(s.proc.stop(), 0) << tail(s.proc.log());
+  EXPECT_EQ(sanitizerReport(s.proc.log()), "");
+}
+
 class Chat : public SharedServerTest<Chat> {
  public:
   static void configure(TestServer& s) {
@@ -254,6 +260,7 @@ TEST(ChatReload, AgentsChangeOnReload) {
   was->ws.sendText(R"({"type":"join_session","session_id":5})");
   EXPECT_EQ(was->next().raw, R"({"type":"error","error":"无权限访问该会话"})") << "900 is no longer an agent";
   EXPECT_TRUE(chatter(port, "901", "5")) << "901 is";
+  expectCleanStop(s);
 }
 
 // ---- the backend-hook way: chat.join and chat.message (tests/support/backend_server.py)
@@ -267,6 +274,8 @@ class ChatHooks : public ::testing::Test {
     server.ini.set("backend", "url", backend.url());
     ASSERT_TRUE(server.start()) << server.error();
   }
+  // A clean stop, and nothing from the sanitizers (under ASan+UBSan).
+  void TearDown() override { expectCleanStop(server); }
   // The bodies the backend got for `hook`, in order.
   std::vector<Json> bodies(const std::string& hook) {
     std::vector<Json> out;
