@@ -263,6 +263,23 @@ TEST(ChatReload, AgentsChangeOnReload) {
   expectCleanStop(s);
 }
 
+// What a connection said about itself (its user, its session) is in the
+// store while it lives, and gone once it closed.
+TEST(ChatClose, AConnectionsStateGoesWithIt) {
+  TestServer s;
+  int port = otherPort(s);
+  configureChat(s, port);
+  ASSERT_TRUE(s.start()) << s.error();
+  registerSession(s, "5", "6");
+  int64_t before = s.storeKeys();
+  auto c = chatter(port, "6", "5");
+  EXPECT_TRUE(s.waitStoreKeys(before + 1)) << "one key for the connection";
+  ASSERT_TRUE(c->ws.sendClose());
+  EXPECT_TRUE(s.waitStoreKeys(before)) << s.storeKeys();
+  EXPECT_TRUE(s.waitRoomCount("chat:5", 0));
+  expectCleanStop(s);
+}
+
 // ---- the backend-hook way: chat.join and chat.message (tests/support/backend_server.py)
 
 class ChatHooks : public ::testing::Test {
