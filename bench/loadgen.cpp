@@ -8,6 +8,8 @@
 //   idle     hold N connections: server RSS per connection, server CPU% idle
 //   echo     N connections × W requests in flight (or --rate R total): msgs/s, latency
 //   fanout   S subscribers join a room, P publishers say: deliveries/s, latency
+//   chat     N connections in N/2 sessions of the chat module (docs/chat.md), --rate R
+//            messages/s in total: messages/s, deliveries/s, latency
 //
 // Client frames are masked with a fresh random key each; server frames are
 // parsed incrementally (any split across reads, several per read, 16/64-bit
@@ -289,7 +291,7 @@ void appendFrame(std::string& out, uint8_t opcode, const char* data, size_t len,
 
 // ---------------------------------------------------------------- options
 
-enum class Mode { Connect, Idle, Echo, Fanout };
+enum class Mode { Connect, Idle, Echo, Fanout, Chat };
 
 struct Options {
   std::string host = "127.0.0.1";
@@ -309,6 +311,7 @@ struct Options {
   int subscribers = 1000;
   std::string joinMethod = R"({"method":"bench.room.join"})";
   std::string publishMethod = R"({"method":"bench.room.say","text":"..."})";
+  std::string chatUser = "bench";  // chat: every connection's user_id (an agent: joins any session)
   int serverPid = 0;
   bool json = false;
   int openConcurrency = 256;
@@ -316,7 +319,7 @@ struct Options {
 };
 
 const char* const kUsage =
-    "usage: msw-loadgen --mode connect|idle|echo|fanout [options]\n"
+    "usage: msw-loadgen --mode connect|idle|echo|fanout|chat [options]\n"
     "  --host H --port P --path /bench     server (default 127.0.0.1:20000/bench)\n"
     "  --token T | --token-file F          ?auth= token, or one per line used round-robin\n"
     "  --mint-key KEY --users N            mint aes-256-gcm tokens for users 1..N (type and\n"
@@ -334,6 +337,9 @@ const char* const kUsage =
     "  --subscribers S --publishers P      fanout sizes (default 1000, 1)\n"
     "  --join-method JSON                  fanout: what a subscriber sends to join\n"
     "  --publish-method JSON               fanout: what a publisher sends ('...' = the payload)\n"
+    "  --chat-user ID                      chat: the user_id every connection authenticates as, one of\n"
+    "                                      [chat] agents (default bench); connections 2k and 2k+1 join\n"
+    "                                      session k+1; --rate R messages/s in total (at most 1/s each)\n"
     "  --open-concurrency N                handshakes in flight while opening (default 256)\n"
     "  --timeout S                         handshake / join timeout (default 10)\n"
     "  --server-pid PID                    sample that process's CPU and RSS\n"
@@ -372,6 +378,7 @@ Options parseArgs(int argc, char** argv) {
       else if (m == "idle") o.mode = Mode::Idle;
       else if (m == "echo") o.mode = Mode::Echo;
       else if (m == "fanout") o.mode = Mode::Fanout;
+      else if (m == "chat") o.mode = Mode::Chat;
       else die("unknown mode %s", m.c_str());
     } else if (a == "--duration") o.duration = num();
     else if (a == "--warmup") o.warmup = num();
@@ -382,6 +389,7 @@ Options parseArgs(int argc, char** argv) {
     else if (a == "--subscribers") o.subscribers = static_cast<int>(num());
     else if (a == "--join-method") o.joinMethod = val();
     else if (a == "--publish-method") o.publishMethod = val();
+    else if (a == "--chat-user") o.chatUser = val();
     else if (a == "--server-pid") o.serverPid = static_cast<int>(num());
     else if (a == "--open-concurrency") o.openConcurrency = static_cast<int>(num());
     else if (a == "--timeout") o.timeout = num();
@@ -412,6 +420,9 @@ Options parseArgs(int argc, char** argv) {
   if (o.conns < 1) die("--conns must be >= 1");
   if (o.inflight < 1) die("--inflight must be >= 1");
   if (o.openConcurrency < 1) o.openConcurrency = 1;
+  // The chat module takes one message per connection and clock second.
+  if (o.mode == Mode::Chat && (o.rate <= 0 || o.rate > 0.9 * o.conns || o.conns % 2))
+    die("chat needs an even --conns N and --rate R with 0 < R <= 0.9 N");
   if (o.mode == Mode::Fanout && (o.subscribers < 1 || o.publishers < 1)) die("fanout needs subscribers and publishers");
   if (o.mode == Mode::Fanout) {
     size_t close = o.publishMethod.rfind('}');
@@ -494,6 +505,10 @@ class Loadgen {
   void startDraining(uint64_t now);
   void sendEcho(Conn* c, uint64_t stamp);
   void sendPublish(Conn* c, uint64_t stamp);
+  void sendChat(Conn* c, uint64_t stamp);
+  void onChatMessage(Conn* c, std::string_view text, uint64_t now);
+  void chatJoined(uint64_t now);
+  bool openLoop() const { return o_.rate > 0 && (o_.mode == Mode::Echo || o_.mode == Mode::Chat); }
   bool inWindow(uint64_t now) const { return windowStart_ && !windowEnd_ && now >= windowStart_; }
   void report();
 
@@ -914,8 +929,69 @@ void Loadgen::sendPublish(Conn* c, uint64_t stamp) {
   ++c->inflight;
 }
 
+// A chat message: the content carries the send time and the sender's number.
+void Loadgen::sendChat(Conn* c, uint64_t stamp) {
+  char text[160];
+  int n = std::snprintf(text, sizeof text, R"({"type":"send_message","session_id":%d,"content":"t=%llu p=%d %.*s"})",
+                        c->index / 2 + 1, static_cast<unsigned long long>(stamp), c->index,
+                        std::min(o_.payload, 64), "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+  n = std::clamp(n, 0, static_cast<int>(sizeof text) - 1);
+  queue(c, kText, text, static_cast<size_t>(n));
+  ++c->inflight;
+}
+
+// Before the run, a connection's answers are connected, auth_success and
+// joined_session (or an error); then each new_message counts as a delivery,
+// and as a message when it is the sender's own copy.
+void Loadgen::onChatMessage(Conn* c, std::string_view text, uint64_t now) {
+  if (!c->joined) {
+    if (text.find("\"joined_session\"") != std::string_view::npos) {
+      c->joined = true;
+      ++joined_;
+    } else if (text.find("\"error\"") != std::string_view::npos && joinRefused_++ == 0) {
+      std::fprintf(stderr, "msw-loadgen: chat join refused: %.*s\n", static_cast<int>(std::min<size_t>(text.size(), 300)),
+                   text.data());
+    }
+    return;
+  }
+  uint64_t t = 0, from = 0;
+  bool delivery = text.find("\"new_message\"") != std::string_view::npos && findInt(text, "t=", t) &&
+                  findInt(text, "p=", from) && t <= now;
+  if (!delivery) {
+    if (inWindow(now)) ++err_.badReplies;
+    if (inWindow(now) && err_.badReplies == 1)
+      std::fprintf(stderr, "msw-loadgen: unexpected chat message: %.*s\n",
+                   static_cast<int>(std::min<size_t>(text.size(), 300)), text.data());
+    return;
+  }
+  if (from == static_cast<uint64_t>(c->index) && c->inflight > 0) --c->inflight;
+  if (!inWindow(now)) return;
+  ++deliveries_;
+  hist_.add(now - t);
+  if (from == static_cast<uint64_t>(c->index)) ++replies_;
+}
+
+void Loadgen::chatJoined(uint64_t now) {
+  bool late = now - phaseStart_ > static_cast<uint64_t>(o_.timeout * 1e9);
+  if (joined_ + joinRefused_ < static_cast<int>(openList_.size()) && !late) return;
+  err_.joinFailures += openList_.size() - static_cast<size_t>(joined_);
+  std::erase_if(openList_, [](Conn* c) { return !c->joined; });  // only members send
+  if (openList_.empty()) return startDraining(now);
+  startRunning(now);
+}
+
 void Loadgen::onOpen(Conn* c, uint64_t now) {
   switch (o_.mode) {
+    case Mode::Chat: {
+      // Numbered in order of opening: 2k and 2k+1 share session k+1.
+      c->index = static_cast<int>(openList_.size());
+      openList_.push_back(c);
+      std::string hello = R"({"type":"auth","user_id":")" + o_.chatUser + R"("})";
+      queue(c, kText, hello.data(), hello.size());
+      hello = R"({"type":"join_session","session_id":)" + std::to_string(c->index / 2 + 1) + "}";
+      queue(c, kText, hello.data(), hello.size());
+      break;
+    }
     case Mode::Connect:
       // Held by msw until the connect hook answered; a refusal closes with 4403 instead.
       if (o_.admitted) queue(c, kText, "a", 1);
@@ -972,6 +1048,7 @@ void Loadgen::onMessage(Conn* c, char* data, size_t len, uint64_t now) {
     if (o_.rate == 0 && phase_ == Phase::Running && c->state == State::Open) sendEcho(c, nowNs());
     return;
   }
+  if (o_.mode == Mode::Chat) return onChatMessage(c, text, now);
   if (o_.mode != Mode::Fanout) return;
   if (c->role == Role::Publisher) {
     ++otherMessages_;  // a reply to its own say, if the server sends one
@@ -1083,7 +1160,7 @@ void Loadgen::tick(uint64_t now) {
           phase_ = Phase::Done;
           return;
         }
-        if (o_.mode == Mode::Fanout) {
+        if (o_.mode == Mode::Fanout || o_.mode == Mode::Chat) {
           phase_ = Phase::Joining;
           phaseStart_ = now;
         } else if (o_.mode == Mode::Idle) {
@@ -1097,6 +1174,7 @@ void Loadgen::tick(uint64_t now) {
       return;
     }
     case Phase::Joining: {
+      if (o_.mode == Mode::Chat) return chatJoined(now);
       int answered = joined_ + joinRefused_;
       bool late = now - phaseStart_ > timeout;
       if (answered < static_cast<int>(subs_.size()) && !late) return;
@@ -1133,7 +1211,7 @@ void Loadgen::tick(uint64_t now) {
         startDraining(now);
         return;
       }
-      if (o_.mode == Mode::Echo && o_.rate > 0 && !openList_.empty()) {
+      if (openLoop() && !openList_.empty()) {
         // Open loop: request k is due at runStart + k/R and carries that time,
         // so a late send shows as latency (no coordinated omission).
         for (;;) {
@@ -1153,7 +1231,8 @@ void Loadgen::tick(uint64_t now) {
             ++droppedSends_;
             continue;
           }
-          sendEcho(c, due);
+          if (o_.mode == Mode::Chat) sendChat(c, due);
+          else sendEcho(c, due);
         }
       }
       if (o_.mode == Mode::Fanout) {
@@ -1229,7 +1308,7 @@ int Loadgen::run() {
     if (phase_ == Phase::Done) break;
     // Sleep until the next rate send is due (ns precision), else at most 5 ms.
     uint64_t waitNs = 5000000;
-    if (phase_ == Phase::Running && o_.mode == Mode::Echo && o_.rate > 0) {
+    if (phase_ == Phase::Running && openLoop()) {
       uint64_t due = runStart_ + static_cast<uint64_t>(static_cast<double>(rateSent_) * 1e9 / o_.rate);
       uint64_t t = nowNs();
       waitNs = due > t ? std::min<uint64_t>(due - t, waitNs) : 0;
@@ -1259,6 +1338,7 @@ const char* modeName(Mode m) {
     case Mode::Idle: return "idle";
     case Mode::Echo: return "echo";
     case Mode::Fanout: return "fanout";
+    case Mode::Chat: return "chat";
   }
   return "?";
 }
@@ -1278,6 +1358,9 @@ void Loadgen::report() {
     case Mode::Fanout:
       rate = window > 0 ? static_cast<double>(deliveries_) / window : 0;
       rateKey = "deliveries_per_sec";
+      break;
+    case Mode::Chat:
+      rate = window > 0 ? static_cast<double>(replies_) / window : 0;
       break;
     case Mode::Idle:
       rateKey = nullptr;
@@ -1306,6 +1389,10 @@ void Loadgen::report() {
       std::printf(",\"subscribers\":%d,\"publishers\":%d,\"inflight\":%d,\"deliveries\":%llu", o_.subscribers,
                   o_.publishers, o_.inflight, static_cast<unsigned long long>(deliveries_));
     if (o_.mode == Mode::Connect) std::printf(",\"handshakes\":%llu", static_cast<unsigned long long>(handshakes_));
+    if (o_.mode == Mode::Chat)
+      std::printf(",\"rate\":%.0f,\"messages\":%llu,\"deliveries\":%llu,\"deliveries_per_sec\":%.1f", o_.rate,
+                  static_cast<unsigned long long>(replies_), static_cast<unsigned long long>(deliveries_),
+                  window > 0 ? static_cast<double>(deliveries_) / window : 0);
     if (o_.mode != Mode::Idle)
       std::printf(",\"latency_us\":{\"p50\":%.1f,\"p99\":%.1f,\"p999\":%.1f,\"max\":%.1f,\"samples\":%llu}", p50, p99,
                   p999, pmax, static_cast<unsigned long long>(hist_.count()));

@@ -158,6 +158,7 @@ const char* httpBase(std::string_view v) {
              ? nullptr
              : "must be empty or an http:// or https:// URL with no query and no trailing /";
 }
+const char* idList(std::string_view v) { return v.empty() || allOf(v, " ,_.:@-") ? nullptr : "ids: A-Za-z0-9_.:@-"; }
 
 // Every key of docs/configuration.md#keys. Defaults are written as in the file; nullptr marks the
 // two computed ones (worker_num: online CPUs; node_id: host name + ":" + port).
@@ -219,7 +220,7 @@ constexpr Key kKeys[] = {
   intKey   ("backend", "max_in_flight",       &Config::backendMaxInFlight,  "64",        1, 10000),
   sizeKey  ("backend", "max_answer_size",     &Config::backendMaxAnswer,    "1m",        1 * kKiB, 64 * kMiB),
 
-  intKey   ("live",    "max_pending",         &LiveSettings::maxPending,    "200",       1, 100000, kReloadable),
+#include "library/module_keys.inc"
 };
 // clang-format on
 

@@ -33,6 +33,8 @@ struct LiveSettings {
   bool escapeHtml;            // [outside] escape_html
   std::string ack;            // [outside] ack (docs/endpoints.md)
   int maxPending;             // [live] max_pending
+  std::string chatAgents;     // [chat] agents (docs/chat.md)
+  int chatHistory;            // [chat] history
 
   bool operator==(const LiveSettings&) const = default;
 };

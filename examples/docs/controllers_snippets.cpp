@@ -78,12 +78,12 @@ void closeHooks(msw::Request& r, const std::string& key) {
   r.app.store().sadd(key, r.app.member(r.fd));
   r.app.fdAddCloseKey(r.fd, key);
 
-  // On close, call the onClose of controller "chat.room" once.
-  r.app.fdAddController(r.fd, "chat.room");
+  // On close, call the onClose of controller "guestbook.room" once.
+  r.app.fdAddController(r.fd, "guestbook.room");
 
   // Changed your mind:
   r.app.fdRemoveCloseKey(r.fd, key);
-  r.app.fdRemoveController(r.fd, "chat.room");
+  r.app.fdRemoveController(r.fd, "guestbook.room");
   // [/doc]
 }
 

@@ -14,7 +14,12 @@ POST /hooktest.echo    200 {"got": body, "signed": bool}
 POST /hooktest.slow    200 {"slow":true} after body "delay" seconds
 POST /hooktest.status  answers body "status" with {"status": N}
 POST /hooktest.work    holds the request for 0.1 s; counts requests at once
-GET  /stats            {"requests","max_at_once","bad_signatures","connections","connect_bodies":[...]}
+POST /chat.join        the chat module's (docs/chat.md): session 666 -> 500; user 1 in
+                       session 7, any user in session 8 -> 200; else 403
+POST /chat.message     content "fail" -> 500, "deny" -> 403, "noid" -> 200 {} ;
+                       else 200 {"id": 5000 + n, "created_at": "2024-01-01 12:00:00"}
+GET  /stats            {"requests","max_at_once","bad_signatures","connections","connect_bodies":[...],
+                        "chat_bodies":[[HOOK, body], ...]}
 """
 import hashlib
 import hmac
@@ -27,7 +32,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 SECRET = sys.argv[1] if len(sys.argv) > 1 else "-"
 lock = threading.Lock()
 stats = {"requests": 0, "at_once": 0, "max_at_once": 0, "bad_signatures": 0, "connections": 0,
-         "connect_bodies": []}
+         "connect_bodies": [], "chat_bodies": []}
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -78,6 +83,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.answer(int(req.get("status", 500)), {"status": req.get("status")})
         if hook == "hooktest.work":
             return self.work(req)
+        if hook.startswith("chat."):
+            return self.chat(hook, req)
         return self.answer(404, {"error": "no hook " + hook})
 
     def connect(self, req):
@@ -98,6 +105,25 @@ class Handler(BaseHTTPRequestHandler):
         if token == "error":
             return self.answer(500, {"error": "boom"})
         return self.answer(403, {"error": "denied"})
+
+    def chat(self, hook, req):
+        with lock:
+            stats["chat_bodies"].append([hook, req])
+            n = len(stats["chat_bodies"])
+        if hook == "chat.join":
+            session, user = req.get("session_id"), req.get("user_id")
+            if session == 666:
+                return self.answer(500, {"error": "database down"})
+            ok = (session == 7 and user == 1) or session == 8
+            return self.answer(200 if ok else 403, {})
+        content = req.get("content")
+        if content == "fail":
+            return self.answer(500, {"error": "database down"})
+        if content == "deny":
+            return self.answer(403, {})
+        if content == "noid":
+            return self.answer(200, {})
+        return self.answer(200, {"id": 5000 + n, "created_at": "2024-01-01 12:00:00"})
 
     def work(self, req):
         with lock:

@@ -560,7 +560,7 @@ TEST_F(ConfigTest, DumpHasOneLinePerKeyAndHidesSecrets) {
   ASSERT_TRUE(load("[auth]\nkey = topsecret\ncipher = des-ede3-ecb\n[app]\nmodules = a, b\n"
                    "[backend]\nsecret = hookkey\n").ok);
   std::string dump = dumpConfig(config_);
-  EXPECT_EQ(50, std::count(dump.begin(), dump.end(), '\n'));
+  EXPECT_EQ(52, std::count(dump.begin(), dump.end(), '\n'));
   EXPECT_NE(std::string::npos, dump.find("[backend] secret = (hidden)\n"));
   EXPECT_EQ(std::string::npos, dump.find("hookkey"));
   EXPECT_NE(std::string::npos, dump.find("[outside] port = 20000\n"));
@@ -585,6 +585,20 @@ TEST_F(ConfigTest, ConfigValueIsOneKeyOfTheDump) {
   EXPECT_EQ(configValue(config_, "live", "nope"), "");
   EXPECT_EQ(Config{}.live.maxPending, 200);
   EXPECT_FALSE(load("[live]\nmax_pending = 0\n").ok);
+}
+
+// The chat module's keys (docs/chat.md): both reloadable, agents a list of ids.
+TEST_F(ConfigTest, ChatKeysAreAListOfAgentIdsAndAHistoryLength) {
+  ASSERT_TRUE(load("[chat]\nagents = 900, agent-7,a@shop\nhistory = 5\n").ok);
+  EXPECT_EQ(configValue(config_, "chat", "agents"), "900, agent-7,a@shop");
+  EXPECT_EQ(configValue(config_, "chat", "history"), "5");
+  EXPECT_EQ(Config{}.live.chatHistory, 100);
+  EXPECT_FALSE(load("[chat]\nagents = 900, a/b\n").ok);
+  EXPECT_FALSE(load("[chat]\nhistory = 0\n").ok);
+  Config fresh, live;
+  fresh.live.chatAgents = "1";
+  applyReloadable(fresh, live);
+  EXPECT_EQ(live.live.chatAgents, "1") << "a reload carries the agents";
 }
 
 TEST(ShippedConfig, LoadsCleanlyAndHoldsTheDefaults) {

@@ -1,4 +1,4 @@
-// examples/chat: the complete module of docs/controllers.md (kept compiling by the build).
+// examples/guestbook: the complete module of docs/controllers.md (kept compiling by the build).
 #include <ctime>
 #include <string>
 
@@ -6,15 +6,15 @@
 
 namespace {
 
-std::string historyKey(std::string_view room) { return "chat:" + std::string(room) + ":history"; }
-std::string membersKey(std::string_view room) { return "chat:" + std::string(room) + ":members"; }
+std::string historyKey(std::string_view room) { return "guestbook:" + std::string(room) + ":history"; }
+std::string membersKey(std::string_view room) { return "guestbook:" + std::string(room) + ":members"; }
 
 void join(msw::Request& r) {
   msw::App& app = r.app;
   app.join(r.fd, r.code);
   app.store().sadd(membersKey(r.code), app.member(r.fd));
   app.fdAddCloseKey(r.fd, membersKey(r.code));   // the set forgets us on close
-  app.fdAddController(r.fd, "chat.room");        // and onClose below runs
+  app.fdAddController(r.fd, "guestbook.room");   // and onClose below runs
   // The Request is gone when the store answers: later() is the reply that outlives it.
   app.store().lrange(historyKey(r.code), -50, -1, [later = r.later()](msw::StoreResult<msw::StrList> h) {
     if (!later.ok(h)) return;  // 503 storeError
@@ -53,4 +53,4 @@ int init(msw::Module& m) {
 
 }  // namespace
 
-MSW_MODULE("chat", init, nullptr);
+MSW_MODULE("guestbook", init, nullptr);
