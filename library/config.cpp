@@ -220,6 +220,8 @@ constexpr Key kKeys[] = {
   sizeKey  ("backend", "max_answer_size",     &Config::backendMaxAnswer,    "1m",        1 * kKiB, 64 * kMiB),
 
   intKey   ("live",    "max_pending",         &LiveSettings::maxPending,    "200",       1, 100000, kReloadable),
+  intKey   ("channels", "max_channels",       &LiveSettings::maxChannels,   "32",        1, 10000, kReloadable),
+  boolKey  ("channels", "client_broadcast",   &LiveSettings::clientBroadcast, "false",   kReloadable),
 };
 // clang-format on
 
@@ -675,7 +677,6 @@ ConfigLoad loadConfig(const std::string& file, const std::string& root, Config& 
   result.ok = result.errors.empty();
   return result;
 }
-
 
 std::string dumpConfig(const Config& c, const ConfigLoad* origin) {
   std::string out;

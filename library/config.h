@@ -33,6 +33,8 @@ struct LiveSettings {
   bool escapeHtml;            // [outside] escape_html
   std::string ack;            // [outside] ack (docs/endpoints.md)
   int maxPending;             // [live] max_pending
+  int maxChannels;            // [channels] max_channels
+  bool clientBroadcast;       // [channels] client_broadcast
 
   bool operator==(const LiveSettings&) const = default;
 };

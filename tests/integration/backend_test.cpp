@@ -13,6 +13,7 @@
 #include <chrono>
 
 #include "tests/integration/it_support.h"
+#include "tests/integration/test_backend.h"
 
 namespace msw::it {
 namespace {
@@ -26,52 +27,7 @@ long msSince(SteadyClock::time_point t) {
   return static_cast<long>(std::chrono::duration_cast<Ms>(SteadyClock::now() - t).count());
 }
 
-// The Python backend: started on a free port it prints, killed on destruction.
-class Backend {
- public:
-  explicit Backend(const std::string& secret) {
-    int fds[2];
-    if (::pipe2(fds, O_CLOEXEC) != 0) return;
-    posix_spawn_file_actions_t files;
-    posix_spawn_file_actions_init(&files);
-    posix_spawn_file_actions_adddup2(&files, fds[1], STDOUT_FILENO);
-    std::string script = std::string(MSW_SOURCE_DIR) + "/tests/support/backend_server.py";
-    std::vector<std::string> args = {"python3", script, secret.empty() ? "-" : secret};
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    if (::posix_spawnp(&pid_, "python3", &files, nullptr, argv.data(), environ) != 0) pid_ = -1;
-    posix_spawn_file_actions_destroy(&files);
-    ::close(fds[1]);
-    msw::test::UniqueFd out(fds[0]);
-    std::string buf;
-    auto deadline = msw::test::deadlineIn(10000);
-    char chunk[256];
-    while (buf.find('\n') == std::string::npos && msw::test::remainingMs(deadline) > 0) {
-      pollfd p{out.get(), POLLIN, 0};
-      if (::poll(&p, 1, msw::test::remainingMs(deadline)) <= 0) break;
-      ssize_t n = ::read(out.get(), chunk, sizeof chunk);
-      if (n <= 0) break;
-      buf.append(chunk, static_cast<size_t>(n));
-    }
-    if (buf.rfind("port ", 0) == 0) port = std::atoi(buf.c_str() + 5);
-  }
-  ~Backend() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
-  }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port); }
-  Json stats() const {
-    HttpResponse r = msw::test::httpRequest("127.0.0.1", port, "GET", "/stats");
-    return r.status == 200 ? Json::parse(r.body) : Json();
-  }
-  int port = 0;
-
- private:
-  pid_t pid_ = -1;
-};
+using Backend = TestBackend;
 
 // connectHook: [endpoint.x] at /ws with auth = backend, the token in ?token=.
 void configure(TestServer& s, const std::string& url, const std::string& secret, int timeout, int inFlight,
