@@ -38,6 +38,11 @@ class Channels : public ::testing::Test {
     ASSERT_EQ(admin(server, "send-to-user", "{\"user_id\":\"" + user + "\",\"type\":\"marker\"}").status, 200);
     ASSERT_TRUE(c.type("marker").received);
   }
+  // `c` (of `user`) got no frame of that type before a marker.
+  void expectNone(FrontEnd& c, const std::string& user, const std::string& type) {
+    marker(c, user);
+    EXPECT_EQ(c.kept(type), 0) << type;
+  }
   AdminAnswer post(const std::string& route, const std::string& body) { return admin(server, route, body); }
 
   TestBackend backend{""};
@@ -82,13 +87,11 @@ TEST_F(Channels, SubscribeReceiveUnsubscribe) {
   Msg got = a.type("order_paid");
   ASSERT_TRUE(got.received);
   EXPECT_EQ(got.root["data"]["order_id"].i64(), 123);
-  marker(b, "12");
-  EXPECT_EQ(b.kept("order_paid"), 0);
+  expectNone(b, "12", "order_paid");
 
   ASSERT_TRUE(a.call("unsubscribe", "{\"channel\":\"orders\"}", "unsubscribed").received);
   ASSERT_EQ(post("send-to-channel", R"({"channel":"orders","type":"order_paid","data":{}})").code(), 200);
-  marker(a, "11");
-  EXPECT_EQ(a.kept("order_paid"), 0);
+  expectNone(a, "11", "order_paid");
 }
 
 TEST_F(Channels, ChatReachesEveryConnectionOfTheRecipient) {
@@ -229,8 +232,7 @@ TEST_F(Channels, NotificationsCarryTitleMessageTypeAndTimestamp) {
   Msg m = b.type("notification");
   EXPECT_EQ(m.root["data"]["type"].str(), "info");  // the default
   EXPECT_EQ(m.root["data"]["title"].str(), "Order");
-  marker(a, "91");
-  EXPECT_EQ(a.kept("notification"), 0);
+  expectNone(a, "91", "notification");
 }
 
 TEST_F(Channels, DataUpdatesToUsersAndChannels) {
@@ -249,8 +251,7 @@ TEST_F(Channels, DataUpdatesToUsersAndChannels) {
                                                 "data":{"id":124}})").code(), 200);
   Msg c = b.type("data_update");
   EXPECT_EQ(c.root["data"]["action"].str(), "create") << c;
-  marker(a, "101");
-  EXPECT_EQ(a.kept("data_update"), 0);
+  expectNone(a, "101", "data_update");
 }
 
 TEST_F(Channels, DisconnectUserClosesEachOfItsConnections) {
