@@ -38,8 +38,7 @@ void fail(App& app, const ManagerReply& reply, int code, std::string_view why) {
 void succeed(const ManagerReply& reply, JsonRef data = JsonRef()) {
   Json j = Json::object();
   j.set("code", 200).set("message", "success");
-  if (data) j.set("data", data);
-  else j.setNull("data");
+  data ? j.set("data", data) : j.setNull("data");
   reply(200, j.dump());
 }
 
@@ -68,7 +67,8 @@ std::string badUsers(JsonRef v, std::vector<std::string>& ids) {
 
 std::string badText(JsonRef v, const char* field, size_t max) {
   if (v.isString() && !v.str().empty() && v.str().size() <= max) return {};
-  return std::string(field) + " must be a non-empty string" + (max < 1024 ? " of at most " + std::to_string(max) + " bytes" : "");
+  return std::string(field) + " must be a non-empty string" +
+         (max < 1024 ? " of at most " + std::to_string(max) + " bytes" : "");
 }
 
 // Who a send is for: the body's user_id, user_ids, channel, or everyone
@@ -85,7 +85,8 @@ std::string parseTarget(To to, JsonRef body, Target& t) {
     case To::kUser:
       t.users.push_back(userOf(body["user_id"]));
       return badUser(body["user_id"], "user_id");
-    case To::kUsers: return badUsers(body["user_ids"], t.users);
+    case To::kUsers:
+      return badUsers(body["user_ids"], t.users);
     case To::kChannel:
       t.channel = body["channel"].str();
       return badChannel(body["channel"]);
@@ -121,10 +122,14 @@ std::string buildNotification(JsonRef body, Json& data) {
   for (const char* field : {"title", "message"})
     if (std::string why = badText(body[field], field, SIZE_MAX); !why.empty()) return why;
   JsonRef kind = body["type"], extra = body["extra_data"];
-  if (kind && !kind.isNull() && !badText(kind, "type", kMaxType).empty()) return badText(kind, "type", kMaxType);
+  std::string why = kind.isNull() ? "" : badText(kind, "type", kMaxType);
+  if (!why.empty()) return why;
   if (extra && !extra.isNull() && !extra.isObject()) return "extra_data must be an object";
   data = Json::object();
-  data.set("title", body["title"]).set("message", body["message"]).set("type", kind.str("info")).set("timestamp", now());
+  data.set("title", body["title"])
+      .set("message", body["message"])
+      .set("type", kind.str("info"))
+      .set("timestamp", now());
   for (JsonRef e : extra)
     if (!data.has(std::string(e.key()).c_str())) data.set(std::string(e.key()).c_str(), e);
   return {};
@@ -135,8 +140,7 @@ std::string buildDataUpdate(JsonRef body, Json& data) {
     if (std::string why = badText(body[field], field, kMaxType); !why.empty()) return why;
   data = Json::object();
   data.set("resource_type", body["resource_type"]).set("action", body["action"]);
-  if (body["data"]) data.set("data", body["data"]);
-  else data.addObject("data");
+  body["data"] ? data.set("data", body["data"]) : data.set("data", Json::object());
   data.set("timestamp", now());
   return {};
 }

@@ -35,8 +35,7 @@ std::string badChannel(JsonRef name) {
 
 msw::Payload frame(App& app, std::string_view type, JsonRef data) {
   Json param = Json::object();
-  if (data) param.set("data", data);
-  else param.addObject("data");
+  data ? param.set("data", data) : param.set("data", Json::object());
   return app.flatMessage(200, type, "", param);
 }
 
@@ -65,9 +64,7 @@ int64_t settingOr(App& app, const char* section, const char* name, int64_t fallb
 
 int64_t maxChannels(App& app) { return settingOr(app, "channels", "max_channels", 32); }
 bool clientBroadcast(App& app) { return app.setting("channels", "client_broadcast") == "true"; }
-size_t maxFrame(App& app) {
-  return static_cast<size_t>(settingOr(app, "outside", "send_queue_limit", 1 << 20) / 2);
-}
+size_t maxFrame(App& app) { return static_cast<size_t>(settingOr(app, "outside", "send_queue_limit", 1 << 20) / 2); }
 
 namespace {
 
@@ -76,7 +73,8 @@ std::string connKey(App& app, msw::Fd fd) { return "channels:conn:" + app.member
 // A refusal: the flat {"type":"error"} to the client and a log line naming it.
 void failLater(const Reply& later, int status, const std::string& why) {
   App& app = later.app();
-  app.log(msw::LogLevel::kInfo, "conn " + std::to_string(later.fd()) + ": channels: " + std::to_string(status) + " " + why);
+  app.log(msw::LogLevel::kInfo,
+          "conn " + std::to_string(later.fd()) + ": channels: " + std::to_string(status) + " " + why);
   app.sendToFd(later.fd(), app.flatMessage(status, "error", why));
 }
 void refuse(Request& r, int status, const std::string& why) { failLater(r.later(), status, why); }

@@ -66,7 +66,9 @@ TEST_F(ChannelsCluster, ChannelPushFromTheOtherNode) {
   ASSERT_TRUE(b1.call("subscribe", R"({"channel":"orders"})", "subscribed").received);
   waitRoomSubscribers("channel:orders", 1);
   ASSERT_EQ(admin(node("a"), "push-data-update-channel", R"({"channel":"orders","resource_type":"order",
-                                                            "action":"create","data":{"id":9}})").code(), 200);
+                                                            "action":"create","data":{"id":9}})")
+                .code(),
+            200);
   Msg m = b1.type("data_update");
   EXPECT_EQ(m.root["data"]["data"]["id"].i64(), 9) << m;
 }

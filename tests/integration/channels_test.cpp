@@ -123,7 +123,8 @@ TEST_F(Channels, BadClientFramesAreAnsweredAndChangeNothing) {
   const Case cases[] = {
       {"subscribe", "{}", 400, "channel must be"},
       {"subscribe", R"({"channel":"a b"})", 400, "channel must be"},
-      {"subscribe", R"({"channel":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"})", 400, "channel must be"},
+      {"subscribe", R"({"channel":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"})", 400,
+       "channel must be"},
       {"unsubscribe", R"({"channel":7})", 400, "channel must be"},
       {"chat", R"({"content":"x"})", 400, "to_user_id must be"},
       {"chat", R"({"to_user_id":1})", 400, "content must be"},
@@ -194,7 +195,8 @@ TEST_F(Channels, SendToUserAndUsersReachEveryConnection) {
   AdminAnswer r = post("send-to-user", R"({"user_id":71,"type":"notification","data":{"title":"t","message":"m"}})");
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.body.dump(), R"({"code":200,"message":"success","data":null})");
-  for (FrontEnd* x : {&a1, &a2}) EXPECT_EQ(x->type("notification").raw, R"({"type":"notification","data":{"title":"t","message":"m"}})");
+  for (FrontEnd* x : {&a1, &a2})
+    EXPECT_EQ(x->type("notification").raw, R"({"type":"notification","data":{"title":"t","message":"m"}})");
   ASSERT_EQ(post("send-to-users", R"({"user_ids":[71,"72"],"type":"note","data":[1,2]})").code(), 200);
   for (FrontEnd* x : {&a1, &a2, &b}) EXPECT_EQ(x->type("note").raw, R"({"type":"note","data":[1,2]})");
   marker(c, "73");
@@ -218,7 +220,9 @@ TEST_F(Channels, NotificationsCarryTitleMessageTypeAndTimestamp) {
   FrontEnd& a = open("91");
   FrontEnd& b = open("92");
   ASSERT_EQ(post("send-notification", R"({"title":"Maintenance","message":"23:00","type":"warning",
-                                         "extra_data":{"start_time":"23:00","title":"ignored"}})").code(), 200);
+                                         "extra_data":{"start_time":"23:00","title":"ignored"}})")
+                .code(),
+            200);
   for (FrontEnd* x : {&a, &b}) {
     Msg m = x->type("notification");
     JsonRef d = m.root["data"];
@@ -240,7 +244,9 @@ TEST_F(Channels, DataUpdatesToUsersAndChannels) {
   FrontEnd& b = open("102");
   ASSERT_TRUE(b.call("subscribe", R"({"channel":"orders"})", "subscribed").received);
   ASSERT_EQ(post("push-data-update", R"({"user_ids":[101],"resource_type":"order","action":"update",
-                                        "data":{"id":123,"status":"shipped"}})").code(), 200);
+                                        "data":{"id":123,"status":"shipped"}})")
+                .code(),
+            200);
   Msg m = a.type("data_update");
   JsonRef d = m.root["data"];
   EXPECT_EQ(d["resource_type"].str(), "order") << m;
@@ -248,7 +254,9 @@ TEST_F(Channels, DataUpdatesToUsersAndChannels) {
   EXPECT_EQ(d["data"].dump(), R"({"id":123,"status":"shipped"})");
   EXPECT_GT(d["timestamp"].i64(), 1700000000);
   ASSERT_EQ(post("push-data-update-channel", R"({"channel":"orders","resource_type":"order","action":"create",
-                                                "data":{"id":124}})").code(), 200);
+                                                "data":{"id":124}})")
+                .code(),
+            200);
   Msg c = b.type("data_update");
   EXPECT_EQ(c.root["data"]["action"].str(), "create") << c;
   expectNone(a, "101", "data_update");
