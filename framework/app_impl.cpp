@@ -6,6 +6,7 @@
 #include "framework/frame_builder.h"
 #include "framework/server.h"
 #include "framework/store_hub.h"
+#include "framework/user_registry.h"
 #include "library/log.h"
 
 namespace msw {
@@ -85,6 +86,11 @@ void AppImpl::sendToAll(const Payload& p, std::span<const Fd> exclude) {
   server_.cluster().publishAll(p.text());
 }
 
+void AppImpl::sendToAllExceptUser(const Payload& p, std::string_view userId) {
+  server_.onEach([p, id = std::string(userId)](Worker& w) { w.sendToAll(p, w.userFds(id)); });
+  server_.cluster().publishAllExceptUser(userId, p.text());
+}
+
 void AppImpl::join(Fd fd, std::string_view room) {
   server_.onOwner(fd, [fd, room = std::string(room)](Worker& w) {
     if (Connection* c = w.find(fd)) w.joinRoom(c, room);
@@ -147,6 +153,21 @@ void AppImpl::close(Fd fd, int code, std::string_view reason) {
   server_.onOwner(fd, [fd, code, reason = std::string(reason)](Worker& w) {
     if (Connection* c = w.find(fd)) w.close(c, code, reason);
   });
+}
+
+void AppImpl::closeUser(std::string_view userId, int code, std::string_view reason) {
+  server_.onEach([id = std::string(userId), code, reason = std::string(reason)](Worker& w) {
+    w.closeUser(id, code, reason);
+  });
+  server_.cluster().publishKickUser(userId, code, reason);
+}
+
+void AppImpl::onlineUsers(StoreCallback<StrList> done) {
+  UserRegistry(server_).onlineUsers(pinnedCallback(std::move(done)));
+}
+
+void AppImpl::userMembers(std::string_view userId, StoreCallback<StrList> done) {
+  UserRegistry(server_).userMembers(std::string(userId), pinnedCallback(std::move(done)));
 }
 
 Store& AppImpl::store() { return server_.stores().current(); }

@@ -27,6 +27,7 @@ class AppImpl : public App {
   void sendToRoom(std::string_view room, const Payload& p, std::span<const Fd> exclude = {}) override;
   void sendToAll(const Payload& p, std::span<const Fd> exclude = {}) override;
   void sendToRoomByFlavor(std::string_view room, const FlavoredPayload& p, std::span<const Fd> exclude = {}) override;
+  void sendToAllExceptUser(const Payload& p, std::string_view userId) override;
   void join(Fd fd, std::string_view room) override;
   void leave(Fd fd, std::string_view room) override;
   void fdAddCloseKey(Fd fd, std::string_view key) override;
@@ -34,6 +35,9 @@ class AppImpl : public App {
   void fdAddController(Fd fd, std::string_view controller) override;
   void fdRemoveController(Fd fd, std::string_view controller) override;
   void close(Fd fd, int code = kCloseKicked, std::string_view reason = {}) override;
+  void closeUser(std::string_view userId, int code = kCloseKicked, std::string_view reason = {}) override;
+  void onlineUsers(StoreCallback<StrList> done) override;
+  void userMembers(std::string_view userId, StoreCallback<StrList> done) override;
   Store& store() override;
   std::string member(Fd fd) const override;
   std::string_view nodeId() const override;

@@ -21,7 +21,6 @@ const std::string kAllChannel = "_msw:bus:all";
 const std::string kInstances = "_msw:instances";
 
 std::string roomKey(std::string_view room) { return "_msw:room:" + std::string(room); }
-std::string userKey(std::string_view id) { return "_msw:user:" + std::string(id); }
 std::string instKey(std::string_view inst) { return "_msw:inst:" + std::string(inst); }
 std::string aliveKey(std::string_view inst) { return "_msw:alive:" + std::string(inst); }
 std::string roomChannel(std::string_view room) { return "_msw:bus:room:" + std::string(room); }
@@ -57,7 +56,7 @@ void removeMember(Store& st, const Entry& e) {
   std::string m(e.member);
   switch (e.kind) {
     case RegistryKind::kRoom: st.hdel(roomKey(e.what), m); break;
-    case RegistryKind::kUser: st.srem(userKey(e.what), m); break;
+    case RegistryKind::kUser: st.srem(Cluster::userKey(e.what), m); break;
     case RegistryKind::kCloseKey: st.srem(std::string(e.what), m); break;
   }
 }
@@ -160,6 +159,7 @@ void Cluster::userOnline(Fd fd, std::string_view id) {
   if (!enabled_) return;
   std::string m = member(fd);
   server_.stores().internal().sadd(userKey(id), m);
+  server_.stores().internal().sadd(kUsersKey, id);
   remember(entry(RegistryKind::kUser, id, m));
 }
 
@@ -268,6 +268,9 @@ void Cluster::publishUser(std::string_view id, std::string_view text) {
   publish(kAllChannel, BusKind::kUser, id, text);
 }
 void Cluster::publishAll(std::string_view text) { publish(kAllChannel, BusKind::kAll, "", text); }
+void Cluster::publishAllExceptUser(std::string_view id, std::string_view text) {
+  publish(kAllChannel, BusKind::kAllExceptUser, id, text);
+}
 void Cluster::publishToMember(std::string_view node, Fd fd, std::string_view text) {
   publish(nodeChannel(node), BusKind::kFd, std::to_string(fd), text);
 }
@@ -305,6 +308,9 @@ void Cluster::deliver(BusKind kind, const std::string& target, std::string_view 
     case BusKind::kRoom: server_.onEach([target, p](Worker& w) { w.sendToRoom(target, p, {}); }); break;
     case BusKind::kUser: server_.onEach([target, p](Worker& w) { w.sendToUser(target, p); }); break;
     case BusKind::kAll: server_.onEach([p](Worker& w) { w.sendToAll(p, {}); }); break;
+    case BusKind::kAllExceptUser:
+      server_.onEach([target, p](Worker& w) { w.sendToAll(p, w.userFds(target)); });
+      break;
     default: break;  // a kind this version does not know
   }
 }
@@ -340,10 +346,7 @@ void Cluster::deliverKick(BusKind kind, const std::string& target, std::string_v
     });
     return;
   }
-  server_.onEach([target, code, reason](Worker& w) {
-    for (Fd fd : w.userFds(target))
-      if (Connection* c = w.find(fd)) w.close(c, code, reason);
-  });
+  server_.onEach([target, code, reason](Worker& w) { w.closeUser(target, code, reason); });
 }
 
 // ---- instances: heartbeat and purge (manager thread) ----

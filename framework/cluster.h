@@ -4,6 +4,9 @@
 // written to the store, so that /online answers for the whole cluster:
 //   _msw:room:ROOM   hash  member -> {"id","nickname","type"}
 //   _msw:user:ID     set   of members
+//   _msw:users       set   of the ids that had members: an id is added as
+//                    it comes online and removed by the reader that finds its
+//                    set empty (UserRegistry), so it may list users gone since
 // where member = "node_id:fd". With Redis (a cluster) each node run is an
 // instance "node_id@start_ms" that also keeps, for crash recovery:
 //   _msw:inst:INSTANCE   set of what it registered ("r ROOM MEMBER", "u ID MEMBER", "k KEY MEMBER")
@@ -52,7 +55,8 @@ enum class RegistryKind : char { kRoom = 'r', kUser = 'u', kCloseKey = 'k' };
 
 // What a bus message is for (its kind byte on the wire).
 enum class BusKind : char {
-  kRoom = 'r', kRoomFlavored = 'R', kUser = 'u', kAll = 'a', kFd = 'f', kKick = 'k', kKickUser = 'K'
+  kRoom = 'r', kRoomFlavored = 'R', kUser = 'u', kAll = 'a', kFd = 'f', kKick = 'k', kKickUser = 'K',
+  kAllExceptUser = 'x'
 };
 
 class Cluster {
@@ -67,6 +71,9 @@ class Cluster {
   // "node_id:fd" split at its last colon (node ids may hold colons:
   // host:port); false unless fd is a nonzero number.
   static bool splitMember(std::string_view member, std::string_view& node, Fd& fd);
+  // The registry's user keys (above), for its readers (UserRegistry).
+  static std::string userKey(std::string_view id) { return "_msw:user:" + std::string(id); }
+  static constexpr const char* kUsersKey = "_msw:users";
 
   bool enabled() const { return enabled_; }  // a shared (Redis) store
   const std::string& instance() const { return instance_; }
@@ -98,6 +105,7 @@ class Cluster {
   void publishRoom(std::string_view room, const FlavoredPayload& p);
   void publishUser(std::string_view id, std::string_view text);
   void publishAll(std::string_view text);
+  void publishAllExceptUser(std::string_view id, std::string_view text);
   void publishToMember(std::string_view node, Fd fd, std::string_view text);
   void publishKick(std::string_view node, Fd fd, int code, std::string_view reason);
   void publishKickUser(std::string_view id, int code, std::string_view reason);

@@ -23,6 +23,7 @@
 #include "framework/manager_http_conn.h"
 #include "framework/server.h"
 #include "framework/store_hub.h"
+#include "framework/user_registry.h"
 #include "library/log.h"
 
 namespace msw {
@@ -509,18 +510,7 @@ void Manager::online(const std::string& room, const Reply& reply) {
 
 void Manager::onlineUser(const std::string& id, const Reply& reply) {
   if (id.empty()) return reply(400, errorBody("give ?id=USER"));
-  std::string self = server_.config().nodeId;
-  if (!server_.cluster().enabled()) {
-    return gather<std::vector<Fd>>(
-        server_, [id](Worker& w) { return w.userFds(id); },
-        [reply, self](std::vector<std::vector<Fd>>& parts) {
-          std::vector<std::string> members;
-          for (auto& p : parts)
-            for (Fd fd : p) members.push_back(self + ":" + std::to_string(fd));
-          reply(200, onlineUserBody(members, self));
-        });
-  }
-  server_.stores().internal().smembers("_msw:user:" + id, [reply, self](StoreResult<StrList> r) {
+  UserRegistry(server_).userMembers(id, [reply, self = server_.config().nodeId](StoreResult<StrList> r) {
     if (!r.ok()) return reply(503, errorBody(r.error));
     reply(200, onlineUserBody(r.value, self));
   });

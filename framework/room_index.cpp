@@ -108,6 +108,13 @@ std::vector<Fd> RoomIndex::userFds(std::string_view id) const {
   return out;
 }
 
+std::vector<std::string> RoomIndex::userIds() const {
+  std::vector<std::string> out;
+  out.reserve(users_.size());
+  for (auto& [id, conns] : users_) out.push_back(id);
+  return out;
+}
+
 std::vector<std::string> RoomIndex::roomNames() const {
   std::vector<std::string> out;
   out.reserve(rooms_.size());

@@ -59,6 +59,7 @@ class RoomIndex {
   const std::vector<Connection*>* user(std::string_view id) const;
   std::vector<MemberInfo> roomMembers(std::string_view room) const;
   std::vector<Fd> userFds(std::string_view id) const;
+  std::vector<std::string> userIds() const;  // the users with a connection here
   std::vector<std::string> roomNames() const;
 
  private:

@@ -195,6 +195,8 @@ const std::shared_ptr<const RouteTable>* StorePin::current() {
   return innermostPin ? &innermostPin->table_ : nullptr;
 }
 
+StoreCallback<StrList> pinnedCallback(StoreCallback<StrList> cb) { return pinned(std::move(cb)); }
+
 StoreHub::ThreadStores& StoreHub::thread() {
   thread_local ThreadStores t;
   return t;

@@ -41,6 +41,10 @@ class StorePin {
   const StorePin* outer_;
 };
 
+// `cb`, holding the route table pinned on this thread (or this worker's),
+// for framework reads that hand a module's callback back later (App::onlineUsers).
+StoreCallback<StrList> pinnedCallback(StoreCallback<StrList> cb);
+
 class StoreHub {
  public:
   virtual ~StoreHub() = default;

@@ -112,6 +112,11 @@ class Worker {
   void registerAll();
   std::vector<MemberInfo> roomMembers(std::string_view room) const { return rooms_.roomMembers(room); }
   std::vector<Fd> userFds(std::string_view id) const { return rooms_.userFds(id); }
+  std::vector<std::string> userIds() const { return rooms_.userIds(); }
+  void closeUser(std::string_view id, int code, std::string_view reason) {
+    for (Fd fd : userFds(id))
+      if (Connection* c = find(fd)) close(c, code, reason);
+  }
   std::vector<std::string> roomNames() const { return rooms_.roomNames(); }
   // A backend hook for connection fd (worker_backend.cpp); `done` runs on this thread.
   void callHook(Fd fd, const std::string& hook, std::string body, HookCallback done);

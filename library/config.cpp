@@ -677,7 +677,6 @@ ConfigLoad loadConfig(const std::string& file, const std::string& root, Config& 
   return result;
 }
 
-
 std::string dumpConfig(const Config& c, const ConfigLoad* origin) {
   std::string out;
   for (const Key& k : kKeys) {

@@ -35,6 +35,8 @@ struct LiveSettings {
   int maxPending;             // [live] max_pending
   std::string chatAgents;     // [chat] agents (docs/chat.md)
   int chatHistory;            // [chat] history
+  int maxChannels;            // [channels] max_channels
+  bool clientBroadcast;       // [channels] client_broadcast
 
   bool operator==(const LiveSettings&) const = default;
 };

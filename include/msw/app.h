@@ -107,6 +107,8 @@ class App {
   // same p to several rooms and each flavor is still serialised once.
   virtual void sendToRoomByFlavor(std::string_view room, const FlavoredPayload& p,
                                   std::span<const Fd> exclude = {}) = 0;
+  // Every connection of every node but those of user `userId`.
+  virtual void sendToAllExceptUser(const Payload& p, std::string_view userId) = 0;
 
   // MSwoole's helpers: one message to one connection.
   void sendSuccessMessage(Fd fd, std::string_view event, std::string_view info, JsonRef param = JsonRef()) {
@@ -132,6 +134,16 @@ class App {
   // Closes a connection with a close code (4010 for a kick) after what is
   // already queued for it.
   virtual void close(Fd fd, int code = kCloseKicked, std::string_view reason = {}) = 0;
+  // Closes every connection of user `userId`, on every node.
+  virtual void closeUser(std::string_view userId, int code = kCloseKicked, std::string_view reason = {}) = 0;
+
+  // Who is online, on every node (the user ids of the connections' auth).
+  // `done` runs once, later, on some worker's or the calling thread (call
+  // these from a worker or a manager route), with an error when the store
+  // could not be read. The ids of users online, sorted, each once:
+  virtual void onlineUsers(StoreCallback<StrList> done) = 0;
+  // The connections of user `userId` as member names ("node_id:fd"), sorted:
+  virtual void userMembers(std::string_view userId, StoreCallback<StrList> done) = 0;
 
   // The store of this node (memory or Redis, per [cache] driver).
   virtual Store& store() = 0;

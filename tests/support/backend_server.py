@@ -8,6 +8,7 @@ and a wrong one is answered 401 {"error":"bad signature"}.
 
 POST /connect      the connect hook: query "token" decides:
                      ok-ID  -> 200 {"id":ID,"type":"user","code":"room-ID","nickname":"N-ID","extra":{"k":1}}
+                               (403 when a "user_id" parameter names another user: Laravel-S's check)
                      deny   -> 403 ; slow -> 200 after 3 s ; badjson -> 200 "not json" ;
                      big    -> 200 with 2 MiB ; error -> 500
 POST /hooktest.echo    200 {"got": body, "signed": bool}
@@ -90,8 +91,9 @@ class Handler(BaseHTTPRequestHandler):
     def connect(self, req):
         with lock:
             stats["connect_bodies"].append(req)
-        token = req.get("query", {}).get("token", "")
-        if token.startswith("ok-"):
+        query = req.get("query", {})
+        token = query.get("token", "")
+        if token.startswith("ok-") and query.get("user_id", token[3:]) == token[3:]:
             uid = token[3:]
             return self.answer(200, {"id": uid, "type": "user", "code": "room-" + uid, "nickname": "N-" + uid,
                                      "extra": {"k": 1}})

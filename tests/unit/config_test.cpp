@@ -560,7 +560,7 @@ TEST_F(ConfigTest, DumpHasOneLinePerKeyAndHidesSecrets) {
   ASSERT_TRUE(load("[auth]\nkey = topsecret\ncipher = des-ede3-ecb\n[app]\nmodules = a, b\n"
                    "[backend]\nsecret = hookkey\n").ok);
   std::string dump = dumpConfig(config_);
-  EXPECT_EQ(52, std::count(dump.begin(), dump.end(), '\n'));
+  EXPECT_EQ(54, std::count(dump.begin(), dump.end(), '\n'));
   EXPECT_NE(std::string::npos, dump.find("[backend] secret = (hidden)\n"));
   EXPECT_EQ(std::string::npos, dump.find("hookkey"));
   EXPECT_NE(std::string::npos, dump.find("[outside] port = 20000\n"));
@@ -599,6 +599,20 @@ TEST_F(ConfigTest, ChatKeysAreAListOfAgentIdsAndAHistoryLength) {
   fresh.live.chatAgents = "1";
   applyReloadable(fresh, live);
   EXPECT_EQ(live.live.chatAgents, "1") << "a reload carries the agents";
+}
+
+// The channels module's keys (docs/configuration.md#channels-the-laravel-s-channels-module).
+TEST_F(ConfigTest, ChannelsKeysAreBoundedAndReloadable) {
+  EXPECT_EQ(Config{}.live.maxChannels, 32);
+  EXPECT_FALSE(Config{}.live.clientBroadcast);
+  ASSERT_TRUE(load("[channels]\nmax_channels = 3\nclient_broadcast = on\n").ok);
+  EXPECT_EQ(configValue(config_, "channels", "max_channels"), "3");
+  EXPECT_EQ(configValue(config_, "channels", "client_broadcast"), "true");
+  Config running;
+  applyReloadable(config_, running);
+  EXPECT_EQ(running.live.maxChannels, 3);
+  EXPECT_FALSE(load("[channels]\nmax_channels = 0\n").ok);
+  EXPECT_FALSE(load("[channels]\nmax_channels = 10001\n").ok);
 }
 
 TEST(ShippedConfig, LoadsCleanlyAndHoldsTheDefaults) {
