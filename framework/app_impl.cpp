@@ -150,6 +150,28 @@ std::string AppImpl::setting(std::string_view section, std::string_view name) co
   return server_.setting(section, name);
 }
 
+void AppImpl::after(Fd fd, int seconds, std::string_view controller, std::string arg) {
+  auto run = [seconds, name = std::string(controller), arg = std::move(arg)](Worker& w) mutable {
+    w.addTimer(seconds, std::move(name), std::move(arg));
+  };
+  if (server_.workerFor(fd)) return server_.onOwner(fd, std::move(run));
+  if (Worker* w = Worker::current()) return run(*w);
+  LOG_ERROR("timer for %.*s set off the worker threads for fd %llu: dropped", static_cast<int>(controller.size()),
+            controller.data(), logFd(fd));
+}
+
+void AppImpl::holdRoomMessages(Fd fd) {
+  server_.onOwner(fd, [fd](Worker& w) {
+    if (Connection* c = w.find(fd)) w.holdRoomMessages(c);
+  });
+}
+
+void AppImpl::releaseRoomMessages(Fd fd, std::function<bool(std::string_view text)> keep) {
+  server_.onOwner(fd, [fd, keep = std::move(keep)](Worker& w) {
+    if (Connection* c = w.find(fd)) w.releaseRoomMessages(c, keep);
+  });
+}
+
 void AppImpl::log(LogLevel level, std::string_view text) {
   int n = static_cast<int>(text.size());
   switch (level) {

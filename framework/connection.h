@@ -89,6 +89,9 @@ struct Connection {
     std::string hookBody;                   // the connect hook's request, from the handshake
     std::vector<HeldMessage> held;          // messages waiting for the connect hook's answer
     std::string address;                    // the client's, when a per-address limit counts it
+    std::vector<Payload> heldRoom;          // room messages kept aside (App::holdRoomMessages)
+    size_t heldBytes = 0;
+    bool holdingRoom = false;
   };
 
   lws* wsi = nullptr;

@@ -49,24 +49,12 @@ using Field =
 // The value type a Field points at, and the value itself in a Config.
 template <class M>
 struct FieldOf;
-template <class T>
-struct FieldOf<T Config::*> {
-  using type = T;
-  static constexpr bool live = false;
-};
-template <class T>
-struct FieldOf<T LiveSettings::*> {
-  using type = T;
-  static constexpr bool live = true;
-};
-template <class T>
-T& at(Config& c, T Config::*m) { return c.*m; }
-template <class T>
-const T& at(const Config& c, T Config::*m) { return c.*m; }
-template <class T>
-T& at(Config& c, T LiveSettings::*m) { return c.live.*m; }
-template <class T>
-const T& at(const Config& c, T LiveSettings::*m) { return c.live.*m; }
+template <class T> struct FieldOf<T Config::*> { using type = T; static constexpr bool live = false; };
+template <class T> struct FieldOf<T LiveSettings::*> { using type = T; static constexpr bool live = true; };
+template <class T> T& at(Config& c, T Config::*m) { return c.*m; }
+template <class T> const T& at(const Config& c, T Config::*m) { return c.*m; }
+template <class T> T& at(Config& c, T LiveSettings::*m) { return c.live.*m; }
+template <class T> const T& at(const Config& c, T LiveSettings::*m) { return c.live.*m; }
 
 // A check beyond the type: nullptr when `value` is fine, else what is allowed.
 using Check = const char* (*)(std::string_view value);
@@ -220,6 +208,15 @@ constexpr Key kKeys[] = {
   sizeKey  ("backend", "max_answer_size",     &Config::backendMaxAnswer,    "1m",        1 * kKiB, 64 * kMiB),
 
   intKey   ("live",    "max_pending",         &LiveSettings::maxPending,    "200",       1, 100000, kReloadable),
+
+  intKey   ("rooms",   "heartbeat_interval",  &LiveSettings::roomsHeartbeatInterval, "30",  0, 86400, kReloadable),
+  intKey   ("rooms",   "heartbeat_timeout",   &LiveSettings::roomsHeartbeatTimeout,  "60",  0, 86400, kReloadable),
+  intKey   ("rooms",   "reconnection_ttl",    &LiveSettings::roomsReconnectionTtl,   "300", 0, 86400, kReloadable),
+  intKey   ("rooms",   "reconnection_max_attempts", &LiveSettings::roomsReconnectionMaxAttempts, "5", 1, 1000, kReloadable),
+  intKey   ("rooms",   "max_connections_per_room", &LiveSettings::roomsMaxConnectionsPerRoom, "100", 1, 1000000, kReloadable),
+  intKey   ("rooms",   "max_rooms_per_connection", &LiveSettings::roomsMaxRoomsPerConnection, "10", 1, 10000, kReloadable),
+  intKey   ("rooms",   "history_size",        &LiveSettings::roomsHistorySize,       "1000", 0, 1000000, kReloadable),
+  intKey   ("rooms",   "history_ttl",         &LiveSettings::roomsHistoryTtl,        "600", 1, 604800, kReloadable),
 };
 // clang-format on
 
@@ -619,9 +616,7 @@ void checkAcrossKeys(Parse& p) {
 }
 
 bool readFile(const std::string& file, std::string& text, std::string& why) {
-  struct Closer {
-    void operator()(FILE* f) const { std::fclose(f); }
-  };
+  struct Closer { void operator()(FILE* f) const { std::fclose(f); } };
   std::unique_ptr<FILE, Closer> f(std::fopen(file.c_str(), "rb"));
   if (!f) {
     why = std::error_code(errno, std::generic_category()).message();
@@ -675,7 +670,6 @@ ConfigLoad loadConfig(const std::string& file, const std::string& root, Config& 
   result.ok = result.errors.empty();
   return result;
 }
-
 
 std::string dumpConfig(const Config& c, const ConfigLoad* origin) {
   std::string out;

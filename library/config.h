@@ -33,6 +33,11 @@ struct LiveSettings {
   bool escapeHtml;            // [outside] escape_html
   std::string ack;            // [outside] ack (docs/endpoints.md)
   int maxPending;             // [live] max_pending
+  // [rooms] (docs/rooms.md): heartbeat_interval, heartbeat_timeout, reconnection_ttl,
+  // reconnection_max_attempts, max_connections_per_room, max_rooms_per_connection,
+  // history_size, history_ttl
+  int roomsHeartbeatInterval, roomsHeartbeatTimeout, roomsReconnectionTtl, roomsReconnectionMaxAttempts;
+  int roomsMaxConnectionsPerRoom, roomsMaxRoomsPerConnection, roomsHistorySize, roomsHistoryTtl;
 
   bool operator==(const LiveSettings&) const = default;
 };

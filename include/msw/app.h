@@ -155,6 +155,26 @@ class App {
   // setting("outside", "send_queue_limit"), which no single message may
   // exceed (docs/controllers.md), or a module's own section.
   virtual std::string setting(std::string_view section, std::string_view name) const = 0;
+
+  // Timers (docs/controllers.md#timers): after `seconds` (whole seconds,
+  // at least 1), the onTimer of `controller` ("module.controller") runs
+  // with `arg` on fd's worker, whether or not fd is still open, with the
+  // module code in force then (a reload in between is fine). A timer lives
+  // in this process: it is lost if the node stops first.
+  virtual void after(Fd fd, int seconds, std::string_view controller, std::string arg) = 0;
+
+  // Holding a connection's room messages (docs/controllers.md#holding-room-messages):
+  // from hold on, what rooms send to fd is kept aside, in order, instead of
+  // sent (direct sends to fd still go out); release sends each kept message
+  // for which keep(text) is true, then room messages flow again. Used to
+  // replay a room's history before it goes live without a gap or a repeat.
+  // More than send_queue_limit bytes kept closes fd 4009.
+  virtual void holdRoomMessages(Fd fd) = 0;
+  virtual void releaseRoomMessages(Fd fd, std::function<bool(std::string_view text)> keep) = 0;
+
+  // Closes a connection of any node by its member name (see member());
+  // false when `member` is not one.
+  virtual bool closeMember(std::string_view member, int code = kCloseKicked, std::string_view reason = {}) = 0;
 };
 
 // Which endpoint a connection came in by (docs/endpoints.md): its name

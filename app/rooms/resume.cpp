@@ -1,0 +1,316 @@
+// app/rooms/resume.cpp: reconnection that loses nothing (docs/rooms.md#reconnection).
+//
+// A drop keeps the session (rooms, and each room's sequence number at the
+// drop) for reconnection_ttl, with its seats. `reconnect {token}` on any
+// node sharing the store takes the session over once (the token's claim
+// counter), holds the connection's room messages, joins its rooms, replays
+// the history newer than the drop position in order, then releases what
+// was held without the messages the replay already sent (by sequence
+// number): no gap, no repeat, even while others keep broadcasting. A
+// session not resumed in time ends: its seats go and the rooms hear
+// member_left. Runs on the worker of the connection concerned.
+#include <openssl/crypto.h>
+
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "rooms.h"
+
+namespace rooms {
+
+using msw::App;
+using msw::Fd;
+using msw::Json;
+using msw::JsonRef;
+using msw::StoreResult;
+
+namespace {
+
+constexpr int kMaxRounds = 8;  // history reads waiting for a sequenced message to land in it
+
+std::string field(const msw::StrMap& h, const char* name) {
+  auto it = h.find(name);
+  return it == h.end() ? std::string() : it->second;
+}
+
+bool isHex32(std::string_view s) {
+  return s.size() == 32 && std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
+
+int64_t ttlOf(App& app) { return setting(app, "reconnection_ttl", 300); }
+
+// A seat given back: the room hears member_left.
+void endSession(App& app, const std::string& sid, const std::string& cid, JsonRef rooms) {
+  for (JsonRef r : rooms) {
+    std::string room(r.str());
+    app.store().srem(key("members", room), cid);
+    Json event = Json::object();
+    event.set("type", "member_left").set("room", room).set("connection_id", cid).set("timestamp", now());
+    app.sendToRoom(room, app.frame(event.dump()));
+  }
+  app.store().del(key("session", sid));
+  app.store().del(key("tries", sid));
+}
+
+// One broadcast read back from a room's history.
+struct Entry {
+  int64_t seq = 0;
+  int64_t timestamp = 0;
+  std::string text;
+};
+
+// The history's entries younger than history_ttl, by sequence number (two
+// nodes may push in the other order than they numbered).
+std::vector<Entry> retained(App& app, const msw::StrList& list) {
+  int64_t maxAge = setting(app, "history_ttl", 600), t = now();
+  std::vector<Entry> out;
+  for (const std::string& text : list) {
+    Json m = Json::parse(text);
+    Entry e{m["seq"].i64(), m["timestamp"].i64(), text};
+    if (t - e.timestamp <= maxAge) out.push_back(std::move(e));
+  }
+  std::sort(out.begin(), out.end(), [](const Entry& a, const Entry& b) { return a.seq < b.seq; });
+  return out;
+}
+
+// A resume in progress, carried by its callbacks until every room is live.
+struct Resume {
+  App* app = nullptr;
+  Fd fd = 0;
+  std::string oldCid;
+  std::string token;  // the fresh one
+  std::vector<std::string> rooms;
+  std::map<std::string, int64_t> last;  // per room: the last sequence number the client has
+  std::vector<bool> done;               // per room: nothing more to wait for
+  std::vector<std::string> lost;        // rooms whose history no longer reaches back to the drop
+  int rounds = 0;
+};
+using ResumePtr = std::shared_ptr<Resume>;
+
+void round(const ResumePtr& r);
+
+// Sends what follows the room's position without a hole; true when the room
+// has nothing more to wait for (its counter reached).
+bool replayRoom(Resume& r, size_t i, int64_t counter, const msw::StrList& list) {
+  int64_t& last = r.last[r.rooms[i]];
+  for (const Entry& e : retained(*r.app, list)) {
+    if (e.seq <= last) continue;
+    if (e.seq != last + 1) break;  // numbered, not yet in the history: next round
+    last = e.seq;
+    r.app->sendToFd(r.fd, r.app->frame(e.text));
+  }
+  return counter <= last;
+}
+
+// Whether the history still reaches back to the room's position; if not,
+// the room is in `lost` and its replay starts at the oldest entry kept.
+void checkCoverage(Resume& r, size_t i, int64_t counter, const msw::StrList& list) {
+  int64_t& last = r.last[r.rooms[i]];
+  if (counter <= last) return;
+  std::vector<Entry> kept = retained(*r.app, list);
+  if (!kept.empty() && kept.front().seq <= last + 1) return;
+  r.lost.push_back(r.rooms[i]);
+  if (kept.empty()) r.done[i] = true;  // nothing to replay; held messages still go out
+  else last = kept.front().seq - 1;
+}
+
+// The first round tells the client what it is about to get: which rooms lost
+// part of their history, and its new token, before any replayed message.
+void announce(Resume& r, const std::vector<std::pair<int64_t, msw::StrList>>& got) {
+  for (size_t i = 0; i < r.rooms.size(); ++i) checkCoverage(r, i, got[i].first, got[i].second);
+  Json msg = Json::object();
+  JsonRef rooms = msg.addArray("rooms");
+  for (const std::string& room : r.rooms) rooms.push(room);
+  msg.set("previous_connection_id", r.oldCid);
+  JsonRef lost = msg.addArray("history_lost");
+  for (const std::string& room : r.lost) lost.push(room);
+  sendFlat(*r.app, r.fd, "reconnected", msg);
+  sendToken(*r.app, r.fd, r.token);
+}
+
+// Live: what rooms sent meanwhile goes out, less what the replay already sent.
+void finish(const ResumePtr& r) {
+  auto last = std::make_shared<std::map<std::string, int64_t>>(r->last);
+  r->app->releaseRoomMessages(r->fd, [last](std::string_view text) {
+    Json m = Json::parse(text);
+    if (m["type"].str() != "broadcast") return true;
+    auto it = last->find(std::string(m["room"].str()));
+    return it == last->end() || m["seq"].i64() > it->second;
+  });
+}
+
+void afterRound(const ResumePtr& r, const std::vector<std::pair<int64_t, msw::StrList>>& got) {
+  if (r->rounds == 1) announce(*r, got);
+  bool waiting = false;
+  for (size_t i = 0; i < r->rooms.size(); ++i) {
+    if (!r->done[i]) r->done[i] = replayRoom(*r, i, got[i].first, got[i].second);
+    waiting |= !r->done[i];
+  }
+  if (waiting && r->rounds < kMaxRounds) return round(r);
+  finish(r);
+}
+
+// Each room's counter, then its history: whatever the counter shows was
+// numbered before the read, so it is in the history or on its way there.
+void round(const ResumePtr& r) {
+  ++r->rounds;
+  auto got = std::make_shared<std::vector<std::pair<int64_t, msw::StrList>>>(r->rooms.size());
+  if (r->rooms.empty()) return afterRound(r, *got);
+  msw::Store& s = r->app->store();
+  for (size_t i = 0; i < r->rooms.size(); ++i) {
+    s.get(key("seq", r->rooms[i]), [got, i](StoreResult<std::optional<std::string>> v) {
+      (*got)[i].first = v.ok() && *v ? std::strtoll((*v)->c_str(), nullptr, 10) : 0;
+    });
+    s.lrange(key("history", r->rooms[i]), 0, -1, [r, got, i](StoreResult<msw::StrList> list) {
+      (*got)[i].second = std::move(list.value);
+      if (i + 1 == r->rooms.size()) afterRound(r, *got);
+    });
+  }
+}
+
+// The session is this connection's now: seats, rooms and keys move over,
+// room messages are held, and the replay starts.
+void adopt(App& app, Fd fd, const std::string& sid, const msw::StrMap& session, const std::string& ownSid) {
+  auto r = std::make_shared<Resume>();
+  r->app = &app;
+  r->fd = fd;
+  r->oldCid = field(session, "cid");
+  std::string cid = app.member(fd);
+  Json rooms = Json::parse(field(session, "rooms"));
+  Json pos = Json::parse(field(session, "pos"));
+  msw::Store& s = app.store();
+  if (!ownSid.empty() && ownSid != sid) s.del(key("session", ownSid));
+  s.del(key("tries", sid));
+  r->token = startSession(app, fd, sid);
+  app.holdRoomMessages(fd);
+  for (JsonRef room : rooms) {
+    std::string name(room.str());
+    r->rooms.push_back(name);
+    r->last[name] = pos[name].i64();
+    s.srem(key("members", name), r->oldCid);
+    s.sadd(key("members", name), cid);
+    s.sadd(key("in", cid), name);
+    app.join(fd, name);
+  }
+  s.expire(key("in", cid), kLiveTtl);
+  r->done.assign(r->rooms.size(), false);
+  round(r);
+}
+
+// What the checks of a reconnect read, in one round trip.
+struct Attempt {
+  int64_t tries = 0;
+  msw::StrMap session;
+  std::string ownSid;
+  std::string error;
+};
+
+// Why the token cannot be used, or empty when it can.
+const char* refusal(App& app, const Attempt& a, const std::string& secret) {
+  if (!a.error.empty()) return kStoreError;
+  if (a.session.empty()) return kBadToken;
+  if (a.tries > setting(app, "reconnection_max_attempts", 5)) return kTooManyTries;
+  std::string current = field(a.session, "secret");
+  if (current.size() != secret.size() || CRYPTO_memcmp(current.data(), secret.data(), secret.size()) != 0)
+    return kBadToken;
+  if (field(a.session, "state") != "dropped") return kStillConnected;
+  if (now() - std::strtoll(field(a.session, "dropped_at").c_str(), nullptr, 10) > ttlOf(app)) return kBadToken;
+  return nullptr;
+}
+
+}  // namespace
+
+void reconnect(msw::Request& req) {
+  std::string token(req.data["token"].str());
+  if (token.empty()) return sendError(req.app, req.fd, kTokenRequired);
+  size_t dot = token.find('.');
+  std::string sid = token.substr(0, std::min(dot, token.size()));
+  std::string secret = dot == std::string::npos ? std::string() : token.substr(dot + 1);
+  if (!isHex32(sid) || !isHex32(secret)) return sendError(req.app, req.fd, kBadToken);
+  App& app = req.app;
+  Fd fd = req.fd;
+  msw::Store& s = app.store();
+  auto a = std::make_shared<Attempt>();
+  s.incr(key("tries", sid), 1, [a](StoreResult<int64_t> n) {
+    a->tries = n.value;
+    if (!n) a->error = n.error;
+  });
+  s.expire(key("tries", sid), ttlOf(app) + kGrace);
+  s.get(key("sid", app.member(fd)), [a](StoreResult<std::optional<std::string>> v) {
+    if (v.ok() && *v) a->ownSid = **v;
+  });
+  s.hgetall(key("session", sid), [&app, fd, a, sid, secret](StoreResult<msw::StrMap> h) {
+    if (!h) a->error = h.error;
+    a->session = std::move(h.value);
+    const char* why = refusal(app, *a, secret);
+    // A try while the old connection is still open (its close not yet
+    // recorded) is not one of the client's: it may simply try again.
+    if (why == kStillConnected) app.store().incr(key("tries", sid), -1);
+    if (why) return sendError(app, fd, why);
+    std::string claim = key("claim", sid + ":" + secret);
+    app.store().incr(claim, 1, [&app, fd, a, sid](StoreResult<int64_t> n) {
+      if (!n) return sendError(app, fd, kStoreError);
+      if (*n != 1) return sendError(app, fd, kBadToken);  // spent by a reconnect a moment earlier
+      adopt(app, fd, sid, a->session, a->ownSid);
+    });
+    app.store().expire(claim, ttlOf(app) + kGrace);
+  });
+}
+
+// The close of a connection: its session is kept, with each room's
+// position, for reconnection_ttl (0: ended at once).
+void dropped(App& app, const msw::CloseInfo& info) {
+  std::string cid = app.member(info.fd);
+  Fd fd = info.fd;
+  app.store().get(key("sid", cid), [&app, fd, cid](StoreResult<std::optional<std::string>> v) {
+    if (!v || !*v) return;
+    std::string sid = **v;
+    app.store().hgetall(key("session", sid), [&app, fd, cid, sid](StoreResult<msw::StrMap> h) {
+      if (!h || field(*h, "cid") != cid) return;  // resumed elsewhere meanwhile
+      app.store().smembers(key("in", cid), [&app, fd, cid, sid](StoreResult<msw::StrList> in) {
+        if (!in) return;
+        auto rooms = std::make_shared<Json>(Json::array());
+        for (const std::string& room : *in) rooms->push(room);
+        app.store().del(key("in", cid));
+        app.store().del(key("sid", cid));
+        if (ttlOf(app) <= 0) return endSession(app, sid, cid, *rooms);
+        auto pos = std::make_shared<Json>(Json::object());
+        auto record = [&app, fd, cid, sid, rooms, pos] {
+          std::string session = key("session", sid);
+          app.store().hset(session, "state", "dropped");
+          app.store().hset(session, "dropped_at", std::to_string(now()));
+          app.store().hset(session, "rooms", rooms->dump());
+          app.store().hset(session, "pos", pos->dump());
+          app.store().expire(session, ttlOf(app) + kGrace);
+          app.after(fd, static_cast<int>(ttlOf(app)) + 1, kController, sid + " " + cid);
+        };
+        if (in->empty()) return record();
+        for (size_t i = 0; i < in->size(); ++i) {
+          std::string room = (*in)[i];
+          bool lastOne = i + 1 == in->size();
+          app.store().get(key("seq", room), [pos, room, lastOne, record](StoreResult<std::optional<std::string>> s) {
+            pos->set(room.c_str(), s.ok() && *s ? std::strtoll((*s)->c_str(), nullptr, 10) : 0);
+            if (lastOne) record();
+          });
+        }
+      });
+    });
+  });
+}
+
+// reconnection_ttl after a drop: the session ends unless it was resumed.
+void expired(App& app, std::string_view arg) {
+  size_t space = arg.find(' ');
+  if (space == std::string_view::npos) return;
+  std::string sid(arg.substr(0, space)), cid(arg.substr(space + 1));
+  app.store().hgetall(key("session", sid), [&app, sid, cid](StoreResult<msw::StrMap> h) {
+    if (!h || field(*h, "state") != "dropped" || field(*h, "cid") != cid) return;
+    endSession(app, sid, cid, Json::parse(field(*h, "rooms")));
+  });
+}
+
+}  // namespace rooms
