@@ -166,9 +166,21 @@ void AppImpl::holdRoomMessages(Fd fd) {
   });
 }
 
-void AppImpl::releaseRoomMessages(Fd fd, std::function<bool(std::string_view text)> keep) {
-  server_.onOwner(fd, [fd, keep = std::move(keep)](Worker& w) {
-    if (Connection* c = w.find(fd)) w.releaseRoomMessages(c, keep);
+void AppImpl::keepLastRoomMessages(Fd fd) {
+  server_.onOwner(fd, [fd](Worker& w) {
+    if (Connection* c = w.find(fd); c && !c->gone) c->ensureExtras().keepLast = true;
+  });
+}
+
+void AppImpl::releaseRoomMessages(Fd fd) {
+  server_.onOwner(fd, [fd](Worker& w) {
+    if (Connection* c = w.find(fd)) w.releaseRoomMessages(c);
+  });
+}
+
+void AppImpl::skipRoomMessages(Fd fd, std::string_view room, std::string_view field, int64_t upTo, int seconds) {
+  server_.onOwner(fd, [fd, room = std::string(room), field = std::string(field), upTo, seconds](Worker& w) {
+    if (Connection* c = w.find(fd)) w.skipRoomMessages(c, room, field, upTo, seconds);
   });
 }
 

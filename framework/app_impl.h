@@ -43,7 +43,9 @@ class AppImpl : public App {
   std::string setting(std::string_view section, std::string_view name) const override;
   void after(Fd fd, int seconds, std::string_view controller, std::string arg) override;
   void holdRoomMessages(Fd fd) override;
-  void releaseRoomMessages(Fd fd, std::function<bool(std::string_view text)> keep) override;
+  void keepLastRoomMessages(Fd fd) override;
+  void releaseRoomMessages(Fd fd) override;
+  void skipRoomMessages(Fd fd, std::string_view room, std::string_view field, int64_t upTo, int seconds) override;
 
  private:
   Server& server_;

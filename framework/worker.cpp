@@ -582,7 +582,7 @@ size_t Worker::sendToRoom(std::string_view room, const Payload& p, std::span<con
   // A send may close a slow member (4009), which does not change the room until CLOSED.
   for (Connection* c : *members) {
     if (!exclude.empty() && std::find(exclude.begin(), exclude.end(), c->fd) != exclude.end()) continue;
-    if (c->extras && c->extras->holdingRoom) keepHeld(c, p);
+    if (c->extras) deliverRoom(c, room, p);
     else send(c, p);
     ++n;
   }

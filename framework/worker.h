@@ -116,7 +116,8 @@ class Worker {
   // Module timers and held room messages (worker_timers.cpp, App::after, App::holdRoomMessages).
   void addTimer(int seconds, std::string controller, std::string arg);
   void holdRoomMessages(Connection* c);
-  void releaseRoomMessages(Connection* c, const std::function<bool(std::string_view)>& keep);
+  void releaseRoomMessages(Connection* c);
+  void skipRoomMessages(Connection* c, std::string room, std::string_view field, int64_t upTo, int seconds);
 
   // lws protocol callback entry (worker.cpp).
   int onLwsEvent(lws* wsi, int reason, void* user, void* in, size_t len);
@@ -163,7 +164,11 @@ class Worker {
   void scheduleIdle(Connection* c, uint64_t now);
   void runTimers(uint64_t now);
   // A room message for c while it is held: kept aside, false when over the limit (then closed 4009).
-  void keepHeld(Connection* c, const Payload& p);
+  void keepHeld(Connection* c, std::string_view room, const Payload& p);
+  void noteLast(Connection* c, std::string_view room, const Payload& p);
+  bool skipped(Connection* c, std::string_view room, const Payload& p);
+  // A room message for c, as sendToRoom hands it over: skipped, noted, held or sent.
+  void deliverRoom(Connection* c, std::string_view room, const Payload& p);
   void runCloseHooks(Connection* c, int code);
   // The connect hook (worker_backend.cpp, docs/backend.md#connect).
   void startBackend();

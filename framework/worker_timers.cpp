@@ -1,11 +1,16 @@
-// framework/worker_timers.cpp: the Worker's clocks beyond I/O: idle
-// deadlines with an optional server ping (Controller::idlePing), module
-// timers (App::after) and held room messages (App::holdRoomMessages). Part
+// framework/worker_timers.cpp: the Worker's clocks and room-stream helpers:
+// idle deadlines with an optional server ping (Controller::idlePing),
+// module timers (App::after), held and skipped room messages
+// (App::holdRoomMessages, skipRoomMessages) and each room's last message
+// for onClose (App::keepLastRoomMessages). Part
 // of class Worker (worker.h), kept apart so that worker.cpp stays about
 // connections; runs on the worker's thread only. Every deadline rides the
 // worker's one-second tick: no timer of its own per connection or per call
 // (docs/design.md#idle-clients-and-timers).
 #include <ev.h>
+
+#include <algorithm>
+#include <charconv>
 
 #include "framework/app_impl.h"
 #include "framework/frame_builder.h"
@@ -84,13 +89,21 @@ void Worker::runTimers(uint64_t nowSeconds) {
   }
 }
 
-// ---- held room messages
+// ---- room streams: held, skipped, and the last message of each room
+
+void Worker::deliverRoom(Connection* c, std::string_view room, const Payload& p) {
+  Connection::Extras& x = *c->extras;
+  if (!x.skips.empty() && skipped(c, room, p)) return;
+  if (x.keepLast) noteLast(c, room, p);
+  if (x.holdingRoom) keepHeld(c, room, p);
+  else send(c, p);
+}
 
 void Worker::holdRoomMessages(Connection* c) {
   if (!c->gone) c->ensureExtras().holdingRoom = true;
 }
 
-void Worker::keepHeld(Connection* c, const Payload& p) {
+void Worker::keepHeld(Connection* c, std::string_view room, const Payload& p) {
   Connection::Extras& x = *c->extras;
   if (c->closing() || c->gone) return;
   x.heldBytes += p.frameSize();
@@ -99,25 +112,61 @@ void Worker::keepHeld(Connection* c, const Payload& p) {
     close(c, kCloseSlowConsumer, {}, true);
     return;
   }
-  x.heldRoom.push_back(p);
+  x.heldRoom.emplace_back(std::string(room), p);
 }
 
-void Worker::releaseRoomMessages(Connection* c, const std::function<bool(std::string_view)>& keep) {
+void Worker::releaseRoomMessages(Connection* c) {
   if (!c->extras || !c->extras->holdingRoom) return;
-  std::vector<Payload> held = std::move(c->extras->heldRoom);
+  std::vector<std::pair<std::string, Payload>> held = std::move(c->extras->heldRoom);
   c->extras->heldRoom.clear();
   c->extras->heldBytes = 0;
   c->extras->holdingRoom = false;
-  for (const Payload& p : held) {
-    if (c->gone || c->closing()) return;
-    bool wanted = true;
-    try {
-      wanted = !keep || keep(p.text());
-    } catch (...) {
-      LOG_ERROR("conn %llu: releaseRoomMessages' filter threw: message sent", logFd(c->fd));
+  for (const auto& [room, p] : held)
+    if (!c->gone && !c->closing()) deliverRoom(c, room, p);
+}
+
+void Worker::skipRoomMessages(Connection* c, std::string room, std::string_view field, int64_t upTo, int seconds) {
+  if (c->gone) return;
+  std::vector<RoomSkip>& skips = c->ensureExtras().skips;
+  std::string quoted = "\"" + std::string(field) + "\":";
+  double until = now() + (seconds < 1 ? 1 : seconds);
+  for (RoomSkip& s : skips) {
+    if (s.room == room && s.field == quoted) {
+      s.upTo = std::max(s.upTo, upTo);
+      s.until = until;
+      return;
     }
-    if (wanted) send(c, p);
   }
+  skips.push_back(RoomSkip{std::move(room), std::move(quoted), upTo, until});
+}
+
+// The last "FIELD": of the text is read: a module that appends its
+// sequence number last is not fooled by the same name deeper in its data.
+bool Worker::skipped(Connection* c, std::string_view room, const Payload& p) {
+  std::vector<RoomSkip>& skips = c->extras->skips;
+  double t = now();
+  std::erase_if(skips, [t](const RoomSkip& s) { return s.until < t; });
+  for (const RoomSkip& s : skips) {
+    if (s.room != room) continue;
+    std::string_view text = p.text();
+    size_t at = text.rfind(s.field);
+    if (at == std::string_view::npos) return false;
+    const char* first = text.data() + at + s.field.size();
+    int64_t v = 0;
+    auto [end, ec] = std::from_chars(first, text.data() + text.size(), v);
+    return ec == std::errc() && end != first && v <= s.upTo;
+  }
+  return false;
+}
+
+void Worker::noteLast(Connection* c, std::string_view room, const Payload& p) {
+  for (auto& [name, last] : c->extras->lastRoom) {
+    if (name == room) {
+      last = p;
+      return;
+    }
+  }
+  c->extras->lastRoom.emplace_back(std::string(room), p);
 }
 
 }  // namespace msw

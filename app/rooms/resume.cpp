@@ -30,7 +30,8 @@ using msw::StoreResult;
 
 namespace {
 
-constexpr int kMaxRounds = 8;  // history reads waiting for a sequenced message to land in it
+constexpr int kMaxRounds = 32;   // history reads waiting for a numbered message to land in it
+constexpr int kSkipSeconds = 10;  // how long live copies of replayed messages are looked out for
 
 std::string field(const msw::StrMap& h, const char* name) {
   auto it = h.find(name);
@@ -84,44 +85,52 @@ struct Resume {
   std::string oldCid;
   std::string token;  // the fresh one
   std::vector<std::string> rooms;
-  std::map<std::string, int64_t> last;  // per room: the last sequence number the client has
+  std::map<std::string, int64_t> last;  // per room: the client has every message up to this one
+  std::vector<int64_t> target;          // per room: its counter at the first read (later ones come live)
   std::vector<bool> done;               // per room: nothing more to wait for
+  bool announced = false;               // reconnected sent
   std::vector<std::string> lost;        // rooms whose history no longer reaches back to the drop
+  int64_t droppedAt = 0;
   int rounds = 0;
+  int replayed = 0;
 };
 using ResumePtr = std::shared_ptr<Resume>;
 
 void round(const ResumePtr& r);
 
 // Sends what follows the room's position without a hole; true when the room
-// has nothing more to wait for (its counter reached).
-bool replayRoom(Resume& r, size_t i, int64_t counter, const msw::StrList& list) {
+// has nothing more to wait for (its counter as of the first read reached).
+bool replayRoom(Resume& r, size_t i, const msw::StrList& list) {
   int64_t& last = r.last[r.rooms[i]];
   for (const Entry& e : retained(*r.app, list)) {
     if (e.seq <= last) continue;
     if (e.seq != last + 1) break;  // numbered, not yet in the history: next round
     last = e.seq;
     r.app->sendToFd(r.fd, r.app->frame(e.text));
+    ++r.replayed;
   }
-  return counter <= last;
+  return r.target[i] <= last;
 }
 
-// Whether the history still reaches back to the room's position; if not,
-// the room is in `lost` and its replay starts at the oldest entry kept.
-void checkCoverage(Resume& r, size_t i, int64_t counter, const msw::StrList& list) {
+// Whether the history still reaches back to the room's position. If not, the
+// room is in `lost` and its replay starts at the oldest entry kept. An empty
+// history after a recent drop is not a loss: what was numbered since is too
+// young to have expired and is still on its way there (or here, held).
+void checkCoverage(Resume& r, size_t i, const msw::StrList& list) {
   int64_t& last = r.last[r.rooms[i]];
-  if (counter <= last) return;
+  if (r.target[i] <= last) return;
   std::vector<Entry> kept = retained(*r.app, list);
   if (!kept.empty() && kept.front().seq <= last + 1) return;
+  bool young = now() - r.droppedAt < setting(*r.app, "history_ttl", 600) && setting(*r.app, "history_size", 1000) > 0;
+  if (kept.empty() && young) return;
   r.lost.push_back(r.rooms[i]);
   if (kept.empty()) r.done[i] = true;  // nothing to replay; held messages still go out
   else last = kept.front().seq - 1;
 }
 
-// The first round tells the client what it is about to get: which rooms lost
-// part of their history, and its new token, before any replayed message.
-void announce(Resume& r, const std::vector<std::pair<int64_t, msw::StrList>>& got) {
-  for (size_t i = 0; i < r.rooms.size(); ++i) checkCoverage(r, i, got[i].first, got[i].second);
+// Before any replayed message the client learns what it is about to get:
+// its rooms, which of them lost part of their history, and its new token.
+void announce(Resume& r) {
   Json msg = Json::object();
   JsonRef rooms = msg.addArray("rooms");
   for (const std::string& room : r.rooms) rooms.push(room);
@@ -130,24 +139,38 @@ void announce(Resume& r, const std::vector<std::pair<int64_t, msw::StrList>>& go
   for (const std::string& room : r.lost) lost.push(room);
   sendFlat(*r.app, r.fd, "reconnected", msg);
   sendToken(*r.app, r.fd, r.token);
+  r.announced = true;
 }
 
-// Live: what rooms sent meanwhile goes out, less what the replay already sent.
+// Live: what rooms sent meanwhile goes out, less what the replay sent,
+// whose live copies may also still be on their way here (kSkipSeconds).
 void finish(const ResumePtr& r) {
-  auto last = std::make_shared<std::map<std::string, int64_t>>(r->last);
-  r->app->releaseRoomMessages(r->fd, [last](std::string_view text) {
-    Json m = Json::parse(text);
-    if (m["type"].str() != "broadcast") return true;
-    auto it = last->find(std::string(m["room"].str()));
-    return it == last->end() || m["seq"].i64() > it->second;
-  });
+  App& app = *r->app;
+  std::string at = key("at", app.member(r->fd));
+  for (const auto& [room, seq] : r->last) {
+    app.store().hset(at, room, std::to_string(seq));
+    app.skipRoomMessages(r->fd, room, "seq", seq, kSkipSeconds);
+  }
+  app.store().expire(at, kLiveTtl);
+  app.releaseRoomMessages(r->fd);
+  app.log(msw::LogLevel::kInfo, "rooms: conn " + std::to_string(r->fd) + " resumed " + r->oldCid + ": " +
+                                    std::to_string(r->replayed) + " replayed in " + std::to_string(r->rounds) +
+                                    " history read(s)");
 }
 
+// Replays up to each room's counter as of the first read: a broadcast
+// numbered after that read was numbered after the join, so the room sends
+// it to this connection, where it is held until the replay is over.
 void afterRound(const ResumePtr& r, const std::vector<std::pair<int64_t, msw::StrList>>& got) {
-  if (r->rounds == 1) announce(*r, got);
+  if (r->rounds == 1)
+    for (const auto& g : got) r->target.push_back(g.first);
+  if (!r->announced) {
+    for (size_t i = 0; i < r->rooms.size(); ++i) checkCoverage(*r, i, got[i].second);
+    announce(*r);
+  }
   bool waiting = false;
   for (size_t i = 0; i < r->rooms.size(); ++i) {
-    if (!r->done[i]) r->done[i] = replayRoom(*r, i, got[i].first, got[i].second);
+    if (!r->done[i]) r->done[i] = replayRoom(*r, i, got[i].second);
     waiting |= !r->done[i];
   }
   if (waiting && r->rounds < kMaxRounds) return round(r);
@@ -155,7 +178,8 @@ void afterRound(const ResumePtr& r, const std::vector<std::pair<int64_t, msw::St
 }
 
 // Each room's counter, then its history: whatever the counter shows was
-// numbered before the read, so it is in the history or on its way there.
+// numbered before the read, so it is in the history or on its way there
+// (the publisher pushes it there before it sends it).
 void round(const ResumePtr& r) {
   ++r->rounds;
   auto got = std::make_shared<std::vector<std::pair<int64_t, msw::StrList>>>(r->rooms.size());
@@ -179,6 +203,7 @@ void adopt(App& app, Fd fd, const std::string& sid, const msw::StrMap& session, 
   r->app = &app;
   r->fd = fd;
   r->oldCid = field(session, "cid");
+  r->droppedAt = std::strtoll(field(session, "dropped_at").c_str(), nullptr, 10);
   std::string cid = app.member(fd);
   Json rooms = Json::parse(field(session, "rooms"));
   Json pos = Json::parse(field(session, "pos"));
@@ -261,42 +286,61 @@ void reconnect(msw::Request& req) {
   });
 }
 
-// The close of a connection: its session is kept, with each room's
-// position, for reconnection_ttl (0: ended at once).
+namespace {
+
+// Where the connection was in each room's stream: the later of its position
+// when it joined (or resumed) and the last broadcast the room queued for it.
+std::shared_ptr<Json> positions(const msw::StrList& rooms, const msw::StrMap& joinedAt,
+                                const std::map<std::string, int64_t>& lastQueued) {
+  auto pos = std::make_shared<Json>(Json::object());
+  for (const std::string& room : rooms) {
+    auto at = joinedAt.find(room);
+    int64_t p = at == joinedAt.end() ? 0 : std::strtoll(at->second.c_str(), nullptr, 10);
+    if (auto q = lastQueued.find(room); q != lastQueued.end()) p = std::max(p, q->second);
+    pos->set(room.c_str(), p);
+  }
+  return pos;
+}
+
+void recordDrop(App& app, Fd fd, const std::string& sid, const std::string& cid, const msw::StrList& in,
+                const Json& pos) {
+  Json rooms = Json::array();
+  for (const std::string& room : in) rooms.push(room);
+  msw::Store& s = app.store();
+  s.del(key("in", cid));
+  s.del(key("at", cid));
+  s.del(key("sid", cid));
+  if (ttlOf(app) <= 0) return endSession(app, sid, cid, rooms);
+  std::string session = key("session", sid);
+  s.hset(session, "state", "dropped");
+  s.hset(session, "dropped_at", std::to_string(now()));
+  s.hset(session, "rooms", rooms.dump());
+  s.hset(session, "pos", pos.dump());
+  s.expire(session, ttlOf(app) + kGrace);
+  app.after(fd, static_cast<int>(ttlOf(app)) + 1, kController, sid + " " + cid);
+}
+
+}  // namespace
+
+// The close of a connection: its session is kept, with its position in each
+// room, for reconnection_ttl (0: ended at once).
 void dropped(App& app, const msw::CloseInfo& info) {
   std::string cid = app.member(info.fd);
   Fd fd = info.fd;
-  app.store().get(key("sid", cid), [&app, fd, cid](StoreResult<std::optional<std::string>> v) {
+  auto queued = std::make_shared<std::map<std::string, int64_t>>();
+  for (const msw::LastRoomMessage& m : info.lastRoomMessages) {
+    Json msg = Json::parse(m.text);
+    if (msg["type"].str() == "broadcast") (*queued)[std::string(m.room)] = msg["seq"].i64();
+  }
+  app.store().get(key("sid", cid), [&app, fd, cid, queued](StoreResult<std::optional<std::string>> v) {
     if (!v || !*v) return;
     std::string sid = **v;
-    app.store().hgetall(key("session", sid), [&app, fd, cid, sid](StoreResult<msw::StrMap> h) {
+    app.store().hgetall(key("session", sid), [&app, fd, cid, sid, queued](StoreResult<msw::StrMap> h) {
       if (!h || field(*h, "cid") != cid) return;  // resumed elsewhere meanwhile
-      app.store().smembers(key("in", cid), [&app, fd, cid, sid](StoreResult<msw::StrList> in) {
-        if (!in) return;
-        auto rooms = std::make_shared<Json>(Json::array());
-        for (const std::string& room : *in) rooms->push(room);
-        app.store().del(key("in", cid));
-        app.store().del(key("sid", cid));
-        if (ttlOf(app) <= 0) return endSession(app, sid, cid, *rooms);
-        auto pos = std::make_shared<Json>(Json::object());
-        auto record = [&app, fd, cid, sid, rooms, pos] {
-          std::string session = key("session", sid);
-          app.store().hset(session, "state", "dropped");
-          app.store().hset(session, "dropped_at", std::to_string(now()));
-          app.store().hset(session, "rooms", rooms->dump());
-          app.store().hset(session, "pos", pos->dump());
-          app.store().expire(session, ttlOf(app) + kGrace);
-          app.after(fd, static_cast<int>(ttlOf(app)) + 1, kController, sid + " " + cid);
-        };
-        if (in->empty()) return record();
-        for (size_t i = 0; i < in->size(); ++i) {
-          std::string room = (*in)[i];
-          bool lastOne = i + 1 == in->size();
-          app.store().get(key("seq", room), [pos, room, lastOne, record](StoreResult<std::optional<std::string>> s) {
-            pos->set(room.c_str(), s.ok() && *s ? std::strtoll((*s)->c_str(), nullptr, 10) : 0);
-            if (lastOne) record();
-          });
-        }
+      auto in = std::make_shared<msw::StrList>();
+      app.store().smembers(key("in", cid), [in](StoreResult<msw::StrList> rooms) { *in = std::move(rooms.value); });
+      app.store().hgetall(key("at", cid), [&app, fd, cid, sid, queued, in](StoreResult<msw::StrMap> at) {
+        recordDrop(app, fd, sid, cid, *in, *positions(*in, at.value, *queued));
       });
     });
   });

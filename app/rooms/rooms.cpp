@@ -91,7 +91,18 @@ void opened(App& app, const msw::OpenInfo& o) {
   Json hello = Json::object();
   hello.set("connection_id", app.member(o.fd)).set("timestamp", now());
   sendFlat(app, o.fd, "connected", hello);
+  app.keepLastRoomMessages(o.fd);
   sendToken(app, o.fd, startSession(app, o.fd, {}));
+}
+
+// The room's counter once the connection is in: every broadcast numbered up
+// to it was either queued for the connection or sent before it joined.
+void notePosition(App& app, const std::string& cid, const std::string& room) {
+  app.store().get(key("seq", room), [&app, cid, room](msw::StoreResult<std::optional<std::string>> v) {
+    std::string at = key("at", cid);
+    app.store().hset(at, room, v.ok() && *v ? **v : "0");
+    app.store().expire(at, kLiveTtl);
+  });
 }
 
 // A seat in the room for this connection, if the room has one: the seat is
@@ -108,6 +119,7 @@ void takeSeat(App& app, Fd fd, const std::string& room, bool already) {
       return sendError(app, fd, kRoomFull);
     }
     app.join(fd, room);
+    notePosition(app, cid, room);
     Json joined = Json::object();
     joined.set("room", room);
     JsonRef list = joined.addArray("members");
@@ -152,6 +164,7 @@ void leave(Request& r) {
     if (!*in) return sendError(app, fd, kNotInRoom);
     app.store().srem(key("in", cid), room);
     app.store().srem(key("members", room), cid);
+    app.store().hdel(key("at", cid), room);
     app.leave(fd, room);
     Json left = Json::object();
     left.set("room", room);

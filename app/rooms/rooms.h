@@ -12,6 +12,7 @@
 // "node:fd"), SID a session id (32 hex digits), ROOM a room name:
 //   rooms:sid:CID        string: the session of a connection that is open
 //   rooms:in:CID         set: the rooms that connection is in
+//   rooms:at:CID         hash: room -> the room's counter when it joined (or resumed)
 //   rooms:members:ROOM   set: the CIDs holding a seat (open, or dropped and resumable)
 //   rooms:seq:ROOM       counter: the last broadcast's sequence number
 //   rooms:history:ROOM   list: the latest broadcasts, oldest first (history_size, history_ttl)

@@ -163,14 +163,22 @@ class App {
   // in this process: it is lost if the node stops first.
   virtual void after(Fd fd, int seconds, std::string_view controller, std::string arg) = 0;
 
-  // Holding a connection's room messages (docs/controllers.md#holding-room-messages):
+  // Holding a connection's room messages (docs/controllers.md#replaying-a-room):
   // from hold on, what rooms send to fd is kept aside, in order, instead of
-  // sent (direct sends to fd still go out); release sends each kept message
-  // for which keep(text) is true, then room messages flow again. Used to
-  // replay a room's history before it goes live without a gap or a repeat.
+  // sent (direct sends to fd still go out); release sends what was kept,
+  // less what skipRoomMessages rules out, and room messages flow again.
   // More than send_queue_limit bytes kept closes fd 4009.
   virtual void holdRoomMessages(Fd fd) = 0;
-  virtual void releaseRoomMessages(Fd fd, std::function<bool(std::string_view text)> keep) = 0;
+  virtual void releaseRoomMessages(Fd fd) = 0;
+  // For `seconds` from now, messages of `room` to fd whose text has a number
+  // at or below `upTo` as its last "FIELD": member are not sent (a replay
+  // already sent them; their live copies may still be on the way).
+  virtual void skipRoomMessages(Fd fd, std::string_view room, std::string_view field, int64_t upTo,
+                                int seconds) = 0;
+  // From now on, the last message each room queued for fd is kept and
+  // handed to onClose (CloseInfo::lastRoomMessages): where the connection
+  // was in each room's stream when it went.
+  virtual void keepLastRoomMessages(Fd fd) = 0;
 
   // Closes a connection of any node by its member name (see member());
   // false when `member` is not one.
@@ -298,12 +306,19 @@ struct OpenInfo {
   EndpointInfo endpoint;
 };
 
+// The last message a room queued for a connection (App::keepLastRoomMessages).
+struct LastRoomMessage {
+  std::string_view room;
+  std::string_view text;
+};
+
 // What a controller's onClose is told.
 struct CloseInfo {
   Fd fd;
   const Auth& auth;
   std::string_view code;  // auth.code
   int closeCode;          // the WebSocket close code (1006 when the peer vanished)
+  std::span<const LastRoomMessage> lastRoomMessages = {};  // when kept: one per room that sent any
 };
 
 }  // namespace msw
