@@ -6,9 +6,11 @@
 // counter), holds the connection's room messages, joins its rooms, replays
 // the history newer than the drop position in order, then releases what
 // was held without the messages the replay already sent (by sequence
-// number): no gap, no repeat, even while others keep broadcasting. A
-// session not resumed in time ends: its seats go and the rooms hear
-// member_left. Runs on the worker of the connection concerned.
+// number): no gap, no repeat, even while others keep broadcasting. A token
+// whose connection its node still thinks open closes that connection and
+// is looked at again a second later. A session not resumed in time ends:
+// its seats go and the rooms hear member_left. Runs on the worker of the
+// connection concerned.
 #include <openssl/crypto.h>
 
 #include <algorithm>
@@ -249,15 +251,11 @@ const char* refusal(App& app, const Attempt& a, const std::string& secret) {
 
 }  // namespace
 
-void reconnect(msw::Request& req) {
-  std::string token(req.data["token"].str());
-  if (token.empty()) return sendError(req.app, req.fd, kTokenRequired);
-  size_t dot = token.find('.');
-  std::string sid = token.substr(0, std::min(dot, token.size()));
-  std::string secret = dot == std::string::npos ? std::string() : token.substr(dot + 1);
-  if (!isHex32(sid) || !isHex32(secret)) return sendError(req.app, req.fd, kBadToken);
-  App& app = req.app;
-  Fd fd = req.fd;
+namespace {
+
+// A try with a well-formed token; `retried`: the second look, a second after
+// the connection still holding the session was closed for this one.
+void tryResume(App& app, Fd fd, const std::string& sid, const std::string& secret, bool retried) {
   msw::Store& s = app.store();
   auto a = std::make_shared<Attempt>();
   s.incr(key("tries", sid), 1, [a](StoreResult<int64_t> n) {
@@ -268,13 +266,21 @@ void reconnect(msw::Request& req) {
   s.get(key("sid", app.member(fd)), [a](StoreResult<std::optional<std::string>> v) {
     if (v.ok() && *v) a->ownSid = **v;
   });
-  s.hgetall(key("session", sid), [&app, fd, a, sid, secret](StoreResult<msw::StrMap> h) {
+  s.hgetall(key("session", sid), [&app, fd, a, sid, secret, retried](StoreResult<msw::StrMap> h) {
     if (!h) a->error = h.error;
     a->session = std::move(h.value);
+    if (retried && a->ownSid.empty()) return;  // this connection went meanwhile
     const char* why = refusal(app, *a, secret);
-    // A try while the old connection is still open (its close not yet
-    // recorded) is not one of the client's: it may simply try again.
-    if (why == kStillConnected) app.store().incr(key("tries", sid), -1);
+    if (why == kStillConnected) {
+      // The old connection is open as far as its node knows (a client in a
+      // tunnel comes back before heartbeat_timeout noticed): it is closed,
+      // and this try looks again once its drop is recorded. Not counted.
+      app.store().incr(key("tries", sid), -1);
+      if (!retried) {
+        app.closeMember(field(a->session, "cid"), msw::kCloseKicked, "resumed elsewhere");
+        return app.after(fd, 1, kController, "retry " + std::to_string(fd) + " " + sid + "." + secret);
+      }
+    }
     if (why) return sendError(app, fd, why);
     std::string claim = key("claim", sid + ":" + secret);
     app.store().incr(claim, 1, [&app, fd, a, sid](StoreResult<int64_t> n) {
@@ -284,6 +290,24 @@ void reconnect(msw::Request& req) {
     });
     app.store().expire(claim, ttlOf(app) + kGrace);
   });
+}
+
+// SID.SECRET, both 32 hex digits: false when `token` is not that.
+bool splitToken(std::string_view token, std::string& sid, std::string& secret) {
+  size_t dot = token.find('.');
+  if (dot == std::string_view::npos) return false;
+  sid = token.substr(0, dot);
+  secret = token.substr(dot + 1);
+  return isHex32(sid) && isHex32(secret);
+}
+
+}  // namespace
+
+void reconnect(msw::Request& req) {
+  std::string token(req.data["token"].str()), sid, secret;
+  if (token.empty()) return sendError(req.app, req.fd, kTokenRequired);
+  if (!splitToken(token, sid, secret)) return sendError(req.app, req.fd, kBadToken);
+  tryResume(req.app, req.fd, sid, secret, false);
 }
 
 namespace {
@@ -317,7 +341,7 @@ void recordDrop(App& app, Fd fd, const std::string& sid, const std::string& cid,
   s.hset(session, "rooms", rooms.dump());
   s.hset(session, "pos", pos.dump());
   s.expire(session, ttlOf(app) + kGrace);
-  app.after(fd, static_cast<int>(ttlOf(app)) + 1, kController, sid + " " + cid);
+  app.after(fd, static_cast<int>(ttlOf(app)) + 1, kController, "expire " + sid + " " + cid);
 }
 
 }  // namespace
@@ -346,12 +370,21 @@ void dropped(App& app, const msw::CloseInfo& info) {
   });
 }
 
-// reconnection_ttl after a drop: the session ends unless it was resumed.
-void expired(App& app, std::string_view arg) {
-  size_t space = arg.find(' ');
-  if (space == std::string_view::npos) return;
-  std::string sid(arg.substr(0, space)), cid(arg.substr(space + 1));
-  app.store().hgetall(key("session", sid), [&app, sid, cid](StoreResult<msw::StrMap> h) {
+// Timers: "expire SID CID", reconnection_ttl after a drop (the session ends
+// unless it was resumed), and "retry FD TOKEN" (tryResume).
+void onTimer(App& app, std::string_view arg) {
+  auto word = [&arg] {
+    size_t space = std::min(arg.find(' '), arg.size());
+    std::string w(arg.substr(0, space));
+    arg.remove_prefix(std::min(space + 1, arg.size()));
+    return w;
+  };
+  std::string kind = word(), a = word(), b = word();
+  std::string sid, secret;
+  if (kind == "retry" && splitToken(b, sid, secret))
+    return tryResume(app, static_cast<Fd>(std::strtoull(a.c_str(), nullptr, 10)), sid, secret, true);
+  if (kind != "expire") return;
+  app.store().hgetall(key("session", a), [&app, sid = a, cid = b](StoreResult<msw::StrMap> h) {
     if (!h || field(*h, "state") != "dropped" || field(*h, "cid") != cid) return;
     endSession(app, sid, cid, Json::parse(field(*h, "rooms")));
   });

@@ -231,7 +231,7 @@ int init(msw::Module& m) {
       .idlePing(interval, timeout, R"({"type":"ping"})")
       .onOpen(opened)
       .onClose(dropped)
-      .onTimer(expired)
+      .onTimer(onTimer)
       .action("join", join)
       .action("leave", leave)
       .action("broadcast", broadcast)

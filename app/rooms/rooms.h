@@ -64,9 +64,9 @@ void sendToken(msw::App& app, msw::Fd fd, const std::string& token);
 // 16 random bytes (OpenSSL RAND_bytes) as 32 hex digits.
 std::string randomHex();
 
-// The `reconnect` action and the end of a dropped session (resume.cpp).
+// The `reconnect` action, the close, and the timers (resume.cpp).
 void reconnect(msw::Request& r);
 void dropped(msw::App& app, const msw::CloseInfo& info);
-void expired(msw::App& app, std::string_view arg);
+void onTimer(msw::App& app, std::string_view arg);
 
 }  // namespace rooms
