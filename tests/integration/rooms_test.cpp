@@ -60,6 +60,17 @@ class Rooms : public ::testing::TestWithParam<std::string> {
     }
   }
 
+  // Each server stops cleanly, with nothing for the sanitizers to report.
+  void TearDown() override {
+    for (auto& s : servers_) {
+      if (!s->proc.running()) continue;
+      int status = s->proc.stop();
+      EXPECT_EQ(status, 0) << tail(s->proc.log());
+      std::string report = sanitizerReport(s->proc.log());
+      EXPECT_TRUE(report.empty()) << report;
+    }
+  }
+
   // A server with the rooms endpoint at /rooms; `keys` are [rooms] settings.
   TestServer& start(const std::vector<std::pair<std::string, std::string>>& keys = {}, const std::string& node = "n1") {
     auto s = std::make_unique<TestServer>(2);
