@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -103,7 +104,8 @@ struct Connection {
     size_t heldBytes = 0;
     bool holdingRoom = false;
     bool keepLast = false;                                  // App::keepLastRoomMessages
-    std::vector<std::pair<std::string, Payload>> lastRoom;  // room -> the last message it queued here
+    std::vector<std::pair<std::string, Payload>> lastRoom;  // room -> the last message of it written here
+    std::deque<std::pair<const FrameBlock*, std::string>> unwrittenRoom;  // queued room messages, in order
   };
 
   lws* wsi = nullptr;

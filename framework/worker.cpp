@@ -464,6 +464,7 @@ void Worker::writeQueued(Connection* c) {
   }
   // lws keeps any unsent tail itself and sends it before anything else.
   int n = lws_write(c->wsi, data, total, LWS_WRITE_RAW);
+  if (n >= 0 && c->extras && c->extras->keepLast) noteWritten(c, count);
   c->queue.pop(count);
   c->queuedBytes -= total;
   stats_.queuedBytes.add(-static_cast<int64_t>(total));
@@ -483,6 +484,7 @@ void Worker::dropQueue(Connection* c) {
   stats_.queuedBytes.add(-static_cast<int64_t>(c->queuedBytes));
   c->queuedBytes = 0;
   c->queue.clear();
+  if (c->extras) c->extras->unwrittenRoom.clear();
 }
 
 // Rounded up: the idle wheel counts whole seconds, and a client must never be closed early.

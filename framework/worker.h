@@ -166,6 +166,7 @@ class Worker {
   // A room message for c while it is held: kept aside, false when over the limit (then closed 4009).
   void keepHeld(Connection* c, std::string_view room, const Payload& p);
   void noteLast(Connection* c, std::string_view room, const Payload& p);
+  void noteWritten(Connection* c, size_t count);
   bool skipped(Connection* c, std::string_view room, const Payload& p);
   // A room message for c, as sendToRoom hands it over: skipped, noted, held or sent.
   void deliverRoom(Connection* c, std::string_view room, const Payload& p);

@@ -94,9 +94,23 @@ void Worker::runTimers(uint64_t nowSeconds) {
 void Worker::deliverRoom(Connection* c, std::string_view room, const Payload& p) {
   Connection::Extras& x = *c->extras;
   if (!x.skips.empty() && skipped(c, room, p)) return;
-  if (x.keepLast) noteLast(c, room, p);
-  if (x.holdingRoom) keepHeld(c, room, p);
-  else send(c, p);
+  if (x.holdingRoom) return keepHeld(c, room, p);
+  size_t before = c->queue.size();
+  send(c, p);
+  if (x.keepLast && c->queue.size() > before) x.unwrittenRoom.emplace_back(p.block(), room);
+}
+
+// What writeQueued handed to the socket: the room messages among the first
+// `count` queued become their rooms' last, so that a connection that goes
+// counts only what reached its socket, not what was still waiting.
+void Worker::noteWritten(Connection* c, size_t count) {
+  auto& pending = c->extras->unwrittenRoom;
+  for (size_t i = 0; i < count && !pending.empty(); ++i) {
+    const Payload& p = c->queue.at(i);
+    if (pending.front().first != p.block()) continue;
+    noteLast(c, pending.front().second, p);
+    pending.pop_front();
+  }
 }
 
 void Worker::holdRoomMessages(Connection* c) {

@@ -33,7 +33,8 @@ using msw::StoreResult;
 namespace {
 
 constexpr int kMaxRounds = 32;   // history reads waiting for a numbered message to land in it
-constexpr int kSkipSeconds = 10;  // how long live copies of replayed messages are looked out for
+constexpr int kSkipSeconds = 10;
+constexpr int64_t kSlack = 64;    // entries two nodes may have pushed out of their order  // how long live copies of replayed messages are looked out for
 
 std::string field(const msw::StrMap& h, const char* name) {
   auto it = h.find(name);
@@ -191,7 +192,9 @@ void round(const ResumePtr& r) {
     s.get(key("seq", r->rooms[i]), [got, i](StoreResult<std::optional<std::string>> v) {
       (*got)[i].first = v.ok() && *v ? std::strtoll((*v)->c_str(), nullptr, 10) : 0;
     });
-    s.lrange(key("history", r->rooms[i]), 0, -1, [r, got, i](StoreResult<msw::StrList> list) {
+    // Later rounds read only the end of the history, where what is missing lands.
+    int64_t from = r->rounds == 1 ? 0 : -(r->target[i] - r->last[r->rooms[i]] + kSlack);
+    s.lrange(key("history", r->rooms[i]), std::min<int64_t>(from, 0), -1, [r, got, i](StoreResult<msw::StrList> list) {
       (*got)[i].second = std::move(list.value);
       if (i + 1 == r->rooms.size()) afterRound(r, *got);
     });
@@ -313,14 +316,14 @@ void reconnect(msw::Request& req) {
 namespace {
 
 // Where the connection was in each room's stream: the later of its position
-// when it joined (or resumed) and the last broadcast the room queued for it.
+// when it joined (or resumed) and the last broadcast of the room written to it.
 std::shared_ptr<Json> positions(const msw::StrList& rooms, const msw::StrMap& joinedAt,
-                                const std::map<std::string, int64_t>& lastQueued) {
+                                const std::map<std::string, int64_t>& lastWritten) {
   auto pos = std::make_shared<Json>(Json::object());
   for (const std::string& room : rooms) {
     auto at = joinedAt.find(room);
     int64_t p = at == joinedAt.end() ? 0 : std::strtoll(at->second.c_str(), nullptr, 10);
-    if (auto q = lastQueued.find(room); q != lastQueued.end()) p = std::max(p, q->second);
+    if (auto q = lastWritten.find(room); q != lastWritten.end()) p = std::max(p, q->second);
     pos->set(room.c_str(), p);
   }
   return pos;
@@ -351,20 +354,20 @@ void recordDrop(App& app, Fd fd, const std::string& sid, const std::string& cid,
 void dropped(App& app, const msw::CloseInfo& info) {
   std::string cid = app.member(info.fd);
   Fd fd = info.fd;
-  auto queued = std::make_shared<std::map<std::string, int64_t>>();
+  auto written = std::make_shared<std::map<std::string, int64_t>>();
   for (const msw::LastRoomMessage& m : info.lastRoomMessages) {
     Json msg = Json::parse(m.text);
-    if (msg["type"].str() == "broadcast") (*queued)[std::string(m.room)] = msg["seq"].i64();
+    if (msg["type"].str() == "broadcast") (*written)[std::string(m.room)] = msg["seq"].i64();
   }
-  app.store().get(key("sid", cid), [&app, fd, cid, queued](StoreResult<std::optional<std::string>> v) {
+  app.store().get(key("sid", cid), [&app, fd, cid, written](StoreResult<std::optional<std::string>> v) {
     if (!v || !*v) return;
     std::string sid = **v;
-    app.store().hgetall(key("session", sid), [&app, fd, cid, sid, queued](StoreResult<msw::StrMap> h) {
+    app.store().hgetall(key("session", sid), [&app, fd, cid, sid, written](StoreResult<msw::StrMap> h) {
       if (!h || field(*h, "cid") != cid) return;  // resumed elsewhere meanwhile
       auto in = std::make_shared<msw::StrList>();
       app.store().smembers(key("in", cid), [in](StoreResult<msw::StrList> rooms) { *in = std::move(rooms.value); });
-      app.store().hgetall(key("at", cid), [&app, fd, cid, sid, queued, in](StoreResult<msw::StrMap> at) {
-        recordDrop(app, fd, sid, cid, *in, *positions(*in, at.value, *queued));
+      app.store().hgetall(key("at", cid), [&app, fd, cid, sid, written, in](StoreResult<msw::StrMap> at) {
+        recordDrop(app, fd, sid, cid, *in, *positions(*in, at.value, *written));
       });
     });
   });

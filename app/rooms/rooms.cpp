@@ -96,7 +96,7 @@ void opened(App& app, const msw::OpenInfo& o) {
 }
 
 // The room's counter once the connection is in: every broadcast numbered up
-// to it was either queued for the connection or sent before it joined.
+// to it was either sent to the connection or sent before it joined.
 void notePosition(App& app, const std::string& cid, const std::string& room) {
   app.store().get(key("seq", room), [&app, cid, room](msw::StoreResult<std::optional<std::string>> v) {
     std::string at = key("at", cid);

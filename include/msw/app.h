@@ -175,9 +175,10 @@ class App {
   // already sent them; their live copies may still be on the way).
   virtual void skipRoomMessages(Fd fd, std::string_view room, std::string_view field, int64_t upTo,
                                 int seconds) = 0;
-  // From now on, the last message each room queued for fd is kept and
-  // handed to onClose (CloseInfo::lastRoomMessages): where the connection
-  // was in each room's stream when it went.
+  // From now on, the last message of each room written to fd's socket is
+  // kept and handed to onClose (CloseInfo::lastRoomMessages): where the
+  // connection was in each room's stream when it went (what was still
+  // queued, unwritten, does not count).
   virtual void keepLastRoomMessages(Fd fd) = 0;
 
   // Closes a connection of any node by its member name (see member());
@@ -306,7 +307,7 @@ struct OpenInfo {
   EndpointInfo endpoint;
 };
 
-// The last message a room queued for a connection (App::keepLastRoomMessages).
+// The last message of a room written to a connection (App::keepLastRoomMessages).
 struct LastRoomMessage {
   std::string_view room;
   std::string_view text;

@@ -72,9 +72,12 @@ class Rooms : public ::testing::TestWithParam<std::string> {
   }
 
   // A server with the rooms endpoint at /rooms; `keys` are [rooms] settings.
-  TestServer& start(const std::vector<std::pair<std::string, std::string>>& keys = {}, const std::string& node = "n1") {
+  // `queue`: [outside] send_queue_limit, which also bounds what a resume holds.
+  TestServer& start(const std::vector<std::pair<std::string, std::string>>& keys = {}, const std::string& node = "n1",
+                    const std::string& queue = "1m") {
     auto s = std::make_unique<TestServer>(2);
     s->ini.set("server", "node_id", node).set("app", "modules", "index, rooms");
+    s->ini.set("outside", "send_queue_limit", queue);
     s->ini.set("endpoint.rooms", "path", "/rooms").set("endpoint.rooms", "route", "type");
     s->ini.set("endpoint.rooms", "controller", "rooms.client").set("endpoint.rooms", "envelope", "flat");
     s->ini.set("endpoint.rooms", "auth", "none");
@@ -324,7 +327,7 @@ void resumeDuringBroadcasts(TestServer& away, Client& sender, std::unique_ptr<Cl
   a2->type("connected");
   a2->type("reconnect_token");
   std::atomic<int> sent{0};
-  std::atomic<int> stopAt{20000};  // the rooms' history_size keeps them all
+  std::atomic<int> stopAt{10000};  // the rooms' history_size keeps them all
   std::thread flood([&] {
     for (int i = 1; i <= stopAt; ++i) {
       if (!sender.ws.sendText(R"({"type":"broadcast","room":"r","data":")" + std::to_string(i) + "\"}")) break;
@@ -358,7 +361,7 @@ void resumeDuringBroadcasts(TestServer& away, Client& sender, std::unique_ptr<Cl
 }
 
 TEST_P(Rooms, AResumeRacingWithBroadcastsLosesAndRepeatsNothing) {
-  TestServer& s = start({{"history_size", "50000"}});
+  TestServer& s = start({{"history_size", "50000"}}, "n1", "64m");
   auto a = open(s), b = open(s);
   join(*a, "r");
   join(*b, "r");
@@ -388,8 +391,8 @@ TEST_P(RoomsCluster, ReconnectOnAnotherNode) {
 }
 
 TEST_P(RoomsCluster, AResumeOnAnotherNodeRacingWithBroadcasts) {
-  TestServer& n1 = start({{"history_size", "50000"}}, "n1");
-  TestServer& n2 = start({{"history_size", "50000"}}, "n2");
+  TestServer& n1 = start({{"history_size", "50000"}}, "n1", "64m");
+  TestServer& n2 = start({{"history_size", "50000"}}, "n2", "64m");
   auto a = open(n1), b = open(n1);
   join(*a, "r");
   join(*b, "r");
