@@ -115,6 +115,14 @@ class Rooms : public ::testing::TestWithParam<std::string> {
     return m;
   }
 
+  // Two clients in `room` (the first has the second's member_joined to read).
+  std::pair<std::unique_ptr<Client>, std::unique_ptr<Client>> twoIn(TestServer& s, const std::string& room) {
+    auto a = open(s), b = open(s);
+    join(*a, room);
+    join(*b, room);
+    return {std::move(a), std::move(b)};
+  }
+
   static void join(Client& c, const std::string& room) {
     Msg m = c.call(R"({"type":"join","room":")" + room + "\"}", "joined");
     ASSERT_EQ(str(m.root["room"]), room) << m;
@@ -215,9 +223,7 @@ TEST_P(Rooms, HeartbeatBothWays) {
 
 TEST_P(Rooms, ReconnectReplaysMissedMessagesInOrderOnce) {
   TestServer& s = start();
-  auto a = open(s), b = open(s);
-  join(*a, "r");
-  join(*b, "r");
+  auto [a, b] = twoIn(s, "r");
   say(*b, "r", "m1");
   EXPECT_EQ(heard(*a, 1), std::vector<std::string>{"m1"});
   std::string oldId = a->id, token = a->token;
@@ -244,9 +250,7 @@ TEST_P(Rooms, ReconnectReplaysMissedMessagesInOrderOnce) {
 // connection is closed for the new one, which gets what came after it.
 TEST_P(Rooms, AReconnectTakesOverAConnectionStillOpen) {
   TestServer& s = start();
-  auto a = open(s), b = open(s);
-  join(*a, "r");
-  join(*b, "r");
+  auto [a, b] = twoIn(s, "r");
   say(*b, "r", "m1");
   EXPECT_EQ(heard(*a, 1), std::vector<std::string>{"m1"});
   auto a2 = open(s);
@@ -289,9 +293,7 @@ TEST_P(Rooms, TooManyAttempts) {
 
 TEST_P(Rooms, AnExpiredSessionLeavesItsRooms) {
   TestServer& s = start({{"reconnection_ttl", "1"}});
-  auto a = open(s), b = open(s);
-  join(*a, "r");
-  join(*b, "r");
+  auto [a, b] = twoIn(s, "r");
   std::string token = a->token;
   drop(*a);
   Msg left = b->type("member_left", 6000);
@@ -304,9 +306,7 @@ TEST_P(Rooms, AnExpiredSessionLeavesItsRooms) {
 
 TEST_P(Rooms, AHistoryTooShortIsSaid) {
   TestServer& s = start({{"history_size", "2"}});
-  auto a = open(s), b = open(s);
-  join(*a, "r");
-  join(*b, "r");
+  auto [a, b] = twoIn(s, "r");
   std::string token = a->token;
   drop(*a);
   for (const char* m : {"m1", "m2", "m3", "m4"}) say(*b, "r", m);
@@ -362,9 +362,7 @@ void resumeDuringBroadcasts(TestServer& away, Client& sender, std::unique_ptr<Cl
 
 TEST_P(Rooms, AResumeRacingWithBroadcastsLosesAndRepeatsNothing) {
   TestServer& s = start({{"history_size", "50000"}}, "n1", "64m");
-  auto a = open(s), b = open(s);
-  join(*a, "r");
-  join(*b, "r");
+  auto [a, b] = twoIn(s, "r");
   resumeDuringBroadcasts(s, *b, std::move(a));
 }
 
@@ -374,9 +372,7 @@ INSTANTIATE_TEST_SUITE_P(Redis, RoomsCluster, ::testing::Values("redis"));
 TEST_P(RoomsCluster, ReconnectOnAnotherNode) {
   TestServer& n1 = start({}, "n1");
   TestServer& n2 = start({}, "n2");
-  auto a = open(n1), b = open(n1);
-  join(*a, "r");
-  join(*b, "r");
+  auto [a, b] = twoIn(n1, "r");
   std::string token = a->token, oldId = a->id;
   drop(*a);
   for (const char* m : {"m1", "m2"}) say(*b, "r", m);
@@ -393,9 +389,7 @@ TEST_P(RoomsCluster, ReconnectOnAnotherNode) {
 TEST_P(RoomsCluster, AResumeOnAnotherNodeRacingWithBroadcasts) {
   TestServer& n1 = start({{"history_size", "50000"}}, "n1", "64m");
   TestServer& n2 = start({{"history_size", "50000"}}, "n2", "64m");
-  auto a = open(n1), b = open(n1);
-  join(*a, "r");
-  join(*b, "r");
+  auto [a, b] = twoIn(n1, "r");
   resumeDuringBroadcasts(n2, *b, std::move(a));
 }
 
