@@ -41,6 +41,7 @@ void sendFlat(App& app, Fd fd, const char* type, JsonRef fields) {
 
 // HybridPHP's errors carry no status: {"type":"error","error":TEXT}.
 void sendError(App& app, Fd fd, std::string_view text) {
+  app.log(msw::LogLevel::kInfo, "rooms: conn " + std::to_string(fd) + ": " + std::string(text));
   app.sendToFd(fd, app.frame(Json::object().set("type", "error").set("error", text).dump()));
 }
 
