@@ -252,10 +252,6 @@ const char* refusal(App& app, const Attempt& a, const std::string& secret) {
   return nullptr;
 }
 
-}  // namespace
-
-namespace {
-
 // A try with a well-formed token; `retried`: the second look, a second after
 // the connection still holding the session was closed for this one.
 void tryResume(App& app, Fd fd, const std::string& sid, const std::string& secret, bool retried) {
