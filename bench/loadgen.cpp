@@ -10,6 +10,9 @@
 //   fanout   S subscribers join a room, P publishers say: deliveries/s, latency
 //   chat     N connections in N/2 sessions of the chat module (docs/chat.md), --rate R
 //            messages/s in total: messages/s, deliveries/s, latency
+//   reconnect  N rooms-module clients (docs/rooms.md) join rooms of --room-size,
+//            all drop at once, a publisher per room sends --missed messages,
+//            all reconnect at once: resumes/s, time until every one is live
 //
 // Client frames are masked with a fresh random key each; server frames are
 // parsed incrementally (any split across reads, several per read, 16/64-bit
@@ -291,7 +294,7 @@ void appendFrame(std::string& out, uint8_t opcode, const char* data, size_t len,
 
 // ---------------------------------------------------------------- options
 
-enum class Mode { Connect, Idle, Echo, Fanout, Chat };
+enum class Mode { Connect, Idle, Echo, Fanout, Chat, Reconnect };
 
 struct Options {
   std::string host = "127.0.0.1";
@@ -316,10 +319,12 @@ struct Options {
   bool json = false;
   int openConcurrency = 256;
   double timeout = 10;  // handshake and join timeout, seconds
+  int roomSize = 50;    // reconnect: clients per room (one publisher more)
+  int missed = 5;       // reconnect: messages each room sends while its clients are away
 };
 
 const char* const kUsage =
-    "usage: msw-loadgen --mode connect|idle|echo|fanout|chat [options]\n"
+    "usage: msw-loadgen --mode connect|idle|echo|fanout|chat|reconnect [options]\n"
     "  --host H --port P --path /bench     server (default 127.0.0.1:20000/bench)\n"
     "  --token T | --token-file F          ?auth= token, or one per line used round-robin\n"
     "  --mint-key KEY --users N            mint aes-256-gcm tokens for users 1..N (type and\n"
@@ -340,6 +345,7 @@ const char* const kUsage =
     "  --chat-user ID                      chat: the user_id every connection authenticates as, one of\n"
     "                                      [chat] agents (default bench); connections 2k and 2k+1 join\n"
     "                                      session k+1; --rate R messages/s in total (at most 1/s each)\n"
+    "  --room-size M --missed K            reconnect: clients per room (50), messages missed (5)\n"
     "  --open-concurrency N                handshakes in flight while opening (default 256)\n"
     "  --timeout S                         handshake / join timeout (default 10)\n"
     "  --server-pid PID                    sample that process's CPU and RSS\n"
@@ -379,6 +385,7 @@ Options parseArgs(int argc, char** argv) {
       else if (m == "echo") o.mode = Mode::Echo;
       else if (m == "fanout") o.mode = Mode::Fanout;
       else if (m == "chat") o.mode = Mode::Chat;
+      else if (m == "reconnect") o.mode = Mode::Reconnect;
       else die("unknown mode %s", m.c_str());
     } else if (a == "--duration") o.duration = num();
     else if (a == "--warmup") o.warmup = num();
@@ -393,6 +400,8 @@ Options parseArgs(int argc, char** argv) {
     else if (a == "--server-pid") o.serverPid = static_cast<int>(num());
     else if (a == "--open-concurrency") o.openConcurrency = static_cast<int>(num());
     else if (a == "--timeout") o.timeout = num();
+    else if (a == "--room-size") o.roomSize = std::max(1, static_cast<int>(num()));
+    else if (a == "--missed") o.missed = static_cast<int>(num());
     else if (a == "--json") o.json = true;
     else if (a == "-h" || a == "--help") {
       std::fputs(kUsage, stdout);
@@ -474,7 +483,7 @@ class Loadgen {
   int run();
 
  private:
-  enum class Phase { Opening, Joining, OpeningPublishers, Running, Draining, Done };
+  enum class Phase { Opening, Joining, OpeningPublishers, Running, Dropping, Publishing, Resuming, Draining, Done };
 
   // sockets
   bool resolve();
@@ -510,6 +519,12 @@ class Loadgen {
   void chatJoined(uint64_t now);
   bool openLoop() const { return o_.rate > 0 && (o_.mode == Mode::Echo || o_.mode == Mode::Chat); }
   bool inWindow(uint64_t now) const { return windowStart_ && !windowEnd_ && now >= windowStart_; }
+  // reconnect mode
+  int rooms() const { return (o_.conns + o_.roomSize - 1) / o_.roomSize; }
+  void joinRoom(Conn* c, int room);
+  void reconnectOpen(Conn* c);
+  void reconnectMessage(Conn* c, std::string_view text, uint64_t now);
+  bool reconnectTick(uint64_t now);
   void report();
 
   const Options& o_;
@@ -558,6 +573,9 @@ class Loadgen {
   uint64_t otherMessages_ = 0;      // fanout: messages to publishers, unparsed deliveries
   uint64_t droppedSends_ = 0;       // rate mode: connection had too much in flight
   uint64_t lastHandshakeNs_ = 0;
+  std::vector<std::string> resumeTokens_;  // reconnect: client i's reconnect_token
+  int pubJoined_ = 0, acks_ = 0, resumeStarted_ = 0, resumed_ = 0, live_ = 0;
+  uint64_t lastLiveNs_ = 0;
   ProcSample before_, windowA_, windowB_;
   uint64_t selfCpuA_ = 0, selfCpuB_ = 0;
 };
@@ -1001,6 +1019,9 @@ void Loadgen::onOpen(Conn* c, uint64_t now) {
     case Mode::Echo:
       openList_.push_back(c);
       break;
+    case Mode::Reconnect:
+      reconnectOpen(c);
+      break;
     case Mode::Fanout:
       // Numbered in order of opening: "pub" is the publisher's number and
       // subscriber pub % S paces it.
@@ -1049,6 +1070,7 @@ void Loadgen::onMessage(Conn* c, char* data, size_t len, uint64_t now) {
     return;
   }
   if (o_.mode == Mode::Chat) return onChatMessage(c, text, now);
+  if (o_.mode == Mode::Reconnect) return reconnectMessage(c, text, now);
   if (o_.mode != Mode::Fanout) return;
   if (c->role == Role::Publisher) {
     ++otherMessages_;  // a reply to its own say, if the server sends one
@@ -1138,6 +1160,7 @@ void Loadgen::tick(uint64_t now) {
   uint64_t warm = static_cast<uint64_t>(o_.warmup * 1e9);
   uint64_t dur = static_cast<uint64_t>(o_.duration * 1e9);
   uint64_t timeout = static_cast<uint64_t>(o_.timeout * 1e9);
+  if (o_.mode == Mode::Reconnect && reconnectTick(now)) return;
   switch (phase_) {
     case Phase::Opening: {
       if (o_.mode == Mode::Connect) {
@@ -1253,8 +1276,133 @@ void Loadgen::tick(uint64_t now) {
         phase_ = Phase::Done;
       }
       return;
+    case Phase::Dropping:
+    case Phase::Publishing:
+    case Phase::Resuming:  // the reconnect mode's (reconnectTick)
     case Phase::Done:
       return;
+  }
+}
+
+// ---------------------------------------------------------------- reconnect mode
+
+void Loadgen::joinRoom(Conn* c, int room) {
+  scratch_ = R"({"type":"join","room":"b)" + std::to_string(room) + "\"}";
+  queue(c, kText, scratch_.data(), scratch_.size());
+}
+
+// Subscribers join room index / room size (their token comes as
+// reconnect_token), publishers the room of their index; the clients of the
+// second wave present the token of the subscriber with their index.
+void Loadgen::reconnectOpen(Conn* c) {
+  if (c->role == Role::Subscriber) {
+    subs_.push_back(c);
+    joinRoom(c, c->index / o_.roomSize);
+  } else if (c->role == Role::Publisher) {
+    pubs_.push_back(c);
+    joinRoom(c, c->index);
+  } else {
+    scratch_ = R"({"type":"reconnect","token":")" + resumeTokens_[static_cast<size_t>(c->index)] + "\"}";
+    queue(c, kText, scratch_.data(), scratch_.size());
+  }
+}
+
+void Loadgen::reconnectMessage(Conn* c, std::string_view text, uint64_t now) {
+  auto is = [text](std::string_view type) {
+    size_t at = text.find("\"type\":\"");
+    return at != std::string_view::npos && text.substr(at + 8).starts_with(type) &&
+           text.substr(at + 8 + type.size()).starts_with("\"");
+  };
+  if (c->role == Role::Subscriber) {
+    size_t at = text.find("\"token\":\"");
+    if (is("reconnect_token") && at != std::string_view::npos) {
+      std::string_view rest = text.substr(at + 9);
+      resumeTokens_[static_cast<size_t>(c->index)] = std::string(rest.substr(0, rest.find('"')));
+    } else if (is("joined") && !c->joined) {
+      c->joined = true;
+      ++joined_;
+    }
+    return;
+  }
+  if (c->role == Role::Publisher) {
+    if (is("joined") && !c->joined) {
+      c->joined = true;
+      ++pubJoined_;
+    } else if (is("broadcast_sent")) {
+      ++acks_;
+    }
+    return;
+  }
+  bool liveNow = false;
+  if (is("reconnected")) {
+    hist_.add(now - c->startNs);
+    if (++resumed_ == o_.conns) endWindow(now);
+    liveNow = o_.missed == 0;
+  } else if (is("broadcast")) {
+    liveNow = ++c->inflight == static_cast<uint32_t>(o_.missed);
+  } else if (is("error") && err_.badReplies++ == 0) {
+    std::fprintf(stderr, "msw-loadgen: %.*s\n", static_cast<int>(std::min<size_t>(text.size(), 300)), text.data());
+  }
+  if (liveNow) {
+    ++live_;
+    lastLiveNs_ = now;
+  }
+}
+
+// The reconnect mode's phases: open and join, open the publishers, drop
+// every client at once, publish what they miss, reconnect them all at once
+// (the window: resumes/s, and the time until each got all it missed).
+// False for the phases shared with the other modes.
+bool Loadgen::reconnectTick(uint64_t now) {
+  uint64_t timeout = static_cast<uint64_t>(o_.timeout * 1e9);
+  bool late = now - phaseStart_ > timeout;
+  switch (phase_) {
+    case Phase::Opening:
+      if (resumeTokens_.empty()) resumeTokens_.resize(static_cast<size_t>(o_.conns));
+      pumpOpening(Role::Subscriber, o_.conns, started_);
+      if (started_ >= o_.conns && handshaking_ == 0) {
+        phase_ = Phase::Joining;
+        phaseStart_ = now;
+      }
+      return true;
+    case Phase::Joining:
+      if (joined_ < static_cast<int>(subs_.size()) && !late) return true;
+      err_.joinFailures += subs_.size() - static_cast<size_t>(joined_);
+      phase_ = Phase::OpeningPublishers;
+      phaseStart_ = now;
+      return true;
+    case Phase::OpeningPublishers:
+      pumpOpening(Role::Publisher, rooms(), startedPubs_);
+      if (startedPubs_ < rooms() || handshaking_ > 0 || (pubJoined_ < static_cast<int>(pubs_.size()) && !late))
+        return true;
+      for (Conn* sub : subs_) finish(sub);  // no close frame: they vanish, as in a tunnel
+      phase_ = Phase::Dropping;
+      phaseStart_ = now;
+      return true;
+    case Phase::Dropping:
+      // The server notices each FIN at once and records the drop a few store round trips later.
+      if (now - phaseStart_ < kSecond) return true;
+      for (Conn* p : pubs_) {
+        scratch_ = R"({"type":"broadcast","room":"b)" + std::to_string(p->index) + R"(","data":"missed"})";
+        for (int i = 0; i < o_.missed; ++i) queue(p, kText, scratch_.data(), scratch_.size());
+      }
+      phase_ = Phase::Publishing;
+      phaseStart_ = now;
+      return true;
+    case Phase::Publishing:
+      if (acks_ < static_cast<int>(pubs_.size()) * o_.missed && !late) return true;
+      phase_ = Phase::Resuming;
+      phaseStart_ = now;
+      startWindow(now);
+      return true;
+    case Phase::Resuming:
+      pumpOpening(Role::Plain, o_.conns, resumeStarted_);
+      if (live_ < o_.conns && now - phaseStart_ < 3 * timeout) return true;
+      if (!windowEnd_) endWindow(now);
+      startDraining(now);
+      return true;
+    default:
+      return false;
   }
 }
 
@@ -1267,9 +1415,10 @@ int Loadgen::run() {
     setrlimit(RLIMIT_NOFILE, &rl);
   }
   getrlimit(RLIMIT_NOFILE, &rl);
-  int poolSize = o_.mode == Mode::Connect ? std::min(o_.conns, o_.inflight)
-                 : o_.mode == Mode::Fanout ? o_.subscribers + o_.publishers
-                                           : o_.conns;
+  int poolSize = o_.mode == Mode::Connect     ? std::min(o_.conns, o_.inflight)
+                 : o_.mode == Mode::Fanout    ? o_.subscribers + o_.publishers
+                 : o_.mode == Mode::Reconnect ? 2 * o_.conns + rooms()
+                                              : o_.conns;
   if (static_cast<rlim_t>(poolSize) + 16 > rl.rlim_cur) {
     std::fprintf(stderr, "msw-loadgen: %d connections need more descriptors than ulimit -n %llu\n", poolSize,
                  static_cast<unsigned long long>(rl.rlim_cur));
@@ -1339,6 +1488,7 @@ const char* modeName(Mode m) {
     case Mode::Echo: return "echo";
     case Mode::Fanout: return "fanout";
     case Mode::Chat: return "chat";
+    case Mode::Reconnect: return "reconnect";
   }
   return "?";
 }
@@ -1364,6 +1514,10 @@ void Loadgen::report() {
       break;
     case Mode::Idle:
       rateKey = nullptr;
+      break;
+    case Mode::Reconnect:
+      rate = window > 0 ? static_cast<double>(resumed_) / window : 0;
+      rateKey = "resumes_per_sec";
       break;
   }
   int conns = o_.mode == Mode::Fanout ? o_.subscribers + o_.publishers : o_.conns;
@@ -1393,6 +1547,9 @@ void Loadgen::report() {
       std::printf(",\"rate\":%.0f,\"messages\":%llu,\"deliveries\":%llu,\"deliveries_per_sec\":%.1f", o_.rate,
                   static_cast<unsigned long long>(replies_), static_cast<unsigned long long>(deliveries_),
                   window > 0 ? static_cast<double>(deliveries_) / window : 0);
+    if (o_.mode == Mode::Reconnect)
+      std::printf(",\"rooms\":%d,\"missed\":%d,\"resumed\":%d,\"live\":%d,\"all_live_ms\":%.1f", rooms(), o_.missed,
+                  resumed_, live_, live_ && lastLiveNs_ > windowStart_ ? (lastLiveNs_ - windowStart_) / 1e6 : -1.0);
     if (o_.mode != Mode::Idle)
       std::printf(",\"latency_us\":{\"p50\":%.1f,\"p99\":%.1f,\"p999\":%.1f,\"max\":%.1f,\"samples\":%llu}", p50, p99,
                   p999, pmax, static_cast<unsigned long long>(hist_.count()));
@@ -1419,6 +1576,9 @@ void Loadgen::report() {
     return;
   }
   std::printf("mode %s: %d connections (%d opened), window %.2f s\n", modeName(o_.mode), conns, opened, window);
+  if (o_.mode == Mode::Reconnect)
+    std::printf("  %-20s %d of %d, all live after %.1f ms\n", "resumed", resumed_, o_.conns,
+                live_ == o_.conns ? (lastLiveNs_ - windowStart_) / 1e6 : -1.0);
   if (rateKey) std::printf("  %-20s %.0f\n", rateKey, rate);
   if (o_.mode != Mode::Idle && hist_.count() > 0)
     std::printf("  %-20s p50 %.1f  p99 %.1f  p99.9 %.1f  max %.1f  (%llu samples)\n", "latency (us)", p50, p99, p999,

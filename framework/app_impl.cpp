@@ -180,6 +180,40 @@ std::string AppImpl::setting(std::string_view section, std::string_view name) co
   return server_.setting(section, name);
 }
 
+void AppImpl::after(Fd fd, int seconds, std::string_view controller, std::string arg) {
+  auto run = [seconds, name = std::string(controller), arg = std::move(arg)](Worker& w) mutable {
+    w.addTimer(seconds, std::move(name), std::move(arg));
+  };
+  if (server_.workerFor(fd)) return server_.onOwner(fd, std::move(run));
+  if (Worker* w = Worker::current()) return run(*w);
+  LOG_ERROR("timer for %.*s set off the worker threads for fd %llu: dropped", static_cast<int>(controller.size()),
+            controller.data(), logFd(fd));
+}
+
+void AppImpl::holdRoomMessages(Fd fd) {
+  server_.onOwner(fd, [fd](Worker& w) {
+    if (Connection* c = w.find(fd)) w.holdRoomMessages(c);
+  });
+}
+
+void AppImpl::keepLastRoomMessages(Fd fd) {
+  server_.onOwner(fd, [fd](Worker& w) {
+    if (Connection* c = w.find(fd); c && !c->gone) c->ensureExtras().keepLast = true;
+  });
+}
+
+void AppImpl::releaseRoomMessages(Fd fd) {
+  server_.onOwner(fd, [fd](Worker& w) {
+    if (Connection* c = w.find(fd)) w.releaseRoomMessages(c);
+  });
+}
+
+void AppImpl::skipRoomMessages(Fd fd, std::string_view room, std::string_view field, int64_t upTo, int seconds) {
+  server_.onOwner(fd, [fd, room = std::string(room), field = std::string(field), upTo, seconds](Worker& w) {
+    if (Connection* c = w.find(fd)) w.skipRoomMessages(c, room, field, upTo, seconds);
+  });
+}
+
 void AppImpl::log(LogLevel level, std::string_view text) {
   int n = static_cast<int>(text.size());
   switch (level) {

@@ -22,7 +22,7 @@ class AppImpl : public App {
   void sendToMember(std::string_view member, const Payload& p) override;
   void sendToFds(std::span<const Fd> fds, const Payload& p) override;
   // Closes a connection of any node by member name; false if the name is not one.
-  bool closeMember(std::string_view member, int code, std::string_view reason);
+  bool closeMember(std::string_view member, int code = kCloseKicked, std::string_view reason = {}) override;
   void sendToUser(std::string_view userId, const Payload& p) override;
   void sendToRoom(std::string_view room, const Payload& p, std::span<const Fd> exclude = {}) override;
   void sendToAll(const Payload& p, std::span<const Fd> exclude = {}) override;
@@ -46,6 +46,11 @@ class AppImpl : public App {
   Payload frame(std::string_view bytes, bool binary = false) override;
   Payload flatMessage(int status, std::string_view event, std::string_view info, JsonRef param = JsonRef()) override;
   std::string setting(std::string_view section, std::string_view name) const override;
+  void after(Fd fd, int seconds, std::string_view controller, std::string arg) override;
+  void holdRoomMessages(Fd fd) override;
+  void keepLastRoomMessages(Fd fd) override;
+  void releaseRoomMessages(Fd fd) override;
+  void skipRoomMessages(Fd fd, std::string_view room, std::string_view field, int64_t upTo, int seconds) override;
 
  private:
   Server& server_;

@@ -8,9 +8,11 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "framework/timer_wheel.h"
@@ -78,6 +80,14 @@ struct HeldMessage {
   bool binary = false;
 };
 
+// Room messages not to send to a connection (App::skipRoomMessages).
+struct RoomSkip {
+  std::string room;
+  std::string field;  // "\"FIELD\":", as it is looked for
+  int64_t upTo = 0;
+  double until = 0;  // ev_now() seconds
+};
+
 struct Connection {
   // Rare state: allocated on first use.
   struct Extras {
@@ -89,6 +99,13 @@ struct Connection {
     std::string hookBody;                   // the connect hook's request, from the handshake
     std::vector<HeldMessage> held;          // messages waiting for the connect hook's answer
     std::string address;                    // the client's, when a per-address limit counts it
+    std::vector<std::pair<std::string, Payload>> heldRoom;  // room, message kept aside (App::holdRoomMessages)
+    std::vector<RoomSkip> skips;                            // App::skipRoomMessages
+    size_t heldBytes = 0;
+    bool holdingRoom = false;
+    bool keepLast = false;                                  // App::keepLastRoomMessages
+    std::vector<std::pair<std::string, Payload>> lastRoom;  // room -> the last message of it written here
+    std::deque<std::pair<const FrameBlock*, std::string>> unwrittenRoom;  // queued room messages, in order
   };
 
   lws* wsi = nullptr;

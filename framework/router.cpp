@@ -218,7 +218,9 @@ void Router::closeHooks(Connection* c, int code) {
   if (!c->extras || c->extras->controllers.empty()) return;
   std::shared_ptr<const RouteTable> pin = worker_.routes();
   Auth auth = c->auth.view();
-  CloseInfo info{c->fd, auth, auth.code, code};
+  std::vector<LastRoomMessage> last;
+  for (const auto& [room, p] : c->extras->lastRoom) last.push_back(LastRoomMessage{room, p.text()});
+  CloseInfo info{c->fd, auth, auth.code, code, last};
   for (const std::string& name : c->extras->controllers) {
     const Controller* ctl = pin ? pin->findQualified(name) : nullptr;
     if (!ctl || !ctl->closeHook()) continue;

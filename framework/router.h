@@ -38,6 +38,8 @@ class Router {
   void openHook(Connection* c);
   // The onClose hooks of the controllers c registered with (docs/controllers.md).
   void closeHooks(Connection* c, int code);
+  // The controller a type or raw endpoint names, in the route table in force (cached per table).
+  const Controller* controllerOf(const Endpoint& ep);
 
  private:
   // What a routing mode made of a message: the action to run, or an answer.
@@ -57,8 +59,6 @@ class Router {
               JsonRef rid);
   void invoke(Connection* c, const Endpoint& ep, const Target& t, Json& root, JsonRef rid);
   void actionFailed(Fd fd, const Endpoint& ep, const std::string& method, const char* what, JsonRef rid);
-  // The controller a type or raw endpoint names, in the route table in force (cached per table).
-  const Controller* controllerOf(const Endpoint& ep);
 
   Worker& worker_;
   Server& server_;

@@ -331,8 +331,7 @@ void Worker::established(Connection* c) {
   c->tokens = settings.rateBurst;
   c->refillAt = now;
   c->activeAt = activityStamp();
-  if (settings.heartbeatIdleTime > 0)
-    idle_.schedule(&c->idle, static_cast<uint64_t>(now) + static_cast<uint64_t>(settings.heartbeatIdleTime));
+  scheduleIdle(c, static_cast<uint64_t>(now));
   if (c->authPending) askConnectHook(c);
   else rooms_.addUser(c);
   if (log::enabled(log::Level::kInfo)) {
@@ -465,6 +464,7 @@ void Worker::writeQueued(Connection* c) {
   }
   // lws keeps any unsent tail itself and sends it before anything else.
   int n = lws_write(c->wsi, data, total, LWS_WRITE_RAW);
+  if (n >= 0 && c->extras && c->extras->keepLast) noteWritten(c, count);
   c->queue.pop(count);
   c->queuedBytes -= total;
   stats_.queuedBytes.add(-static_cast<int64_t>(total));
@@ -484,6 +484,7 @@ void Worker::dropQueue(Connection* c) {
   stats_.queuedBytes.add(-static_cast<int64_t>(c->queuedBytes));
   c->queuedBytes = 0;
   c->queue.clear();
+  if (c->extras) c->extras->unwrittenRoom.clear();
 }
 
 // Rounded up: the idle wheel counts whole seconds, and a client must never be closed early.
@@ -583,7 +584,8 @@ size_t Worker::sendToRoom(std::string_view room, const Payload& p, std::span<con
   // A send may close a slow member (4009), which does not change the room until CLOSED.
   for (Connection* c : *members) {
     if (!exclude.empty() && std::find(exclude.begin(), exclude.end(), c->fd) != exclude.end()) continue;
-    send(c, p);
+    if (c->extras) deliverRoom(c, room, p);
+    else send(c, p);
     ++n;
   }
   return n;
@@ -618,7 +620,7 @@ void Worker::setSettings(const std::vector<EndpointSettings>& s) {
   // tick (idleExpired closes it or schedules it again), or stops being timed.
   for (auto& [fd, c] : conns_) {
     if (c->gone || c->closing()) continue;
-    if (settingsOf(c).heartbeatIdleTime > 0) idle_.schedule(&c->idle, idle_.now() + 1);
+    if (idleRule(c).closeAfter > 0) idle_.schedule(&c->idle, idle_.now() + 1);
     else idle_.cancel(&c->idle);
   }
 }
@@ -632,24 +634,12 @@ void Worker::tick() {
   idle_.advance(static_cast<uint64_t>(now), [this](TimerNode* n) {
     idleExpired(reinterpret_cast<Connection*>(reinterpret_cast<char*>(n) - offsetof(Connection, idle)));
   });
+  runTimers(static_cast<uint64_t>(now));
   gate_.expire(loop_->loop(), now);
   if (stopping_ && now >= stopDeadline_) {
     LOG_WARN("stop_timeout reached with %zu connections open: dropping them", conns_.size());
     loop_->stop();
   }
-}
-
-void Worker::idleExpired(Connection* c) {
-  const int idleTime = settingsOf(c).heartbeatIdleTime;
-  if (c->closing() || c->gone || idleTime <= 0) return;
-  uint64_t idle = static_cast<uint64_t>(idleTime);
-  uint64_t due = static_cast<uint64_t>(c->activeAt) + idle;
-  if (due > idle_.now()) {
-    idle_.schedule(&c->idle, due);
-    return;
-  }
-  LOG_INFO("conn %llu: no whole frame for %d s: closing 4008", logFd(c->fd), idleTime);
-  close(c, kCloseIdle, closeReasonText(kCloseIdle));
 }
 
 void Worker::beginStop() {

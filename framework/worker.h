@@ -12,6 +12,8 @@
 #include <ev.h>
 #include <libwebsockets.h>
 
+#include <functional>
+#include <map>
 #include <memory>
 #include <span>
 #include <string>
@@ -121,6 +123,12 @@ class Worker {
   // A backend hook for connection fd (worker_backend.cpp); `done` runs on this thread.
   void callHook(Fd fd, const std::string& hook, std::string body, HookCallback done);
 
+  // Module timers and held room messages (worker_timers.cpp, App::after, App::holdRoomMessages).
+  void addTimer(int seconds, std::string controller, std::string arg);
+  void holdRoomMessages(Connection* c);
+  void releaseRoomMessages(Connection* c);
+  void skipRoomMessages(Connection* c, std::string room, std::string_view field, int64_t upTo, int seconds);
+
   // lws protocol callback entry (worker.cpp).
   int onLwsEvent(lws* wsi, int reason, void* user, void* in, size_t len);
 
@@ -155,6 +163,23 @@ class Worker {
   void closed(Connection* c);
   void released(Connection* c);
   void idleExpired(Connection* c);
+  // How silence is timed for c (worker_timers.cpp): its endpoint controller's
+  // IdlePing when it has one, else the endpoint's heartbeat_idle_time.
+  struct IdleRule {
+    int pingAfter = 0;
+    int closeAfter = 0;
+    const std::string* ping = nullptr;
+  };
+  IdleRule idleRule(Connection* c);
+  void scheduleIdle(Connection* c, uint64_t now);
+  void runTimers(uint64_t now);
+  // A room message for c while it is held: kept aside, false when over the limit (then closed 4009).
+  void keepHeld(Connection* c, std::string_view room, const Payload& p);
+  void noteLast(Connection* c, std::string_view room, const Payload& p);
+  void noteWritten(Connection* c, size_t count);
+  bool skipped(Connection* c, std::string_view room, const Payload& p);
+  // A room message for c, as sendToRoom hands it over: skipped, noted, held or sent.
+  void deliverRoom(Connection* c, std::string_view room, const Payload& p);
   void runCloseHooks(Connection* c, int code);
   // The connect hook (worker_backend.cpp, docs/backend.md#connect).
   void startBackend();
@@ -186,6 +211,11 @@ class Worker {
   RoomIndex rooms_;
   Router router_;
   TimerWheel idle_;
+  struct ModuleTimer {
+    std::string controller;  // "module.controller", looked up when due (a reload may come between)
+    std::string arg;
+  };
+  std::multimap<uint64_t, ModuleTimer> timers_;  // by due second
   std::vector<Fd> dirty_;      // connections with frames to flush this iteration
   std::vector<Fd> flushing_;   // the batch being flushed
   std::string writeScratch_;  // coalesced frames, LWS_PRE in front

@@ -24,7 +24,9 @@ size_t Worker::sendToRoom(std::string_view room, const FlavoredPayload& p, std::
     if (!exclude.empty() && std::find(exclude.begin(), exclude.end(), c->fd) != exclude.end()) continue;
     uint16_t f = rooms_.flavorOf(c);
     if (!byFlavor[f]) byFlavor[f] = flavorPayload(p, endpoints_.flavors()[f]);
-    send(c, byFlavor[f]);
+    // Held, skipped and positioned room messages (docs/controllers.md#replaying-a-room) as in the plain send.
+    if (c->extras) deliverRoom(c, room, byFlavor[f]);
+    else send(c, byFlavor[f]);
     ++n;
   }
   return n;

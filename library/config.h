@@ -37,6 +37,11 @@ struct LiveSettings {
   int chatHistory;            // [chat] history
   int maxChannels;            // [channels] max_channels
   bool clientBroadcast;       // [channels] client_broadcast
+  // [rooms] (docs/rooms.md): heartbeat_interval, heartbeat_timeout, reconnection_ttl,
+  // reconnection_max_attempts, max_connections_per_room, max_rooms_per_connection,
+  // history_size, history_ttl
+  int roomsHeartbeatInterval, roomsHeartbeatTimeout, roomsReconnectionTtl, roomsReconnectionMaxAttempts;
+  int roomsMaxConnectionsPerRoom, roomsMaxRoomsPerConnection, roomsHistorySize, roomsHistoryTtl;
 
   bool operator==(const LiveSettings&) const = default;
 };

@@ -174,6 +174,35 @@ class App {
   // setting("outside", "send_queue_limit"), which no single message may
   // exceed (docs/controllers.md), or a module's own section.
   virtual std::string setting(std::string_view section, std::string_view name) const = 0;
+
+  // Timers (docs/controllers.md#timers): after `seconds` (whole seconds,
+  // at least 1), the onTimer of `controller` ("module.controller") runs
+  // with `arg` on fd's worker, whether or not fd is still open, with the
+  // module code in force then (a reload in between is fine). A timer lives
+  // in this process: it is lost if the node stops first.
+  virtual void after(Fd fd, int seconds, std::string_view controller, std::string arg) = 0;
+
+  // Holding a connection's room messages (docs/controllers.md#replaying-a-room):
+  // from hold on, what rooms send to fd is kept aside, in order, instead of
+  // sent (direct sends to fd still go out); release sends what was kept,
+  // less what skipRoomMessages rules out, and room messages flow again.
+  // More than send_queue_limit bytes kept closes fd 4009.
+  virtual void holdRoomMessages(Fd fd) = 0;
+  virtual void releaseRoomMessages(Fd fd) = 0;
+  // For `seconds` from now, messages of `room` to fd whose text has a number
+  // at or below `upTo` as its last "FIELD": member are not sent (a replay
+  // already sent them; their live copies may still be on the way).
+  virtual void skipRoomMessages(Fd fd, std::string_view room, std::string_view field, int64_t upTo,
+                                int seconds) = 0;
+  // From now on, the last message of each room written to fd's socket is
+  // kept and handed to onClose (CloseInfo::lastRoomMessages): where the
+  // connection was in each room's stream when it went (what was still
+  // queued, unwritten, does not count).
+  virtual void keepLastRoomMessages(Fd fd) = 0;
+
+  // Closes a connection of any node by its member name (see member());
+  // false when `member` is not one.
+  virtual bool closeMember(std::string_view member, int code = kCloseKicked, std::string_view reason = {}) = 0;
 };
 
 // Which endpoint a connection came in by (docs/endpoints.md): its name
@@ -297,12 +326,19 @@ struct OpenInfo {
   EndpointInfo endpoint;
 };
 
+// The last message of a room written to a connection (App::keepLastRoomMessages).
+struct LastRoomMessage {
+  std::string_view room;
+  std::string_view text;
+};
+
 // What a controller's onClose is told.
 struct CloseInfo {
   Fd fd;
   const Auth& auth;
   std::string_view code;  // auth.code
   int closeCode;          // the WebSocket close code (1006 when the peer vanished)
+  std::span<const LastRoomMessage> lastRoomMessages = {};  // when kept: one per room that sent any
 };
 
 }  // namespace msw

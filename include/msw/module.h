@@ -26,7 +26,7 @@
 
 // Bumped whenever a type in msw/*.h changes layout or a virtual is added:
 // the loader refuses a module built against another version.
-#define MSW_API_VERSION 5u
+#define MSW_API_VERSION 6u
 
 namespace msw {
 
@@ -35,6 +35,18 @@ using CloseFn = std::function<void(App&, const CloseInfo&)>;
 using HookFn = std::function<void(App&)>;
 using FrameFn = std::function<void(Frame&)>;
 using OpenFn = std::function<void(App&, const OpenInfo&)>;
+using TimerFn = std::function<void(App&, std::string_view arg)>;
+
+// A server-side heartbeat for the connections of an endpoint naming a
+// controller (docs/endpoints.md#server-heartbeat): `text` is sent after
+// `pingAfter` seconds without a whole frame from the client, and the
+// connection is closed 4008 after `closeAfter` seconds of it, in place of
+// the endpoint's heartbeat_idle_time. Zero seconds: not set.
+struct IdlePing {
+  int pingAfter = 0;
+  int closeAfter = 0;
+  std::string text;
+};
 
 // A controller: a name, its actions (names are case-insensitive), and the
 // optional hooks. Built by the plugin, then read-only.
@@ -53,6 +65,13 @@ class Controller {
   // Runs when a connection of an endpoint naming this controller opens,
   // before any of its messages (greetings go out first).
   Controller& onOpen(OpenFn fn) { onOpen_ = std::move(fn); return *this; }
+  // The server heartbeat of this controller's endpoint connections (see IdlePing).
+  Controller& idlePing(int pingAfter, int closeAfter, std::string text) {
+    idlePing_ = IdlePing{pingAfter, closeAfter, std::move(text)};
+    return *this;
+  }
+  // Runs when a timer set with App::after for this controller is due.
+  Controller& onTimer(TimerFn fn) { onTimer_ = std::move(fn); return *this; }
   // Runs on the old code just before a reload replaces it.
   Controller& onReload(HookFn fn) { onReload_ = std::move(fn); return *this; }
   // Runs once when the server stops, after every connection is closed.
@@ -69,6 +88,8 @@ class Controller {
   const FrameFn& frameHook() const { return onFrame_; }
   const OpenFn& openHook() const { return onOpen_; }
   const HookFn& shutdownHook() const { return onShutdown_; }
+  const IdlePing& idlePingOf() const { return idlePing_; }
+  const TimerFn& timerHook() const { return onTimer_; }
 
   static std::string lower(std::string_view s) {
     std::string out(s);
@@ -85,6 +106,8 @@ class Controller {
   HookFn onShutdown_;
   FrameFn onFrame_;
   OpenFn onOpen_;
+  TimerFn onTimer_;
+  IdlePing idlePing_;
 };
 
 // A request to one of a module's manager routes (docs/manager-api.md#module-routes).

@@ -560,7 +560,7 @@ TEST_F(ConfigTest, DumpHasOneLinePerKeyAndHidesSecrets) {
   ASSERT_TRUE(load("[auth]\nkey = topsecret\ncipher = des-ede3-ecb\n[app]\nmodules = a, b\n"
                    "[backend]\nsecret = hookkey\n").ok);
   std::string dump = dumpConfig(config_);
-  EXPECT_EQ(54, std::count(dump.begin(), dump.end(), '\n'));
+  EXPECT_EQ(62, std::count(dump.begin(), dump.end(), '\n'));
   EXPECT_NE(std::string::npos, dump.find("[backend] secret = (hidden)\n"));
   EXPECT_EQ(std::string::npos, dump.find("hookkey"));
   EXPECT_NE(std::string::npos, dump.find("[outside] port = 20000\n"));
@@ -585,6 +585,10 @@ TEST_F(ConfigTest, ConfigValueIsOneKeyOfTheDump) {
   EXPECT_EQ(configValue(config_, "live", "nope"), "");
   EXPECT_EQ(Config{}.live.maxPending, 200);
   EXPECT_FALSE(load("[live]\nmax_pending = 0\n").ok);
+  ASSERT_TRUE(load("[rooms]\nhistory_size = 0\nheartbeat_interval = 5\n").ok);
+  EXPECT_EQ(configValue(config_, "rooms", "history_size"), "0");
+  EXPECT_EQ(configValue(config_, "rooms", "reconnection_ttl"), "300");
+  EXPECT_FALSE(load("[rooms]\nmax_connections_per_room = 0\n").ok);
 }
 
 // The chat module's keys (docs/chat.md): both reloadable, agents a list of ids.
