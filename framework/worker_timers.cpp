@@ -142,7 +142,9 @@ void Worker::releaseRoomMessages(Connection* c) {
 void Worker::skipRoomMessages(Connection* c, std::string room, std::string_view field, int64_t upTo, int seconds) {
   if (c->gone) return;
   std::vector<RoomSkip>& skips = c->ensureExtras().skips;
-  std::string quoted = "\"" + std::string(field) + "\":";
+  std::string quoted;
+  quoted.reserve(field.size() + 3);
+  quoted.append(1, '"').append(field).append("\":");
   double until = now() + (seconds < 1 ? 1 : seconds);
   for (RoomSkip& s : skips) {
     if (s.room == room && s.field == quoted) {
