@@ -44,7 +44,7 @@ void AppImpl::sendToMember(std::string_view member, const Payload& p) {
   Fd fd;
   if (!Cluster::splitMember(member, node, fd)) return;
   if (node == server_.config().nodeId) sendToFd(fd, p);
-  else server_.cluster().publishToMember(node, fd, p.text());
+  else server_.cluster().publishToMember(node, fd, p);
 }
 
 bool AppImpl::closeMember(std::string_view member, int code, std::string_view reason) {
@@ -62,14 +62,14 @@ void AppImpl::sendToFds(std::span<const Fd> fds, const Payload& p) {
 
 void AppImpl::sendToUser(std::string_view userId, const Payload& p) {
   server_.onEach([id = std::string(userId), p](Worker& w) { w.sendToUser(id, p); });
-  server_.cluster().publishUser(userId, p.text());
+  server_.cluster().publishUser(userId, p);
 }
 
 void AppImpl::sendToRoom(std::string_view room, const Payload& p, std::span<const Fd> exclude) {
   server_.onEach([room = std::string(room), p, ex = std::vector<Fd>(exclude.begin(), exclude.end())](Worker& w) {
     w.sendToRoom(room, p, ex);
   });
-  server_.cluster().publishRoom(room, p.text());
+  server_.cluster().publishRoom(room, p);
 }
 
 void AppImpl::sendToRoomByFlavor(std::string_view room, const FlavoredPayload& p, std::span<const Fd> exclude) {
@@ -83,12 +83,12 @@ void AppImpl::sendToRoomByFlavor(std::string_view room, const FlavoredPayload& p
 
 void AppImpl::sendToAll(const Payload& p, std::span<const Fd> exclude) {
   server_.onEach([p, ex = std::vector<Fd>(exclude.begin(), exclude.end())](Worker& w) { w.sendToAll(p, ex); });
-  server_.cluster().publishAll(p.text());
+  server_.cluster().publishAll(p);
 }
 
 void AppImpl::sendToAllExceptUser(const Payload& p, std::string_view userId) {
   server_.onEach([p, id = std::string(userId)](Worker& w) { w.sendToAll(p, w.userFds(id)); });
-  server_.cluster().publishAllExceptUser(userId, p.text());
+  server_.cluster().publishAllExceptUser(userId, p);
 }
 
 void AppImpl::join(Fd fd, std::string_view room) {

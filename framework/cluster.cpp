@@ -17,6 +17,7 @@ namespace msw {
 namespace {
 
 constexpr char kSep = '\x1f';
+constexpr char kBinaryMark = 'b';  // after a bus message's kind: a binary frame
 const std::string kAllChannel = "_msw:bus:all";
 const std::string kInstances = "_msw:instances";
 
@@ -228,21 +229,25 @@ void Cluster::roomInactive(std::string_view room) {
 
 // ---- bus ----
 
-// ORIGIN 0x1f KIND 0x1f TARGET-LENGTH 0x1f TARGET TEXT
-void Cluster::publish(const std::string& channel, BusKind kind, std::string_view target, std::string_view text) {
+// ORIGIN 0x1f KIND [b] 0x1f TARGET-LENGTH 0x1f TARGET TEXT; "b" after the
+// kind: the bytes are a binary frame's (a node that predates it drops the
+// message rather than deliver it as text).
+void Cluster::publish(const std::string& channel, BusKind kind, std::string_view target, std::string_view text,
+                      bool binary) {
   if (!enabled_) return;
   std::string msg;
   msg.reserve(instance_.size() + target.size() + text.size() + 16);
   msg.append(instance_).push_back(kSep);
   msg.push_back(static_cast<char>(kind));
+  if (binary) msg.push_back(kBinaryMark);
   msg.push_back(kSep);
   msg.append(std::to_string(target.size())).push_back(kSep);
   msg.append(target).append(text);
   server_.stores().publish(channel, msg);
 }
 
-void Cluster::publishRoom(std::string_view room, std::string_view text) {
-  publish(roomChannel(room), BusKind::kRoom, room, text);
+void Cluster::publishRoom(std::string_view room, const Payload& p) {
+  publish(roomChannel(room), BusKind::kRoom, room, p);
 }
 // COUNT-FIELD, then COUNT times FLAVOR-FIELD TEXT-FIELD, then the base text.
 void Cluster::publishRoom(std::string_view room, const FlavoredPayload& p) {
@@ -253,7 +258,7 @@ void Cluster::publishRoom(std::string_view room, const FlavoredPayload& p) {
     Payload q = Worker::flavorPayload(p, f);
     if (q.block() != p.base().block()) flavored.emplace_back(f, std::move(q));
   }
-  if (flavored.empty()) return publishRoom(room, p.base().text());
+  if (flavored.empty()) return publishRoom(room, p.base());
   std::string text;
   appendField(text, std::to_string(flavored.size()));
   for (auto& [f, q] : flavored) {
@@ -264,15 +269,13 @@ void Cluster::publishRoom(std::string_view room, const FlavoredPayload& p) {
   publish(roomChannel(room), BusKind::kRoomFlavored, room, text);
 }
 
-void Cluster::publishUser(std::string_view id, std::string_view text) {
-  publish(kAllChannel, BusKind::kUser, id, text);
+void Cluster::publishUser(std::string_view id, const Payload& p) { publish(kAllChannel, BusKind::kUser, id, p); }
+void Cluster::publishAll(const Payload& p) { publish(kAllChannel, BusKind::kAll, "", p); }
+void Cluster::publishAllExceptUser(std::string_view id, const Payload& p) {
+  publish(kAllChannel, BusKind::kAllExceptUser, id, p);
 }
-void Cluster::publishAll(std::string_view text) { publish(kAllChannel, BusKind::kAll, "", text); }
-void Cluster::publishAllExceptUser(std::string_view id, std::string_view text) {
-  publish(kAllChannel, BusKind::kAllExceptUser, id, text);
-}
-void Cluster::publishToMember(std::string_view node, Fd fd, std::string_view text) {
-  publish(nodeChannel(node), BusKind::kFd, std::to_string(fd), text);
+void Cluster::publishToMember(std::string_view node, Fd fd, const Payload& p) {
+  publish(nodeChannel(node), BusKind::kFd, std::to_string(fd), p);
 }
 void Cluster::publishKick(std::string_view node, Fd fd, int code, std::string_view reason) {
   publish(nodeChannel(node), BusKind::kKick, std::to_string(fd), std::to_string(code) + kSep + std::string(reason));
@@ -283,22 +286,25 @@ void Cluster::publishKickUser(std::string_view id, int code, std::string_view re
 
 void Cluster::onBusMessage(std::string_view, std::string_view payload) {
   size_t a = payload.find(kSep);
-  if (a == std::string_view::npos || a + 3 >= payload.size() || payload[a + 2] != kSep) return;
+  if (a == std::string_view::npos || a + 3 >= payload.size()) return;
+  bool binary = payload[a + 2] == kBinaryMark;
+  size_t head = a + (binary ? 4 : 3);  // past ORIGIN, KIND, the mark and the separator
+  if (head > payload.size() || payload[head - 1] != kSep) return;
   if (payload.substr(0, a) == instance_) return;  // our own: delivered locally already
   auto kind = static_cast<BusKind>(payload[a + 1]);
-  std::string_view rest = payload.substr(a + 3);
+  std::string_view rest = payload.substr(head);
   size_t b = rest.find(kSep);
   if (b == std::string_view::npos) return;
   size_t len = static_cast<size_t>(toFd(rest.substr(0, b)));
   rest.remove_prefix(b + 1);
   if (len > rest.size()) return;
-  deliver(kind, std::string(rest.substr(0, len)), rest.substr(len));
+  deliver(kind, std::string(rest.substr(0, len)), rest.substr(len), binary);
 }
 
-void Cluster::deliver(BusKind kind, const std::string& target, std::string_view text) {
+void Cluster::deliver(BusKind kind, const std::string& target, std::string_view text, bool binary) {
   if (kind == BusKind::kKick || kind == BusKind::kKickUser) return deliverKick(kind, target, text);
   if (kind == BusKind::kRoomFlavored) return deliverFlavored(target, text);
-  Payload p = buildTextFrame(text);  // once for every local recipient
+  Payload p = buildFrame(text, binary);  // once for every local recipient
   switch (kind) {
     case BusKind::kFd:
       server_.onOwner(toFd(target), [fd = toFd(target), p](Worker& w) {

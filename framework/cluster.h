@@ -40,6 +40,7 @@
 #include <string>
 #include <string_view>
 
+#include "framework/frame_builder.h"
 #include "msw/app.h"
 #include "msw/json.h"
 
@@ -99,14 +100,15 @@ class Cluster {
   void roomInactive(std::string_view room);
 
   // ---- bus, on any loop thread: reaches other nodes (local delivery is the caller's) ----
-  void publishRoom(std::string_view room, std::string_view text);
+  // Each carries p's bytes and whether it is a binary frame (a raw endpoint's).
+  void publishRoom(std::string_view room, const Payload& p);
   // Builds (once each) and carries the text of every flavor this node's
   // endpoints have: other nodes' members are not known here.
   void publishRoom(std::string_view room, const FlavoredPayload& p);
-  void publishUser(std::string_view id, std::string_view text);
-  void publishAll(std::string_view text);
-  void publishAllExceptUser(std::string_view id, std::string_view text);
-  void publishToMember(std::string_view node, Fd fd, std::string_view text);
+  void publishUser(std::string_view id, const Payload& p);
+  void publishAll(const Payload& p);
+  void publishAllExceptUser(std::string_view id, const Payload& p);
+  void publishToMember(std::string_view node, Fd fd, const Payload& p);
   void publishKick(std::string_view node, Fd fd, int code, std::string_view reason);
   void publishKickUser(std::string_view id, int code, std::string_view reason);
 
@@ -125,9 +127,13 @@ class Cluster {
   void describe(std::function<void(Json)> done);
 
  private:
-  void publish(const std::string& channel, BusKind kind, std::string_view target, std::string_view text);
+  void publish(const std::string& channel, BusKind kind, std::string_view target, std::string_view text,
+               bool binary = false);
+  void publish(const std::string& channel, BusKind kind, std::string_view target, const Payload& p) {
+    publish(channel, kind, target, p.text(), isBinaryFrame(p));
+  }
   void onBusMessage(std::string_view channel, std::string_view payload);
-  void deliver(BusKind kind, const std::string& target, std::string_view text);
+  void deliver(BusKind kind, const std::string& target, std::string_view text, bool binary);
   void deliverKick(BusKind kind, const std::string& target, std::string_view text);
   void deliverFlavored(const std::string& room, std::string_view text);
   void heartbeat();

@@ -17,6 +17,8 @@ namespace msw {
 Payload buildTextFrame(std::string_view text);
 // A text or binary frame carrying `bytes` as they are.
 Payload buildFrame(std::string_view bytes, bool binary);
+// Whether `p` is a binary frame (else text).
+inline bool isBinaryFrame(const Payload& p) { return (p.frame()[0] & 0x0f) == 0x2; }
 
 // The docs/protocol.md#messages envelope {"status","event","info","param","rid"}; param and
 // rid are left out when they are null views.

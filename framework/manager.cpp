@@ -396,9 +396,9 @@ void Manager::push(JsonRef body, const Reply& reply) {
   Cluster& cluster = server_.cluster();
   for (const std::string& m : t->members) server_.app().sendToMember(m, p);
   if (t->kind == Target::kUsers)
-    for (const std::string& id : t->users) cluster.publishUser(id, p.text());
-  if (t->kind == Target::kRoom) cluster.publishRoom(t->room, p.text());
-  if (t->kind == Target::kAll) cluster.publishAll(p.text());
+    for (const std::string& id : t->users) cluster.publishUser(id, p);
+  if (t->kind == Target::kRoom) cluster.publishRoom(t->room, p);
+  if (t->kind == Target::kAll) cluster.publishAll(p);
   gather<size_t>(
       server_,
       [t, p](Worker& w) {

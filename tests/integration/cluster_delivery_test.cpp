@@ -104,6 +104,35 @@ TEST_F(Delivery, RoomMessageReachesEveryMemberOnBothNodesExactlyOnce) {
   EXPECT_TRUE(outsider->drain(kGraceMs).empty());
 }
 
+// A raw endpoint's module sends binary frames: a room, a user, a member
+// and "all" on another node get them as binary, not as text.
+TEST_F(Delivery, BinaryFramesReachOtherNodesAsBinary) {
+  Clients as = connectSpread("a", 1, "ua");
+  Clients bs = connectSpread("b", 1, "ub");
+  Client& fromA = *as[0];
+  Client& onB = *bs[0];
+  join(fromA, "rb");
+  join(onB, "rb");
+  std::set<std::string> want = members(std::vector<Client*>{&fromA, &onB});
+  ASSERT_EQ(waitOnline("a", "rb", want), want);
+  waitRoomSubscribers("rb", 2);
+  ASSERT_TRUE(onB.inbox.empty());  // what follows is read frame by frame
+  const std::vector<std::pair<std::string, std::string>> sends = {
+      {"room", R"("room":"rb","exclude_self":true)"},
+      {"user", R"("user":")" + onB.user + R"(")"},
+      {"member", R"("member":")" + onB.member + R"(")"},
+      {"all", R"("exclude_self":true)"}};
+  for (const auto& [action, fields] : sends) {
+    send(fromA, action, fields + R"(,"event":"bin","tag":")" + action + R"(","binary":true)");
+    std::optional<msw::test::WsFrame> f;
+    while ((f = onB.ws.recvFrame()) && f->opcode != msw::test::kOpText && f->opcode != msw::test::kOpBinary) {
+    }
+    ASSERT_TRUE(f) << action << ": nothing arrived on node b";
+    EXPECT_EQ(f->opcode, msw::test::kOpBinary) << action << " arrived as " << f->payload;
+    EXPECT_EQ(Json::parse(f->payload)["param"]["tag"].str(), action) << f->payload;
+  }
+}
+
 TEST_F(Delivery, SendToUserReachesItsConnectionsOnBothNodesOnceEach) {
   auto aliceA = connect("a", "alice");
   auto aliceB1 = connect("b", "alice");

@@ -11,6 +11,8 @@
 //   user {user, event, tag}                      sendToUser     -> "sent"
 //   member {member, event, tag}                  sendToMember   -> "sent"
 //   all {event, tag, exclude_self: bool}         sendToAll      -> "sent"
+// With "binary": true, room/user/member/all send that message's bytes as a
+// binary frame (what a raw endpoint's module sends).
 #include <string>
 
 #include "msw/module.h"
@@ -25,7 +27,8 @@ using msw::Request;
 msw::Payload tagged(Request& r) {
   Json p = Json::object();
   p.set("from", r.app.member(r.fd)).set("tag", r.data["tag"].text());
-  return r.app.message(200, r.data["event"].str("x"), "", p);
+  msw::Payload m = r.app.message(200, r.data["event"].str("x"), "", p);
+  return r.data["binary"].boolean() ? r.app.frame(m.text(), true) : m;
 }
 
 void whoami(Request& r) {
