@@ -32,9 +32,9 @@ using msw::StoreResult;
 
 namespace {
 
-constexpr int kMaxRounds = 32;   // history reads waiting for a numbered message to land in it
-constexpr int kSkipSeconds = 10;
-constexpr int64_t kSlack = 64;    // entries two nodes may have pushed out of their order  // how long live copies of replayed messages are looked out for
+constexpr int kMaxRounds = 32;    // history reads waiting for a numbered message to land in it
+constexpr int kSkipSeconds = 10;  // how long live copies of replayed messages are looked out for
+constexpr int64_t kSlack = 64;    // entries two nodes may have pushed out of their order
 
 std::string field(const msw::StrMap& h, const char* name) {
   auto it = h.find(name);
@@ -42,7 +42,8 @@ std::string field(const msw::StrMap& h, const char* name) {
 }
 
 bool isHex32(std::string_view s) {
-  return s.size() == 32 && std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+  auto hex = [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); };
+  return s.size() == 32 && std::all_of(s.begin(), s.end(), hex);
 }
 
 int64_t ttlOf(App& app) { return setting(app, "reconnection_ttl", 300); }
