@@ -51,20 +51,9 @@ int64_t now() {
   return duration_cast<seconds>(system_clock::now().time_since_epoch()).count();
 }
 
-namespace {
-
-int64_t settingOr(App& app, const char* section, const char* name, int64_t fallback) {
-  std::string text = app.setting(section, name);
-  char* end = nullptr;
-  long long v = std::strtoll(text.c_str(), &end, 10);
-  return !text.empty() && *end == '\0' && v > 0 ? v : fallback;
-}
-
-}  // namespace
-
-int64_t maxChannels(App& app) { return settingOr(app, "channels", "max_channels", 32); }
+int64_t maxChannels(App& app) { return app.settingInt("channels", "max_channels", 32); }
 bool clientBroadcast(App& app) { return app.setting("channels", "client_broadcast") == "true"; }
-size_t maxFrame(App& app) { return static_cast<size_t>(settingOr(app, "outside", "send_queue_limit", 1 << 20) / 2); }
+size_t maxFrame(App& app) { return static_cast<size_t>(app.settingInt("outside", "send_queue_limit", 1 << 20) / 2); }
 
 namespace {
 

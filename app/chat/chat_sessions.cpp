@@ -32,13 +32,6 @@ bool idChar(char c) {
   return alnum || std::string_view("_.:@-").find(c) != std::string_view::npos;
 }
 
-int64_t settingOr(App& app, const char* section, const char* name, int64_t fallback) {
-  std::string text = app.setting(section, name);
-  char* end = nullptr;
-  long long v = std::strtoll(text.c_str(), &end, 10);
-  return !text.empty() && *end == '\0' && v > 0 ? v : fallback;
-}
-
 bool hasBackend(App& app) { return !app.setting("backend", "url").empty(); }
 
 // [chat] agents: a comma-separated list, re-read at each use (reloadable).
@@ -131,7 +124,7 @@ void messageByStore(App& app, Fd fd, Json message, Stored done) {
     Json stored = stamped(message, Json::number(static_cast<double>(id.value)), now());
     std::string key = messagesKey(idText(message["session_id"]));
     app.store().rpush(key, stored.dump());
-    app.store().ltrim(key, -settingOr(app, "chat", "history", 100), -1);
+    app.store().ltrim(key, -app.settingInt("chat", "history", 100), -1);
     done(nullptr, stored);
   });
 }

@@ -66,20 +66,13 @@ std::string_view named(bool mswoole, std::string_view ours, std::string_view the
 }
 bool mswooleOf(const Request& r) { return live::isMswoole(r.endpoint.flavor); }
 
-int64_t settingOr(App& app, const char* section, const char* name, int64_t fallback) {
-  std::string text = app.setting(section, name);
-  char* end = nullptr;
-  long long v = std::strtoll(text.c_str(), &end, 10);
-  return !text.empty() && *end == '\0' && v > 0 ? v : fallback;
-}
-
-int64_t maxPending(App& app) { return settingOr(app, "live", "max_pending", 200); }
+int64_t maxPending(App& app) { return app.settingInt("live", "max_pending", 200); }
 
 // The most one reply or broadcast of this module may carry: half the send
 // queue, so that no single message can fill a client's queue by itself and
 // close it 4009 (docs/live.md, "Limits").
 size_t replyBudget(App& app) {
-  return static_cast<size_t>(settingOr(app, "outside", "send_queue_limit", 1 << 20) / 2);
+  return static_cast<size_t>(app.settingInt("outside", "send_queue_limit", 1 << 20) / 2);
 }
 
 // How many of the JSON texts [first, last), from the first, fit in one reply

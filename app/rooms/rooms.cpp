@@ -28,12 +28,7 @@ using msw::Request;
 
 constexpr size_t kMaxRoomName = 128;
 
-int64_t setting(App& app, const char* name, int64_t fallback) {
-  std::string text = app.setting("rooms", name);
-  char* end = nullptr;
-  long long v = std::strtoll(text.c_str(), &end, 10);
-  return !text.empty() && *end == '\0' && v >= 0 ? v : fallback;
-}
+int64_t setting(App& app, const char* name, int64_t fallback) { return app.settingInt("rooms", name, fallback); }
 
 void sendFlat(App& app, Fd fd, const char* type, JsonRef fields) {
   app.sendToFd(fd, app.flatMessage(200, type, "", fields));

@@ -173,8 +173,9 @@ void logging(msw::Request& r) {
 std::string settings(msw::Request& r) {
   // [doc:settings]
   std::string limit = r.app.setting("outside", "send_queue_limit");  // "1048576"
+  int64_t pending = r.app.settingInt("live", "max_pending", 200);     // 200 unless configured
   // [/doc]
-  return limit;
+  return limit + std::to_string(pending);
 }
 
 int init(msw::Module& m) {

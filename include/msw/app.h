@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdlib>
 #include <functional>
 #include <initializer_list>
 #include <span>
@@ -174,6 +175,14 @@ class App {
   // setting("outside", "send_queue_limit"), which no single message may
   // exceed (docs/controllers.md), or a module's own section.
   virtual std::string setting(std::string_view section, std::string_view name) const = 0;
+  // setting() read as a whole number (sizes in bytes, booleans no): the
+  // key's value, or `fallback` for an unknown or secret key.
+  int64_t settingInt(std::string_view section, std::string_view name, int64_t fallback) const {
+    std::string text = setting(section, name);
+    char* end = nullptr;
+    long long v = std::strtoll(text.c_str(), &end, 10);
+    return !text.empty() && *end == '\0' ? v : fallback;
+  }
 
   // Timers (docs/controllers.md#timers): after `seconds` (whole seconds,
   // at least 1), the onTimer of `controller` ("module.controller") runs
