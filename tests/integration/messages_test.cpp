@@ -640,6 +640,13 @@ TEST_F(RateLimit, BinaryFramesCountTowardsTheLimit) {
 
 TEST_F(RateLimit, PingsCountTowardsTheLimit) {
   // lws answers pings itself; each answered one is counted like a message.
+  // The server's own count of 4029 closes is the judge: lws 4.1 keeps a
+  // close's code in the buffer where it also stashes a ping's payload, so a
+  // ping that arrives between the decision to close and the close frame can
+  // overwrite the code's first byte on the wire (docs/protocol.md#limits-and-close-codes).
+  auto closes4029 = [] { return metricSum(server().metrics(), "msw_closes_total", "code=\"4029\""); };
+  ASSERT_TRUE(server().waitConnections(0)) << "the earlier tests' connections are still closing";
+  int64_t before = closes4029();
   WsClient c = client();
   int pongs = 0;
   for (auto until = msw::test::deadlineIn(5000); msw::test::Clock::now() < until && !c.closeCode();) {
@@ -648,7 +655,8 @@ TEST_F(RateLimit, PingsCountTowardsTheLimit) {
     if (f && f->opcode == msw::test::kOpPong) ++pongs;
   }
   if (!c.closeCode()) c.waitClose(1000);
-  EXPECT_EQ(c.closeCode(), 4029) << pongs << " pongs";
+  EXPECT_NE(c.closeCode(), 0) << pongs << " pongs and no close frame";
+  EXPECT_TRUE(pollUntil([&] { return closes4029() == before + 1; }, 5000)) << pongs << " pongs, close " << c.closeCode();
   EXPECT_LT(pongs, 40) << "rate_limit 5 with a burst of 5";
 }
 
