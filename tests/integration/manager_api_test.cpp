@@ -388,6 +388,23 @@ TEST_F(ManagerApi, ModuleRoutesOnTheManagersPathsOrOtherMethodsAreRefusedAtLoad)
   EXPECT_EQ(server.http("PUT", "/apptest/put").status, 405);
 }
 
+// A route two modules register is the first one's, in [app] modules order.
+TEST(ManagerApiRoutes, APathTwoModulesTakeIsTheFirstOnes) {
+  Options o;
+  o.modules = "index, apptest, testmod";
+  Server server(o);
+  ASSERT_TRUE(server.start());
+  HttpResponse r = server.get("/apptest/echo?x=1");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Json::parse(r.body)["x"].str(), "1") << "apptest's handler answers: " << r.body;
+  EXPECT_NE(server.proc.log().find("module testmod: manager route GET /apptest/echo refused: module apptest serves it"),
+            std::string::npos)
+      << tail(server.proc.log());
+  // A reload keeps the same owner.
+  ASSERT_EQ(server.post("/reload", "").status, 200);
+  EXPECT_EQ(Json::parse(server.get("/apptest/echo?x=2").body)["x"].str(), "2");
+}
+
 TEST(ManagerApiToken, MissingOrWrongTokenIs401WithWwwAuthenticate) {
   Options o;
   o.managerToken = "s3cret-token";

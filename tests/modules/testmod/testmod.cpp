@@ -16,6 +16,8 @@
 //   bye       replies "bye", then closes the caller with data "code" [4010]
 // Controller "any": onMessage only -> every action answers "anyMessage" with
 // info = the normalised method.
+// Manager route GET /apptest/echo: the apptest module's too; loaded after
+// apptest, this one must be refused (docs/manager-api.md#module-routes).
 // Controller "chat" (for `route = type` endpoints, docs/endpoints.md):
 //   onOpen    greets with "connected" (param {"endpoint","flavor","fd"}) before anything else
 //   say       replies "said" with the data it got (flat: {"type":"said", ...data})
@@ -132,6 +134,9 @@ void frames(msw::Frame& f) {
 }
 
 int init(msw::Module& m) {
+  m.managerRoute("GET", "/apptest/echo", [](const msw::ManagerRequest&, msw::ManagerReply reply) {
+    reply(200, "{\"from\":\"testmod\"}");
+  });
   m.controller("chat").onOpen(chatOpen).action("say", chatSay).action("where", chatWhere).action("boom", boom);
   m.controller("frames").onFrame(frames);
   m.controller("test")
