@@ -74,11 +74,6 @@ void RoomIndex::removeUser(Connection* c) {
   if (v.empty()) users_.erase(it);
 }
 
-const std::vector<Connection*>* RoomIndex::room(std::string_view name) const {
-  const Room* r = find(name);
-  return r ? &r->members : nullptr;
-}
-
 const RoomIndex::Room* RoomIndex::find(std::string_view name) const {
   auto it = rooms_.find(std::string(name));
   return it == rooms_.end() ? nullptr : &it->second;
@@ -93,8 +88,8 @@ const std::vector<Connection*>* RoomIndex::user(std::string_view id) const {
 
 std::vector<MemberInfo> RoomIndex::roomMembers(std::string_view name) const {
   std::vector<MemberInfo> out;
-  if (const auto* members = room(name))
-    for (Connection* c : *members) {
+  if (const Room* r = find(name))
+    for (Connection* c : r->members) {
       Auth a = c->auth.view();
       out.push_back({c->fd, std::string(a.id), std::string(a.nickname), std::string(a.type)});
     }

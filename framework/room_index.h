@@ -52,7 +52,6 @@ class RoomIndex {
   void removeUser(Connection* c);
 
   // The members of a room / the connections of a user here, or nullptr.
-  const std::vector<Connection*>* room(std::string_view name) const;
   const Room* find(std::string_view name) const;
   // The index of c's flavor in EndpointTable::flavors() (0: none).
   uint16_t flavorOf(const Connection* c) const;

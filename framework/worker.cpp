@@ -578,17 +578,8 @@ void Worker::joinRoom(Connection* c, std::string_view room) {
 void Worker::leaveRoom(Connection* c, std::string_view room) { rooms_.leave(c, room); }
 
 size_t Worker::sendToRoom(std::string_view room, const Payload& p, std::span<const Fd> exclude) {
-  const std::vector<Connection*>* members = rooms_.room(room);
-  if (!members) return 0;
-  size_t n = 0;
-  // A send may close a slow member (4009), which does not change the room until CLOSED.
-  for (Connection* c : *members) {
-    if (!exclude.empty() && std::find(exclude.begin(), exclude.end(), c->fd) != exclude.end()) continue;
-    if (c->extras) deliverRoom(c, room, p);
-    else send(c, p);
-    ++n;
-  }
-  return n;
+  const RoomIndex::Room* r = rooms_.find(room);
+  return r ? sendToMembers(*r, room, exclude, [&p](Connection*) -> const Payload& { return p; }) : 0;
 }
 
 size_t Worker::sendToUser(std::string_view id, const Payload& p) {

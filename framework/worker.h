@@ -12,6 +12,7 @@
 #include <ev.h>
 #include <libwebsockets.h>
 
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <memory>
@@ -180,6 +181,21 @@ class Worker {
   bool skipped(Connection* c, std::string_view room, const Payload& p);
   // A room message for c, as sendToRoom hands it over: skipped, noted, held or sent.
   void deliverRoom(Connection* c, std::string_view room, const Payload& p);
+  // The one loop of both room sends: each member of `r` but the excluded
+  // gets pick(c), through deliverRoom when it has room-message state.
+  template <class Pick>
+  size_t sendToMembers(const RoomIndex::Room& r, std::string_view room, std::span<const Fd> exclude, Pick&& pick) {
+    size_t n = 0;
+    // A send may close a slow member (4009), which does not change the room until CLOSED.
+    for (Connection* c : r.members) {
+      if (!exclude.empty() && std::find(exclude.begin(), exclude.end(), c->fd) != exclude.end()) continue;
+      const Payload& p = pick(c);
+      if (c->extras) deliverRoom(c, room, p);
+      else send(c, p);
+      ++n;
+    }
+    return n;
+  }
   void runCloseHooks(Connection* c, int code);
   // The connect hook (worker_backend.cpp, docs/backend.md#connect).
   void startBackend();

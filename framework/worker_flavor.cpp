@@ -15,21 +15,15 @@ size_t Worker::sendToRoom(std::string_view room, const FlavoredPayload& p, std::
   const RoomIndex::Room* r = rooms_.find(room);
   if (!r) return 0;
   // No member of a flavored endpoint here: the plain send, and nothing is built.
-  if (r->flavored == 0) return sendToRoom(room, p.base(), exclude);
+  if (r->flavored == 0)
+    return sendToMembers(*r, room, exclude, [&p](Connection*) -> const Payload& { return p.base(); });
   std::vector<Payload> byFlavor(endpoints_.flavors().size());
   byFlavor[0] = p.base();
-  size_t n = 0;
-  // A send may close a slow member (4009), which does not change the room until CLOSED.
-  for (Connection* c : r->members) {
-    if (!exclude.empty() && std::find(exclude.begin(), exclude.end(), c->fd) != exclude.end()) continue;
+  return sendToMembers(*r, room, exclude, [&](Connection* c) -> const Payload& {
     uint16_t f = rooms_.flavorOf(c);
     if (!byFlavor[f]) byFlavor[f] = flavorPayload(p, endpoints_.flavors()[f]);
-    // Held, skipped and positioned room messages (docs/controllers.md#replaying-a-room) as in the plain send.
-    if (c->extras) deliverRoom(c, room, byFlavor[f]);
-    else send(c, byFlavor[f]);
-    ++n;
-  }
-  return n;
+    return byFlavor[f];
+  });
 }
 
 Payload Worker::flavorPayload(const FlavoredPayload& p, std::string_view flavor) {
