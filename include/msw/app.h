@@ -224,18 +224,21 @@ struct EndpointInfo {
 
 // A reply that outlives its Request (see Request::later()): copy it into a
 // store callback, and answer once the result is in. It holds what a reply
-// needs: the App, the connection and a copy of the request's rid. A
-// connection gone by then is skipped, as by every send.
+// needs: the App, the connection, a copy of the request's rid and whether
+// the endpoint's envelope is flat (then it answers as Request::reply does
+// there). A connection gone by then is skipped, as by every send.
 class Reply {
  public:
-  Reply(App& app, Fd fd, JsonRef rid) : app_(&app), fd_(fd), rid_(Json::copy(rid)) {}
+  Reply(App& app, Fd fd, JsonRef rid, bool flat = false)
+      : app_(&app), fd_(fd), rid_(Json::copy(rid)), flat_(flat) {}
 
   App& app() const { return *app_; }
   Fd fd() const { return fd_; }
   JsonRef rid() const { return rid_; }
 
   void reply(int status, std::string_view event, std::string_view info, JsonRef param = JsonRef()) const {
-    app_->sendToFd(fd_, app_->message(status, event, info, param, rid_));
+    app_->sendToFd(fd_, flat_ ? app_->flatMessage(status, event, info, param)
+                              : app_->message(status, event, info, param, rid_));
   }
   void success(std::string_view event, std::string_view info = "", JsonRef param = JsonRef()) const {
     reply(200, event, info, param);
@@ -255,6 +258,7 @@ class Reply {
   App* app_;  // a pointer, so that a Reply can be assigned
   Fd fd_;
   Json rid_;
+  bool flat_;
 };
 
 // One message routed to an action. Valid for the duration of the call only:
@@ -286,7 +290,7 @@ class Request {
   }
   bool replied() const { return replied_; }
   // The reply, to give later: after a store round trip, when the Request is gone.
-  Reply later() const { return Reply(app, fd, rid_); }
+  Reply later() const { return Reply(app, fd, rid_, endpoint.flat); }
   JsonRef rid() const { return rid_; }
 
   // Calls this module's hook `name` ("join" from module chat: chat.join),

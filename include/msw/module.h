@@ -26,7 +26,7 @@
 
 // Bumped whenever a type in msw/*.h changes layout or a virtual is added:
 // the loader refuses a module built against another version.
-#define MSW_API_VERSION 6u
+#define MSW_API_VERSION 7u
 
 namespace msw {
 

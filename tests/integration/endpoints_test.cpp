@@ -92,6 +92,11 @@ TEST_F(Endpoints, TypeFlatEndpointOnItsOwnPortGreetsFirstThenRoutesByType) {
   EXPECT_FALSE(said.has("status")) << said;
   Msg where = request(c, R"({"type":"Where"})");
   EXPECT_EQ(where.root["method"].str(), "testmod.chat.where") << where;
+  // A reply given later (Request::later()) keeps the endpoint's envelope.
+  Msg later = request(c, R"({"type":"saylater","text":"x"})");
+  EXPECT_EQ(later.root["type"].str(), "said") << later;
+  EXPECT_EQ(later.root["text"].str(), "x") << later;
+  EXPECT_FALSE(later.has("status")) << later;
 }
 
 TEST_F(Endpoints, TypeFlatEndpointAnswersBadInputWithFlatErrorsAndCarriesOn) {

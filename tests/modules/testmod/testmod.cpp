@@ -21,6 +21,7 @@
 // Controller "chat" (for `route = type` endpoints, docs/endpoints.md):
 //   onOpen    greets with "connected" (param {"endpoint","flavor","fd"}) before anything else
 //   say       replies "said" with the data it got (flat: {"type":"said", ...data})
+//   saylater  the same, after a store round trip (Request::later())
 //   where     replies "where" with param {"endpoint","flavor","method"}
 //   boom      throws -> 500 in the endpoint's envelope
 // Controller "frames": onFrame answers every frame with "len:N bin:B" as text,
@@ -122,6 +123,12 @@ void chatOpen(App& app, const msw::OpenInfo& o) {
 
 void chatSay(Request& r) { r.success("said", "", r.data); }
 
+// The same answer given later (after a store round trip): in the endpoint's envelope too.
+void chatSayLater(Request& r) {
+  r.app.store().get("testmod:none", [later = r.later(), data = Json::copy(r.data)](
+                                        msw::StoreResult<std::optional<std::string>>) { later.success("said", "", data); });
+}
+
 void chatWhere(Request& r) {
   Json p = whereParam(r.endpoint);
   p.set("method", r.method);
@@ -137,7 +144,7 @@ int init(msw::Module& m) {
   m.managerRoute("GET", "/apptest/echo", [](const msw::ManagerRequest&, msw::ManagerReply reply) {
     reply(200, "{\"from\":\"testmod\"}");
   });
-  m.controller("chat").onOpen(chatOpen).action("say", chatSay).action("where", chatWhere).action("boom", boom);
+  m.controller("chat").onOpen(chatOpen).action("say", chatSay).action("saylater", chatSayLater).action("where", chatWhere).action("boom", boom);
   m.controller("frames").onFrame(frames);
   m.controller("test")
       .action("boom", boom)
